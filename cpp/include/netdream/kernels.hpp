@@ -1,0 +1,34 @@
+// Hot loops, compiled once per instruction set (base x86-64 / SSE2, AVX2+FMA,
+// AVX-512) and chosen at run time, so the default build runs on any machine
+// of its architecture. Plain C++: no Python.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "netdream/net.hpp"
+
+namespace netdream {
+
+enum class InputKind : int { Float32 = 0, Uint8 = 1 };
+
+struct Kernels {
+    const char* name;
+    // Forward pass of rows [begin, end) of x (row stride n_in; uint8 input is
+    // scaled by 1/255). Writes (end - begin) x n_out values to out: the output
+    // activation (probabilities for softmax) or, with logits=true, the last
+    // layer's pre-activations.
+    void (*forward_rows)(const Net& net, const void* x, InputKind kind, std::size_t begin,
+                         std::size_t end, float* out, bool logits);
+    // From layer 0's pre-activations to the output (logits and output
+    // activation). scratch holds net.scratch_size() floats.
+    void (*forward_from_pre0)(const Net& net, const float* pre0, float* logits, float* out,
+                              float* scratch);
+};
+
+const Kernels& kernels();                // the best for this CPU (or NETDREAM_ISA)
+const Kernels* kernels_named(const char* name);  // nullptr if unsupported here
+const char* const* kernel_names();       // null-terminated list built in
+void set_kernels(const char* name);      // for tests: force one instruction set
+
+}  // namespace netdream

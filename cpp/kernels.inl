@@ -1,0 +1,367 @@
+// Kernels compiled once per instruction set. Included by kernels_<isa>.cpp,
+// each of which defines ND_ISA_NS (the namespace) and ND_ISA_NAME, and is
+// built with that instruction set's compiler flags. Loops are written so that
+// GCC and Clang vectorise them; no intrinsics, so the same source serves
+// every target.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "netdream/kernels.hpp"
+
+namespace netdream {
+namespace ND_ISA_NS {
+
+namespace {
+
+inline float bits_to_float(std::int32_t i) {
+    float f;
+    std::memcpy(&f, &i, sizeof f);
+    return f;
+}
+inline std::int32_t float_to_bits(float f) {
+    std::int32_t i;
+    std::memcpy(&i, &f, sizeof i);
+    return i;
+}
+
+// exp(x) for float, branch-free so that loops over it vectorise (Cephes
+// polynomial, about 2 ulp). Arguments are clamped to [-87.3, 88.3], which
+// keeps the result finite and normal.
+inline float exp_f(float x) {
+    x = std::min(std::max(x, -87.3f), 88.3f);
+    const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+    float t = x * 1.44269504088896341f + magic;
+    float n = t - magic;
+    std::int32_t ni = float_to_bits(t) - float_to_bits(magic);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * (r * r) + r + 1.0f;
+    return y * bits_to_float((ni + 127) << 23);
+}
+
+inline float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
+
+// One native SIMD register of floats (ND_VEC_FLOATS: 16 for AVX-512, 8 for
+// AVX2, 4 for SSE2), with GCC/Clang vector extensions, so one source serves
+// every target. kPad (the padding of every vector in the Net) is a multiple
+// of every width.
+constexpr int W = ND_VEC_FLOATS;
+typedef float vf __attribute__((vector_size(W * sizeof(float))));
+typedef std::int32_t vi __attribute__((vector_size(W * sizeof(float))));
+static_assert(kPad % W == 0, "the padding must be a multiple of the vector width");
+// Accumulators the register file holds comfortably in the hot loops.
+constexpr int kMaxAcc = W == 4 ? 8 : (W == 8 ? 8 : 4);
+
+inline vf load(const float* p) {
+    vf v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+inline vf splat(float x) { return vf{} + x; }
+inline vf vmin(vf a, vf b) { return a < b ? a : b; }
+inline vf vmax(vf a, vf b) { return a > b ? a : b; }
+
+// exp_f on W lanes: the same operations in the same order as the scalar one.
+inline vf exp_v(vf x) {
+    x = vmin(vmax(x, splat(-87.3f)), splat(88.3f));
+    const vf magic = splat(12582912.0f);
+    vf t = x * 1.44269504088896341f + magic;
+    vf n = t - magic;
+    vi ni = (vi)t - float_to_bits(12582912.0f);
+    vf r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf p = splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    vf y = p * (r * r) + r + 1.0f;
+    return y * (vf)((ni + 127) << 23);
+}
+
+inline vf sigmoid_v(vf x) { return 1.0f / (1.0f + exp_v(-x)); }
+
+inline vf tanh_v(vf x) {
+    const vi sign_bit = (vi)splat(-0.0f);
+    vi sign = (vi)x & sign_bit;
+    vf ax = (vf)((vi)x & ~sign_bit);
+    vf e = exp_v(-2.0f * ax);
+    vf t = (1.0f - e) / (1.0f + e);
+    return (vf)((vi)t | sign);
+}
+
+inline float hsum(vf v) {  // a fixed pairwise order
+    float t[W];
+    std::memcpy(t, &v, sizeof t);
+    for (int n = W / 2; n >= 1; n /= 2)
+        for (int l = 0; l < n; ++l) t[l] += t[l + n];
+    return t[0];
+}
+
+// Hidden activation over n floats (a multiple of kPad).
+void apply_hidden(Act act, const float* z, float* h, int n, float slope) {
+    for (int i = 0; i < n; i += W) {
+        const vf x = load(z + i);
+        vf y;
+        switch (act) {
+            case Act::Relu: y = x > 0.0f ? x : splat(0.0f); break;
+            case Act::LeakyRelu: y = x > 0.0f ? x : x * slope; break;
+            case Act::Sigmoid: y = sigmoid_v(x); break;
+            case Act::Tanh: y = tanh_v(x); break;
+            default: y = x; break;
+        }
+        store(h + i, y);
+    }
+}
+
+// Output activation over the n real outputs.
+void apply_output(Act act, const float* z, float* out, int n) {
+    switch (act) {
+        case Act::Sigmoid:
+            for (int i = 0; i < n; ++i) out[i] = sigmoid_f(z[i]);
+            break;
+        case Act::Softmax: {
+            float m = z[0];
+            for (int i = 1; i < n; ++i) m = std::max(m, z[i]);
+            float s = 0.0f;
+            for (int i = 0; i < n; ++i) {
+                out[i] = exp_f(z[i] - m);
+                s += out[i];
+            }
+            const float inv = 1.0f / s;
+            for (int i = 0; i < n; ++i) out[i] *= inv;
+            break;
+        }
+        default:
+            std::memcpy(out, z, sizeof(float) * n);
+            break;
+    }
+}
+
+// z[o] = b[o] + W[o, :] . h for a layer stored (n_out x in_pad). Four outputs
+// at a time so that the FMA chains are independent. The summation order is
+// fixed, so the result never depends on threading.
+void dense_rows(const Layer& L, const float* h, float* z) {
+    const int n_in = L.in_pad, n_out = L.n_out;
+    const float* Wm = L.w.data();
+    int o = 0;
+    for (; o + 4 <= n_out; o += 4) {
+        const float* w0 = Wm + static_cast<std::size_t>(o) * n_in;
+        vf a0{}, a1{}, a2{}, a3{};
+        for (int i = 0; i < n_in; i += W) {
+            const vf x = load(h + i);
+            a0 += load(w0 + i) * x;
+            a1 += load(w0 + n_in + i) * x;
+            a2 += load(w0 + 2 * n_in + i) * x;
+            a3 += load(w0 + 3 * n_in + i) * x;
+        }
+        z[o] = L.b[o] + hsum(a0);
+        z[o + 1] = L.b[o + 1] + hsum(a1);
+        z[o + 2] = L.b[o + 2] + hsum(a2);
+        z[o + 3] = L.b[o + 3] + hsum(a3);
+    }
+    for (; o < n_out; ++o) {
+        const float* w0 = Wm + static_cast<std::size_t>(o) * n_in;
+        vf a0{};
+        for (int i = 0; i < n_in; i += W) a0 += load(w0 + i) * load(h + i);
+        z[o] = L.b[o] + hsum(a0);
+    }
+    for (o = n_out; o < L.out_pad; ++o) z[o] = 0.0f;
+}
+
+// pre[c : c + NV*W] = b + sum over the listed inputs of val * W0T[idx, c:],
+// with the NV accumulators in registers.
+template <int NV>
+inline void layer0_block(const Layer& L, const int* idx, const float* val, int nnz, int c,
+                         float* pre) {
+    const float* Wt = L.w.data() + c;
+    const std::size_t stride = static_cast<std::size_t>(L.out_pad);
+    vf acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = load(L.b.data() + c + v * W);
+    for (int k = 0; k < nnz; ++k) {
+        const vf x = splat(val[k]);
+        const float* w = Wt + static_cast<std::size_t>(idx[k]) * stride;
+        for (int v = 0; v < NV; ++v) acc[v] += x * load(w + v * W);
+    }
+    for (int v = 0; v < NV; ++v) store(pre + c + v * W, acc[v]);
+}
+
+template <int NV>
+inline void layer0_rest(const Layer& L, const int* idx, const float* val, int nnz, int c,
+                        float* pre, int vectors) {
+    if constexpr (NV > 0) {
+        if (vectors == NV)
+            layer0_block<NV>(L, idx, val, nnz, c, pre);
+        else
+            layer0_rest<NV - 1>(L, idx, val, nnz, c, pre, vectors);
+    }
+}
+
+void layer0_sparse(const Layer& L, const int* idx, const float* val, int nnz, float* pre) {
+    int c = 0;
+    for (; c + kMaxAcc * W <= L.out_pad; c += kMaxAcc * W)
+        layer0_block<kMaxAcc>(L, idx, val, nnz, c, pre);
+    layer0_rest<kMaxAcc - 1>(L, idx, val, nnz, c, pre, (L.out_pad - c) / W);
+}
+
+// Lists the nonzero inputs of one row (value times scale). Runs of zeros 8
+// bytes at a time are skipped (MNIST digits are mostly background), and the
+// rest is compacted without branches, which mispredict on digit strokes.
+template <class T>
+int gather_nonzero(const T* row, int n, float scale, int* idx, float* val) {
+    constexpr int group = static_cast<int>(8 / sizeof(T)) > 0 ? static_cast<int>(8 / sizeof(T)) : 1;
+    int nnz = 0, i = 0;
+    for (; i + group <= n; i += group) {
+        std::uint64_t bits = 0;
+        std::memcpy(&bits, row + i, sizeof(T) * group);
+        if (bits == 0) continue;
+        for (int g = 0; g < group; ++g) {
+            idx[nnz] = i + g;
+            val[nnz] = static_cast<float>(row[i + g]) * scale;
+            nnz += row[i + g] != T(0);
+        }
+    }
+    for (; i < n; ++i) {
+        idx[nnz] = i;
+        val[nnz] = static_cast<float>(row[i]) * scale;
+        nnz += row[i] != T(0);
+    }
+    return nnz;
+}
+
+// Layer 0 for kRows samples at once: every weight vector loaded serves all
+// of them (a small GEMM), over the union of their nonzero inputs. A sample's
+// sum runs over its own nonzero inputs in increasing order, exactly as in
+// layer0_sparse, plus exact zeros for the inputs only others have, so its
+// result does not depend on which samples it is grouped with.
+constexpr int kRows = 4;
+constexpr int kRowAcc = W == 16 ? 4 : 2;  // vectors per row held in registers
+
+template <int NV>
+inline void layer0_rows_block(const Layer& L, const int* idx, const float* xs, int nu, int c,
+                              float* pre) {
+    const int n = L.n_in;
+    const float* Wt = L.w.data() + c;
+    const std::size_t stride = static_cast<std::size_t>(L.out_pad);
+    vf acc[kRows][NV];
+    for (int v = 0; v < NV; ++v) {
+        const vf b = load(L.b.data() + c + v * W);
+        for (int r = 0; r < kRows; ++r) acc[r][v] = b;
+    }
+    for (int k = 0; k < nu; ++k) {
+        const float* w = Wt + static_cast<std::size_t>(idx[k]) * stride;
+        vf wv[NV];
+        for (int v = 0; v < NV; ++v) wv[v] = load(w + v * W);
+        for (int r = 0; r < kRows; ++r) {
+            const vf x = splat(xs[r * n + idx[k]]);
+            for (int v = 0; v < NV; ++v) acc[r][v] += x * wv[v];
+        }
+    }
+    for (int r = 0; r < kRows; ++r)
+        for (int v = 0; v < NV; ++v) store(pre + r * L.out_pad + c + v * W, acc[r][v]);
+}
+
+template <int NV>
+inline void layer0_rows_rest(const Layer& L, const int* idx, const float* xs, int nu, int c,
+                             float* pre, int vectors) {
+    if constexpr (NV > 0) {
+        if (vectors == NV)
+            layer0_rows_block<NV>(L, idx, xs, nu, c, pre);
+        else
+            layer0_rows_rest<NV - 1>(L, idx, xs, nu, c, pre, vectors);
+    }
+}
+
+// rows: kRows pointers to input rows. Writes kRows x out_pad pre-activations.
+template <class T>
+void layer0_rows(const Layer& L, const T* const* rows, float scale, int* idx, float* xs,
+                 std::uint8_t* mask, float* mask_val, float* pre) {
+    const int n = L.n_in;
+    // Dense rows first (vectorised conversions), then the union of the
+    // nonzero inputs, compacted without branches.
+    for (int r = 0; r < kRows; ++r)
+        for (int i = 0; i < n; ++i) xs[r * n + i] = static_cast<float>(rows[r][i]) * scale;
+    for (int i = 0; i < n; ++i)
+        mask[i] = (xs[i] != 0.0f) | (xs[n + i] != 0.0f) | (xs[2 * n + i] != 0.0f) |
+                  (xs[3 * n + i] != 0.0f);
+    const int nu = gather_nonzero(mask, n, 1.0f, idx, mask_val);
+    static_assert(kRows == 4, "the union above is written for four rows");
+    int c = 0;
+    for (; c + kRowAcc * W <= L.out_pad; c += kRowAcc * W)
+        layer0_rows_block<kRowAcc>(L, idx, xs, nu, c, pre);
+    layer0_rows_rest<kRowAcc - 1>(L, idx, xs, nu, c, pre, (L.out_pad - c) / W);
+}
+
+}  // namespace
+
+void forward_from_pre0(const Net& net, const float* pre0, float* logits, float* out,
+                       float* scratch) {
+    const int n_layers = static_cast<int>(net.layers.size());
+    const int width = net.max_width();
+    float* a = scratch;
+    float* b = scratch + width;
+    const float* z = pre0;
+    for (int l = 0; l + 1 < n_layers; ++l) {
+        const Layer& L = net.layers[l];
+        apply_hidden(L.act, z, a, L.out_pad, net.leaky_slope);
+        dense_rows(net.layers[l + 1], a, b);
+        z = b;
+        std::swap(a, b);
+    }
+    const Layer& last = net.layers.back();
+    if (logits) std::memcpy(logits, z, sizeof(float) * last.n_out);
+    if (out) apply_output(last.act, z, out, last.n_out);
+}
+
+template <class T>
+void forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin, std::size_t end,
+                    float* out, bool logits) {
+    const int n_in = net.n_in(), n_out = net.n_out();
+    const Layer& L0 = net.layers.front();
+    std::vector<int> idx(n_in);
+    std::vector<float> xs(static_cast<std::size_t>(n_in) * kRows), val(n_in);
+    std::vector<std::uint8_t> mask(n_in);
+    std::vector<float> pre(static_cast<std::size_t>(L0.out_pad) * kRows), scratch(net.scratch_size());
+    auto finish = [&](const float* p, std::size_t r) {
+        float* o = out + (r - begin) * n_out;
+        forward_from_pre0(net, p, logits ? o : nullptr, logits ? nullptr : o, scratch.data());
+    };
+    std::size_t r = begin;
+    for (; r + kRows <= end; r += kRows) {
+        const T* rows[kRows];
+        for (int k = 0; k < kRows; ++k) rows[k] = x + (r + k) * n_in;
+        layer0_rows(L0, rows, scale, idx.data(), xs.data(), mask.data(), val.data(), pre.data());
+        for (int k = 0; k < kRows; ++k) finish(pre.data() + k * L0.out_pad, r + k);
+    }
+    for (; r < end; ++r) {
+        const int nnz = gather_nonzero(x + r * n_in, n_in, scale, idx.data(), xs.data());
+        layer0_sparse(L0, idx.data(), xs.data(), nnz, pre.data());
+        finish(pre.data(), r);
+    }
+}
+
+void forward_rows(const Net& net, const void* x, InputKind kind, std::size_t begin,
+                  std::size_t end, float* out, bool logits) {
+    if (kind == InputKind::Uint8)
+        forward_rows_t(net, static_cast<const std::uint8_t*>(x), 1.0f / 255.0f, begin, end, out,
+                       logits);
+    else
+        forward_rows_t(net, static_cast<const float*>(x), 1.0f, begin, end, out, logits);
+}
+
+extern const Kernels table;
+const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0};
+
+}  // namespace ND_ISA_NS
+}  // namespace netdream
