@@ -7,7 +7,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
+
+#include "netdream/rng.hpp"
 
 #include "netdream/kernels.hpp"
 
@@ -360,8 +363,231 @@ void forward_rows(const Net& net, const void* x, InputKind kind, std::size_t beg
         forward_rows_t(net, static_cast<const float*>(x), 1.0f, begin, end, out, logits);
 }
 
+
+// ------------------------------------------------------------ hill climbing
+
+namespace {
+
+// Double precision, plain loops: the exact path for published recipes.
+inline double act64(Act a, double z, double slope) {
+    switch (a) {
+        case Act::Relu: return z > 0.0 ? z : 0.0;
+        case Act::LeakyRelu: return z > 0.0 ? z : slope * z;
+        case Act::Sigmoid: return 1.0 / (1.0 + std::exp(-z));
+        case Act::Tanh: return std::tanh(z);
+        default: return z;
+    }
+}
+
+void dense64(const Layer& L, const double* h, double* z) {
+    for (int o = 0; o < L.n_out; ++o) {
+        const double* w = L.w64.data() + static_cast<std::size_t>(o) * L.in_pad;
+        double s = 0.0;
+        for (int i = 0; i < L.n_in; ++i) s += w[i] * h[i];
+        z[o] = L.b64[o] + s;
+    }
+    for (int o = L.n_out; o < L.out_pad; ++o) z[o] = 0.0;
+}
+
+// Pre-activations of layer `upto` (its input is layer upto-1's activation),
+// from layer 0's. Returns a pointer into scratch (or pre0 itself).
+template <class T>
+const T* forward_upto(const Net& net, const T* pre0, int upto, T* scratch);
+
+template <>
+const float* forward_upto<float>(const Net& net, const float* pre0, int upto, float* scratch) {
+    const int width = net.max_width();
+    float* a = scratch;
+    float* b = scratch + width;
+    const float* z = pre0;
+    for (int l = 0; l < upto; ++l) {
+        apply_hidden(net.layers[l].act, z, a, net.layers[l].out_pad, net.leaky_slope);
+        dense_rows(net.layers[l + 1], a, b);
+        z = b;
+        std::swap(a, b);
+    }
+    return z;
+}
+
+template <>
+const double* forward_upto<double>(const Net& net, const double* pre0, int upto,
+                                   double* scratch) {
+    const int width = net.max_width();
+    double* a = scratch;
+    double* b = scratch + width;
+    const double* z = pre0;
+    for (int l = 0; l < upto; ++l) {
+        const Layer& L = net.layers[l];
+        for (int j = 0; j < L.out_pad; ++j) a[j] = act64(L.act, z[j], net.leaky_slope);
+        dense64(net.layers[l + 1], a, b);
+        z = b;
+        std::swap(a, b);
+    }
+    return z;
+}
+
+inline float exp_t(float x) { return exp_f(x); }
+inline double exp_t(double x) { return std::exp(x); }
+
+// The objective to minimise, from the logits z (n outputs) of a net whose
+// output activation is out_act. Written to keep precision near p = 1.
+template <class T>
+double class_objective(Objective obj, Act out_act, const T* z, int n, int t) {
+    if (obj == Objective::Margin) {
+        T best = -std::numeric_limits<T>::infinity();
+        for (int k = 0; k < n; ++k)
+            if (k != t) best = std::max(best, z[k]);
+        return n > 1 ? static_cast<double>(best) - static_cast<double>(z[t])
+                     : -static_cast<double>(z[t]);
+    }
+    if (out_act == Act::Identity) return -static_cast<double>(z[t]);
+    if (out_act == Act::Sigmoid) {
+        const T zt = z[t];
+        if (obj == Objective::Prob) return 1.0 / (1.0 + static_cast<double>(exp_t(zt)));
+        // -log sigmoid(zt) = softplus(-zt)
+        return zt >= 0 ? std::log1p(static_cast<double>(exp_t(-zt)))
+                       : -static_cast<double>(zt) + std::log1p(static_cast<double>(exp_t(zt)));
+    }
+    // softmax
+    T m = z[0];
+    for (int k = 1; k < n; ++k) m = std::max(m, z[k]);
+    T others = 0, all = 0;
+    for (int k = 0; k < n; ++k) {
+        const T e = exp_t(z[k] - m);
+        all += e;
+        if (k != t) others += e;
+    }
+    if (obj == Objective::Prob) return static_cast<double>(others / all);
+    // -log p_t = log(all) - (z_t - m); when t holds the maximum, use
+    // log1p(others / e_t) with e_t = 1 so that p near 1 keeps its precision.
+    if (z[t] == m) return std::log1p(static_cast<double>(others));
+    return std::log(static_cast<double>(all)) - static_cast<double>(z[t] - m);
+}
+
+template <class T>
+struct Weights0;
+template <>
+struct Weights0<float> {
+    static const float* w(const Layer& L) { return L.w.data(); }
+    static const float* b(const Layer& L) { return L.b.data(); }
+};
+template <>
+struct Weights0<double> {
+    static const double* w(const Layer& L) { return L.w64.data(); }
+    static const double* b(const Layer& L) { return L.b64.data(); }
+};
+
+template <class T>
+bool hill_run_t(const Net& net, const HillSpec& sp, std::int64_t r, HillRun& run,
+                const std::atomic<bool>& stop, std::atomic<std::int64_t>& steps_done) {
+    const Layer& L0 = net.layers.front();
+    const Layer& last = net.layers.back();
+    const int n = L0.n_in, P = L0.out_pad, n_layers = static_cast<int>(net.layers.size());
+    const T* W0 = Weights0<T>::w(L0);
+    const T* B0 = Weights0<T>::b(L0);
+    Rng rng(sp.seed, static_cast<std::uint64_t>(r));
+    double* x = run.image;
+    if (sp.start == Start::Sparse) {
+        for (int i = 0; i < n; ++i) {
+            x[i] = 0.0;
+            if (rng.uniform() < sp.sparse_fraction) x[i] += sp.sparse_amount * rng.uniform();
+        }
+    } else if (sp.start == Start::Uniform) {
+        for (int i = 0; i < n; ++i) x[i] = rng.uniform();
+    }
+    std::vector<T> pre_buf(P), cand_buf(P), scratch(net.scratch_size()), logits(net.max_width());
+    T* pre = pre_buf.data();
+    T* cand = cand_buf.data();
+    const bool hidden = sp.objective == Objective::Hidden;
+    const bool use_reg = sp.reg_delta != nullptr && sp.reg_weight != 0.0;
+
+    auto full_pre = [&](T* out) {
+        for (int j = 0; j < P; ++j) out[j] = B0[j];
+        for (int k = 0; k < n; ++k) {
+            if (x[k] == 0.0) continue;
+            const T v = static_cast<T>(x[k]);
+            const T* w = W0 + static_cast<std::size_t>(k) * P;
+            for (int j = 0; j < P; ++j) out[j] += v * w[j];
+        }
+    };
+    auto evaluate = [&](const T* p) -> double {
+        if (hidden) {
+            const T* z = forward_upto<T>(net, p, sp.target_layer, scratch.data());
+            const Layer& L = net.layers[sp.target_layer];
+            return -act64(L.act, static_cast<double>(z[sp.target]), net.leaky_slope);
+        }
+        const T* z = forward_upto<T>(net, p, n_layers - 1, scratch.data());
+        return class_objective<T>(sp.objective, last.act, z, last.n_out, sp.target);
+    };
+
+    full_pre(pre);
+    double obj = evaluate(pre);
+    double reg = use_reg ? sp.reg_value(x, sp.height, sp.width, sp.reg_params) : 0.0;
+    double total = obj + sp.reg_weight * reg;
+    std::int64_t rec = 0;
+    auto record = [&]() {
+        if (!run.trace_images) return;
+        float* dst = run.trace_images + static_cast<std::size_t>(rec) * n;
+        for (int i = 0; i < n; ++i) dst[i] = static_cast<float>(x[i]);
+        run.trace_values[rec++] = total;
+    };
+    if (sp.record_every > 0) record();
+
+    const double lo = -sp.step, span = 2.0 * sp.step;
+    std::int64_t accepted = 0, pending = 0;
+    for (std::int64_t s = 1; s <= sp.steps; ++s) {
+        const std::int64_t i = rng.below(n);
+        const double delta = span * rng.uniform() + lo;
+        const double old = x[i];
+        const double nv = std::min(1.0, std::max(0.0, old + delta));
+        const double d = nv - old;
+        if (d != 0.0) {
+            const T dt = static_cast<T>(d);
+            const T* w = W0 + static_cast<std::size_t>(i) * P;
+            for (int j = 0; j < P; ++j) cand[j] = pre[j] + dt * w[j];
+            const double o = evaluate(cand);
+            const double rd =
+                use_reg ? sp.reg_delta(x, sp.height, sp.width, i, nv, sp.reg_params) : 0.0;
+            const double t = o + sp.reg_weight * (reg + rd);
+            if (t < total) {
+                std::swap(pre, cand);
+                x[i] = nv;
+                obj = o;
+                reg += rd;
+                total = t;
+                ++accepted;
+            }
+        }
+        if (sp.refresh_every > 0 && s % sp.refresh_every == 0) {
+            full_pre(pre);
+            obj = evaluate(pre);
+            if (use_reg) reg = sp.reg_value(x, sp.height, sp.width, sp.reg_params);
+            total = obj + sp.reg_weight * reg;
+        }
+        if (sp.record_every > 0 && s % sp.record_every == 0) record();
+        if (++pending == 8192) {
+            steps_done.fetch_add(pending, std::memory_order_relaxed);
+            pending = 0;
+            if (stop.load(std::memory_order_relaxed)) return false;
+        }
+    }
+    steps_done.fetch_add(pending, std::memory_order_relaxed);
+    run.accepted = accepted;
+    run.objective = obj;
+    run.total = total;
+    return true;
+}
+
+bool hill_climb(const Net& net, const HillSpec& spec, std::int64_t r, HillRun& run,
+                const std::atomic<bool>& stop, std::atomic<std::int64_t>& steps_done) {
+    return spec.float64 ? hill_run_t<double>(net, spec, r, run, stop, steps_done)
+                        : hill_run_t<float>(net, spec, r, run, stop, steps_done);
+}
+
+}  // namespace
+
 extern const Kernels table;
-const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0};
+const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0, &hill_climb};
 
 }  // namespace ND_ISA_NS
 }  // namespace netdream

@@ -4,10 +4,15 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "netdream/hill.hpp"
 #include "netdream/kernels.hpp"
 #include "netdream/net.hpp"
 #include "netdream/parallel.hpp"
@@ -18,6 +23,7 @@ using netdream::Net;
 namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using ByteArray = py::array_t<std::uint8_t, py::array::c_style>;
 
 int resolve_threads(int threads) {
@@ -26,9 +32,9 @@ int resolve_threads(int threads) {
     return hw ? static_cast<int>(hw) : 1;
 }
 
-Net build_net(const std::vector<FloatArray>& weights, const std::vector<FloatArray>& biases,
+Net build_net(const std::vector<DoubleArray>& weights, const std::vector<DoubleArray>& biases,
               const std::vector<std::string>& acts, float leaky_slope) {
-    std::vector<std::vector<float>> w, b;
+    std::vector<std::vector<double>> w, b;
     std::vector<int> n_in, n_out;
     std::vector<netdream::Act> a;
     if (weights.size() != biases.size() || weights.size() != acts.size())
@@ -74,6 +80,132 @@ py::array_t<float> forward_impl(const Net& net, const py::array_t<T, py::array::
     return out;
 }
 
+// Runs fn(item, stop) for items [0, n) on `threads` workers with the GIL
+// released; every 50 ms the caller's thread takes the GIL to check for
+// Ctrl-C and to call progress(done) with the steps done so far. A Python
+// exception (KeyboardInterrupt, or one from progress) stops the workers and
+// is raised here.
+template <class F>
+void run_monitored(std::size_t n, int threads, F&& fn, const py::object& progress,
+                   const std::atomic<std::int64_t>& done) {
+    bool py_error = false;
+    {
+        py::gil_scoped_release release;
+        netdream::parallel_items_monitored(
+            n, resolve_threads(threads), fn,
+            [&]() {
+                py::gil_scoped_acquire acquire;
+                if (PyErr_CheckSignals() != 0) {
+                    py_error = true;
+                    return false;
+                }
+                if (!progress.is_none()) {
+                    try {
+                        progress(done.load());
+                    } catch (py::error_already_set& e) {
+                        e.restore();
+                        py_error = true;
+                        return false;
+                    }
+                }
+                return true;
+            },
+            std::chrono::milliseconds(50));
+    }
+    if (py_error) throw py::error_already_set();
+    if (!progress.is_none()) progress(done.load());
+}
+
+py::tuple hill_climb_py(const Net& net, const DoubleArray& images, int objective, int target,
+                        int target_layer, std::int64_t steps, double step, int start,
+                        double sparse_fraction, double sparse_amount, bool float64,
+                        double reg_weight, std::uintptr_t reg_delta, std::uintptr_t reg_value,
+                        const DoubleArray& reg_params, int height, int width,
+                        std::int64_t record_every, std::int64_t refresh_every,
+                        std::uint64_t seed, int threads, const py::object& progress) {
+    using netdream::HillSpec;
+    const int n_in = net.n_in();
+    if (images.ndim() != 2 || images.shape(1) != n_in)
+        throw std::invalid_argument("images must have shape (runs, " + std::to_string(n_in) + ")");
+    if (objective < 0 || objective > 3) throw std::invalid_argument("unknown objective");
+    if (start < 0 || start > 2) throw std::invalid_argument("unknown start");
+    if (steps < 0) throw std::invalid_argument("steps must be >= 0");
+    if (!(step > 0.0) || !std::isfinite(step)) throw std::invalid_argument("step must be positive");
+    if (height * width != n_in) throw std::invalid_argument("height * width must equal the input size");
+    if ((reg_delta == 0) != (reg_value == 0))
+        throw std::invalid_argument("a regulariser needs both a delta and a value function");
+    const int n_layers = static_cast<int>(net.layers.size());
+    if (objective == 3) {
+        if (target_layer < 0 || target_layer >= n_layers - 1)
+            throw std::invalid_argument("target layer is not a hidden layer");
+        if (target < 0 || target >= net.layers[target_layer].n_out)
+            throw std::invalid_argument("target unit out of range");
+    } else if (target < 0 || target >= net.n_out()) {
+        throw std::invalid_argument("target class out of range");
+    }
+    HillSpec spec;
+    spec.objective = static_cast<netdream::Objective>(objective);
+    spec.target = target;
+    spec.target_layer = target_layer;
+    spec.steps = steps;
+    spec.step = step;
+    spec.start = static_cast<netdream::Start>(start);
+    spec.sparse_fraction = sparse_fraction;
+    spec.sparse_amount = sparse_amount;
+    spec.float64 = float64;
+    spec.reg_weight = reg_weight;
+    spec.reg_delta = reinterpret_cast<netdream::RegDeltaFn>(reg_delta);
+    spec.reg_value = reinterpret_cast<netdream::RegValueFn>(reg_value);
+    spec.reg_params = reg_params.size() ? reg_params.data() : nullptr;
+    spec.height = height;
+    spec.width = width;
+    spec.record_every = record_every;
+    spec.refresh_every = refresh_every;
+    spec.seed = seed;
+
+    const py::ssize_t runs = images.shape(0);
+    py::array_t<double> out({runs, static_cast<py::ssize_t>(n_in)});
+    std::memcpy(out.mutable_data(), images.data(), sizeof(double) * images.size());
+    py::array_t<std::int64_t> accepted(runs);
+    py::array_t<double> objective_out(runs), total_out(runs);
+    const std::int64_t records = netdream::hill_records(spec);
+    py::object trace_images = py::none(), trace_values = py::none();
+    float* ti = nullptr;
+    double* tv = nullptr;
+    if (records > 0) {
+        py::array_t<float> a({runs, static_cast<py::ssize_t>(records), static_cast<py::ssize_t>(n_in)});
+        py::array_t<double> b({runs, static_cast<py::ssize_t>(records)});
+        ti = a.mutable_data();
+        tv = b.mutable_data();
+        trace_images = a;
+        trace_values = b;
+    }
+    double* img = out.mutable_data();
+    std::int64_t* acc = accepted.mutable_data();
+    double* obj = objective_out.mutable_data();
+    double* tot = total_out.mutable_data();
+    const netdream::Kernels& k = netdream::kernels();
+    std::atomic<std::int64_t> done{0};
+    // The workers touch only raw buffers owned by arrays referenced in this
+    // frame and the immutable Net; the regulariser is a compiled function.
+    run_monitored(
+        static_cast<std::size_t>(runs), threads,
+        [&](std::size_t r, const std::atomic<bool>& stop) {
+            netdream::HillRun run;
+            run.image = img + r * n_in;
+            if (ti) {
+                run.trace_images = ti + r * records * n_in;
+                run.trace_values = tv + r * records;
+            }
+            k.hill_climb(net, spec, static_cast<std::int64_t>(r), run, stop, done);
+            acc[r] = run.accepted;
+            obj[r] = run.objective;
+            tot[r] = run.total;
+        },
+        progress, done);
+    return py::make_tuple(out, accepted, objective_out, total_out, trace_images, trace_values);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -89,7 +221,7 @@ PYBIND11_MODULE(_core, m) {
     py::class_<Net>(m, "Net")
         .def(py::init(&build_net), py::arg("weights"), py::arg("biases"), py::arg("activations"),
              py::arg("leaky_slope") = 0.01f,
-             "A dense MLP in float32. weights[l] has shape (n_out, n_in); activations[l] is "
+             "A dense MLP (float32, with a float64 copy). weights[l] has shape (n_out, n_in); activations[l] is "
              "the activation of layer l (the last one is the output).")
         .def_property_readonly("sizes",
                                [](const Net& net) {
@@ -120,6 +252,20 @@ PYBIND11_MODULE(_core, m) {
             "Returns (N, n_out) float32: the output activation, or the logits. threads <= 0 "
             "uses every core.");
 
+    m.def("hill_climb", &hill_climb_py, py::arg("net"), py::arg("images"), py::arg("objective"),
+          py::arg("target"), py::arg("target_layer"), py::arg("steps"), py::arg("step"),
+          py::arg("start"), py::arg("sparse_fraction"), py::arg("sparse_amount"),
+          py::arg("float64"), py::arg("reg_weight"), py::arg("reg_delta"), py::arg("reg_value"),
+          py::arg("reg_params"), py::arg("height"), py::arg("width"), py::arg("record_every"),
+          py::arg("refresh_every"), py::arg("seed"), py::arg("threads"), py::arg("progress"),
+          "Hill climbing runs (see netdream.hill_climb). Returns (images, accepted, "
+          "objective, total, trace_images, trace_values).");
+    m.def("rng_uniform", [](std::uint64_t seed, std::uint64_t stream, std::size_t n) {
+        py::array_t<double> out(static_cast<py::ssize_t>(n));
+        netdream::Rng rng(seed, stream);
+        for (std::size_t i = 0; i < n; ++i) out.mutable_data()[i] = rng.uniform();
+        return out;
+    }, "The first n uniforms of a random stream (for tests and references).");
     m.def("isa", []() { return std::string(netdream::kernels().name); },
           "The instruction set of the kernels in use.");
     m.def("available_isas", []() {

@@ -33,8 +33,8 @@ int Net::max_width() const {
     return w;
 }
 
-Net make_net(const std::vector<std::vector<float>>& weights,
-             const std::vector<std::vector<float>>& biases, const std::vector<int>& n_ins,
+Net make_net(const std::vector<std::vector<double>>& weights,
+             const std::vector<std::vector<double>>& biases, const std::vector<int>& n_ins,
              const std::vector<int>& n_outs, const std::vector<Act>& acts, float leaky_slope) {
     const std::size_t n = weights.size();
     if (n == 0) throw std::invalid_argument("a network needs at least one layer");
@@ -53,10 +53,12 @@ Net make_net(const std::vector<std::vector<float>>& weights,
             throw std::invalid_argument(where + ": weight matrix has the wrong size");
         if (biases[l].size() != static_cast<std::size_t>(n_out))
             throw std::invalid_argument(where + ": bias has the wrong size");
-        for (float v : weights[l])
-            if (!std::isfinite(v)) throw std::invalid_argument(where + ": weights contain NaN or inf");
-        for (float v : biases[l])
-            if (!std::isfinite(v)) throw std::invalid_argument(where + ": biases contain NaN or inf");
+        for (double v : weights[l])
+            if (!std::isfinite(static_cast<float>(v)))
+                throw std::invalid_argument(where + ": weights contain NaN or inf (in float32)");
+        for (double v : biases[l])
+            if (!std::isfinite(static_cast<float>(v)))
+                throw std::invalid_argument(where + ": biases contain NaN or inf (in float32)");
         if (acts[l] == Act::Softmax && l + 1 != n)
             throw std::invalid_argument(where + ": softmax is only allowed on the output layer");
         Layer L;
@@ -65,17 +67,19 @@ Net make_net(const std::vector<std::vector<float>>& weights,
         L.act = acts[l];
         L.out_pad = padded(n_out);
         L.in_pad = l == 0 ? n_in : padded(n_in);
-        L.b.assign(L.out_pad, 0.0f);
-        std::copy(biases[l].begin(), biases[l].end(), L.b.begin());
-        L.w.assign(static_cast<std::size_t>(L.in_pad) * L.out_pad, 0.0f);
+        L.b64.assign(L.out_pad, 0.0);
+        std::copy(biases[l].begin(), biases[l].end(), L.b64.begin());
+        L.w64.assign(static_cast<std::size_t>(L.in_pad) * L.out_pad, 0.0);
         for (int j = 0; j < n_out; ++j)
             for (int i = 0; i < n_in; ++i) {
-                const float v = weights[l][static_cast<std::size_t>(j) * n_in + i];
+                const double v = weights[l][static_cast<std::size_t>(j) * n_in + i];
                 if (l == 0)  // transposed: W0T[i, j] = W[j, i]
-                    L.w[static_cast<std::size_t>(i) * L.out_pad + j] = v;
+                    L.w64[static_cast<std::size_t>(i) * L.out_pad + j] = v;
                 else
-                    L.w[static_cast<std::size_t>(j) * L.in_pad + i] = v;
+                    L.w64[static_cast<std::size_t>(j) * L.in_pad + i] = v;
             }
+        L.w.assign(L.w64.begin(), L.w64.end());
+        L.b.assign(L.b64.begin(), L.b64.end());
         net.layers.push_back(std::move(L));
     }
     return net;

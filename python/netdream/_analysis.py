@@ -9,7 +9,41 @@ import numpy as np
 from ._model import MLP
 from ._validation import as_images
 
-__all__ = ["evaluate", "EvaluationResult", "causal_index", "garson"]
+__all__ = ["evaluate", "EvaluationResult", "causal_index", "garson", "activations", "forward64"]
+
+
+def _act64(name, z, slope):
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, slope * z)
+    if name == "sigmoid":
+        return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + exp(-z)), without overflow
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "softmax":
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    return z
+
+
+def activations(net: MLP, images) -> list[np.ndarray]:
+    """Every layer's activations for ``images``, in float64 NumPy: a list of
+    (N, width) arrays, the hidden layers first and the output last."""
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
+    x = net.encode(images)
+    out = []
+    for w, b, a in zip(net.weights, net.biases, net.activations):
+        x = _act64(a, x @ w.T + b, net.leaky_slope)
+        out.append(x)
+    return out
+
+
+def forward64(net: MLP, images) -> np.ndarray:
+    """The output of ``net`` in plain float64 NumPy (the reference for the
+    compiled float32 core)."""
+    return activations(net, images)[-1]
 
 
 @dataclass(frozen=True)

@@ -237,8 +237,8 @@ class MLP:
                         np.abs(b).max() > np.finfo(np.float32).max):
                     raise ValueError(f"weights[{l}] overflow float32")
             self._core_net = _core.Net(
-                [np.ascontiguousarray(w, dtype=np.float32) for w in ws],
-                [np.ascontiguousarray(b, dtype=np.float32) for b in bs],
+                [np.ascontiguousarray(w, dtype=np.float64) for w in ws],
+                [np.ascontiguousarray(b, dtype=np.float64) for b in bs],
                 self.activations, self.leaky_slope)
         return self._core_net
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "netdream/hill.hpp"
 #include "netdream/net.hpp"
 
 namespace netdream {
@@ -24,6 +25,8 @@ struct Kernels {
     // activation). scratch holds net.scratch_size() floats.
     void (*forward_from_pre0)(const Net& net, const float* pre0, float* logits, float* out,
                               float* scratch);
+    // One hill-climbing run (see hill.hpp).
+    HillFn hill_climb;
 };
 
 const Kernels& kernels();                // the best for this CPU (or NETDREAM_ISA)

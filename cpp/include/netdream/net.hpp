@@ -32,6 +32,10 @@ struct Layer {
     // each output is a contiguous dot product. b has out_pad entries.
     std::vector<float> w;
     std::vector<float> b;
+    // The same weights in double precision and the same layout, for the
+    // float64 engines (exact reproduction of published recipes).
+    std::vector<double> w64;
+    std::vector<double> b64;
 };
 
 struct Net {
@@ -48,9 +52,9 @@ struct Net {
 
 // Builds a Net from weights given as (n_out x n_in) row-major matrices, the
 // usual W @ x convention. Throws std::invalid_argument on inconsistent shapes
-// or non-finite values.
-Net make_net(const std::vector<std::vector<float>>& weights,
-             const std::vector<std::vector<float>>& biases,
+// or values that are not finite in float32.
+Net make_net(const std::vector<std::vector<double>>& weights,
+             const std::vector<std::vector<double>>& biases,
              const std::vector<int>& n_ins, const std::vector<int>& n_outs,
              const std::vector<Act>& acts, float leaky_slope);
 

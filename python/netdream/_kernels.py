@@ -1,0 +1,145 @@
+"""Numba kernels of the regularisers (private; see netdream.regularizers).
+
+Each regulariser has a full value on an ``(h, w)`` image and an O(1) delta:
+the change of the value when pixel ``i`` (row-major) is set to ``new``. Both
+are exposed to the C++ engines as C function pointers (``numba.cfunc``) with
+the signatures
+
+    double value(const double* img, int64 h, int64 w, const double* params)
+    double delta(const double* img, int64 h, int64 w, int64 i, double new,
+                 const double* params)
+
+so the hill climber calls them without the GIL at native speed.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import types
+
+VALUE_SIG = types.float64(types.CPointer(types.float64), types.int64, types.int64,
+                          types.CPointer(types.float64))
+DELTA_SIG = types.float64(types.CPointer(types.float64), types.int64, types.int64, types.int64,
+                          types.float64, types.CPointer(types.float64))
+
+_DIAG = 0.7
+_NORM = 6.8
+
+
+# --------------------------------------------------------------- smoothness
+@numba.njit(cache=True, inline="always")
+def _px(img, r, c, pr, pc, v):
+    """img[r, c], reading v at (pr, pc)."""
+    if r == pr and c == pc:
+        return v
+    return img[r, c]
+
+
+@numba.njit(cache=True)
+def _smooth_term(img, r, c, pr, pc, v):
+    s = (_px(img, r - 1, c, pr, pc, v) + _px(img, r + 1, c, pr, pc, v)
+         + _px(img, r, c - 1, pr, pc, v) + _px(img, r, c + 1, pr, pc, v))
+    d = (_px(img, r - 1, c - 1, pr, pc, v) + _px(img, r - 1, c + 1, pr, pc, v)
+         + _px(img, r + 1, c - 1, pr, pc, v) + _px(img, r + 1, c + 1, pr, pc, v))
+    avg = (s + _DIAG * d) / _NORM
+    e = avg - _px(img, r, c, pr, pc, v)
+    return e * e
+
+
+@numba.njit(cache=True)
+def smoothness_value(img, params):
+    """The seed's smoothness: sum over interior pixels of (avg - x)^2, avg the
+    weighted mean of the 8 neighbours (1 for direct, 0.7 for diagonal, / 6.8)."""
+    h, w = img.shape
+    total = 0.0
+    for r in range(1, h - 1):
+        for c in range(1, w - 1):
+            total += _smooth_term(img, r, c, -1, -1, 0.0)
+    return total
+
+
+@numba.njit(cache=True)
+def smoothness_delta(img, pr, pc, new, params):
+    h, w = img.shape
+    old = img[pr, pc]
+    before = 0.0
+    after = 0.0
+    for r in range(max(pr - 1, 1), min(pr + 2, h - 1)):
+        for c in range(max(pc - 1, 1), min(pc + 2, w - 1)):
+            before += _smooth_term(img, r, c, pr, pc, old)
+            after += _smooth_term(img, r, c, pr, pc, new)
+    return after - before
+
+
+# ---------------------------------------------------------- total variation
+@numba.njit(cache=True)
+def tv_value(img, params):
+    """Anisotropic total variation: sum of |differences| of 4-neighbours."""
+    h, w = img.shape
+    total = 0.0
+    for r in range(h):
+        for c in range(w):
+            if c + 1 < w:
+                total += abs(img[r, c + 1] - img[r, c])
+            if r + 1 < h:
+                total += abs(img[r + 1, c] - img[r, c])
+    return total
+
+
+@numba.njit(cache=True)
+def tv_delta(img, pr, pc, new, params):
+    h, w = img.shape
+    old = img[pr, pc]
+    d = 0.0
+    if pr > 0:
+        d += abs(new - img[pr - 1, pc]) - abs(old - img[pr - 1, pc])
+    if pr + 1 < h:
+        d += abs(new - img[pr + 1, pc]) - abs(old - img[pr + 1, pc])
+    if pc > 0:
+        d += abs(new - img[pr, pc - 1]) - abs(old - img[pr, pc - 1])
+    if pc + 1 < w:
+        d += abs(new - img[pr, pc + 1]) - abs(old - img[pr, pc + 1])
+    return d
+
+
+# ----------------------------------------------------------------------- L2
+@numba.njit(cache=True)
+def l2_value(img, params):
+    """Sum of squared pixel values (ink costs)."""
+    return np.sum(img * img)
+
+
+@numba.njit(cache=True)
+def l2_delta(img, pr, pc, new, params):
+    old = img[pr, pc]
+    return new * new - old * old
+
+
+# ------------------------------------------------------------- C wrappers
+def make_cfuncs(value, delta, n_params):
+    """C-callable wrappers of a pair of njit kernels ``value(img2d, params)``
+    and ``delta(img2d, row, col, new, params)``."""
+    n_params = max(int(n_params), 1)
+
+    @numba.cfunc(VALUE_SIG, nopython=True)
+    def value_c(img_ptr, h, w, params_ptr):
+        img = numba.carray(img_ptr, (h, w))
+        params = numba.carray(params_ptr, (n_params,))
+        return value(img, params)
+
+    @numba.cfunc(DELTA_SIG, nopython=True)
+    def delta_c(img_ptr, h, w, i, new, params_ptr):
+        img = numba.carray(img_ptr, (h, w))
+        params = numba.carray(params_ptr, (n_params,))
+        return delta(img, i // w, i % w, new, params)
+
+    return value_c, delta_c
+
+
+@numba.njit(cache=True)
+def batch_values(value, images, params):
+    out = np.empty(images.shape[0])
+    for k in range(images.shape[0]):
+        out[k] = value(images[k], params)
+    return out
