@@ -512,9 +512,10 @@ bool hill_run_t(const Net& net, const HillSpec& sp, std::int64_t r, HillRun& run
     };
     auto evaluate = [&](const T* p) -> double {
         if (hidden) {
+            // The unit's pre-activation: monotone in its activation, and it
+            // never stalls where a relu is off or a sigmoid saturates.
             const T* z = forward_upto<T>(net, p, sp.target_layer, scratch.data());
-            const Layer& L = net.layers[sp.target_layer];
-            return -act64(L.act, static_cast<double>(z[sp.target]), net.leaky_slope);
+            return -static_cast<double>(z[sp.target]);
         }
         const T* z = forward_upto<T>(net, p, n_layers - 1, scratch.data());
         return class_objective<T>(sp.objective, last.act, z, last.n_out, sp.target);

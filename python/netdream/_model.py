@@ -368,39 +368,47 @@ def _float_array(a, name):
 
 
 def _load_npz(cls, path):
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise ValueError(f"{path!r} is not a readable .npz file: {exc}") from None
-    with data:
+    # Open the file ourselves: np.load leaks its handle when the zip is broken.
+    with open(path, "rb") as fh:
         try:
-            keys = set(data.files)
-            if "format" not in keys or str(data["format"]) != FORMAT_NAME:
-                raise ValueError(f"{path!r} is not a netdream model (no format={FORMAT_NAME!r})")
-            version = int(data["version"])
-            if version > FORMAT_VERSION:
-                raise ValueError(f"{path!r} has format version {version}; this netdream reads "
-                                 f"up to {FORMAT_VERSION}")
-            n = int(data["n_layers"])
-            missing = [k for l in range(n) for k in (f"W{l}", f"b{l}") if k not in keys]
-            if missing:
-                raise ValueError(f"{path!r} lacks arrays {missing}")
-            weights = [data[f"W{l}"] for l in range(n)]
-            biases = [data[f"b{l}"] for l in range(n)]
-            acts = [str(a) for a in data["activations"]]
-            if len(acts) != n:
-                raise ValueError(f"{path!r}: {len(acts)} activations for {n} layers")
-            low, high = (float(v) for v in data["enc_range"])
-            enc = Encoding(low, high, ink=str(data["enc_ink"]), order=str(data["enc_order"]))
-            shape = tuple(int(s) for s in data["image_shape"])
-            meta = json.loads(str(data["metadata"])) if "metadata" in keys else {}
-            slope = float(data["leaky_slope"]) if "leaky_slope" in keys else 0.01
-        except ValueError:
-            raise
-        except Exception as exc:  # corrupt members, wrong types, bad JSON
-            raise ValueError(f"{path!r} is not a valid netdream model: {exc}") from None
+            data = np.load(fh, allow_pickle=False)
+        except Exception as exc:
+            raise ValueError(f"{path!r} is not a readable .npz file: {exc}") from None
+        with data:
+            try:
+                fields = _npz_fields(data, path)
+            except ValueError:
+                raise
+            except Exception as exc:  # corrupt members, object arrays, bad JSON
+                raise ValueError(f"{path!r} is not a valid netdream model: {exc}") from None
+    weights, biases, acts, enc, slope, shape, meta = fields
     return cls(weights, biases, hidden=acts[:-1], output=acts[-1], encoding=enc,
                leaky_slope=slope, image_shape=shape, metadata=meta)
+
+
+def _npz_fields(data, path):
+    keys = set(data.files)
+    if "format" not in keys or str(data["format"]) != FORMAT_NAME:
+        raise ValueError(f"{path!r} is not a netdream model (no format={FORMAT_NAME!r})")
+    version = int(data["version"])
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path!r} has format version {version}; this netdream reads "
+                         f"up to {FORMAT_VERSION}")
+    n = int(data["n_layers"])
+    missing = [k for l in range(n) for k in (f"W{l}", f"b{l}") if k not in keys]
+    if missing:
+        raise ValueError(f"{path!r} lacks arrays {missing}")
+    weights = [data[f"W{l}"] for l in range(n)]
+    biases = [data[f"b{l}"] for l in range(n)]
+    acts = [str(a) for a in data["activations"]]
+    if len(acts) != n:
+        raise ValueError(f"{path!r}: {len(acts)} activations for {n} layers")
+    low, high = (float(v) for v in data["enc_range"])
+    enc = Encoding(low, high, ink=str(data["enc_ink"]), order=str(data["enc_order"]))
+    shape = tuple(int(s) for s in data["image_shape"])
+    meta = json.loads(str(data["metadata"])) if "metadata" in keys else {}
+    slope = float(data["leaky_slope"]) if "leaky_slope" in keys else 0.01
+    return weights, biases, acts, enc, slope, shape, meta
 
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"

@@ -41,7 +41,7 @@ def as_images(images, name: str = "images", shape: tuple[int, int] = (28, 28)):
     if arr.ndim != 3 or arr.shape[1:] != tuple(shape):
         h, w = shape
         hint = ""
-        if arr.ndim == 2 and arr.shape[-1] == h * w:
+        if np.ndim(images) == 2 and np.shape(images)[-1] == h * w:
             hint = f" (flat rows? reshape with .reshape(-1, {h}, {w}))"
         raise ValueError(f"{name} must have shape ({h}, {w}) or (N, {h}, {w}), got "
                          f"{np.shape(images)}{hint}")

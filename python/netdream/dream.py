@@ -117,7 +117,9 @@ def hill_climb(net: MLP, target, *, steps: int = 20000, runs: int = 1, start="bl
     ----------
     net : MLP
     target : int or ("hidden", layer, unit)
-        A class, or a hidden unit to maximise (activation maximisation).
+        A class, or a hidden unit to maximise (activation maximisation: the
+        climb maximises the unit's pre-activation, which is monotone in its
+        activation and does not stall where a relu is off).
     steps : candidates per run (one random pixel changed each).
     runs : independent runs (spread over ``threads``).
     start : "blank" (all background), "sparse" (the seed's start: 10% of the

@@ -1,0 +1,344 @@
+"""Tests for netdream.images: MNIST-style image loading and Pillow drawing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from netdream.images import grid_image, load_image, save_gif, save_grid, save_image, to_pil
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+# A "7"-like polyline in a 100x100 frame.
+SEVEN = [(25, 20), (75, 20), (45, 85)]
+
+
+def stroke_image(size=(100, 100), points=SEVEN, *, ink=0, paper=255, width=8, mode="L"):
+    im = Image.new(mode, size, paper)
+    ImageDraw.Draw(im).line(points, fill=ink, width=width, joint="curve")
+    return im
+
+
+def save(im, path):
+    im.save(path)
+    return path
+
+
+def centre_of_mass(a):
+    a = a.astype(np.float64)
+    i = np.arange(a.shape[0])
+    return (a.sum(axis=1) @ i) / a.sum(), (a.sum(axis=0) @ i) / a.sum()
+
+
+def ink_box(a):
+    rows = np.flatnonzero(a.any(axis=1))
+    cols = np.flatnonzero(a.any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def check_mnist_like(a):
+    assert a.shape == (28, 28) and a.dtype == np.uint8
+    assert a.max() >= 250, "ink should be high"
+    assert np.median(a) == 0 and a[0].max() == 0 and a[:, 0].max() == 0, "background is 0"
+    h, w = ink_box(a)
+    assert 19 <= max(h, w) <= 21
+    cy, cx = centre_of_mass(a)
+    assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1, (cy, cx)
+
+
+# --------------------------------------------------------------------------
+# load_image
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    pytest.param(lambda: stroke_image(), id="dark-on-light"),
+    pytest.param(lambda: stroke_image(ink=255, paper=0), id="light-on-dark"),
+    pytest.param(lambda: stroke_image(size=(200, 100), points=[(20, 50), (180, 30)], width=6),
+                 id="wide-200x100"),
+    pytest.param(lambda: stroke_image(size=(60, 300), points=[(30, 20), (28, 280)], width=7),
+                 id="tall-thin"),
+    pytest.param(lambda: stroke_image(size=(300, 300), points=[(220, 230), (280, 240), (250, 290)]),
+                 id="off-centre"),
+    pytest.param(lambda: stroke_image(size=(12, 12), points=[(3, 2), (8, 2), (5, 10)], width=2),
+                 id="tiny-12x12"),
+    pytest.param(lambda: stroke_image(mode="RGB", ink=(20, 20, 160), paper=(250, 245, 230)),
+                 id="blue-pen-on-cream"),
+])
+def test_load_image_prepares_like_mnist(tmp_path, make):
+    check_mnist_like(load_image(save(make(), tmp_path / "digit.png")))
+
+
+def test_load_image_both_polarities_agree(tmp_path):
+    dark = load_image(save(stroke_image(), tmp_path / "dark.png"))
+    light = load_image(save(stroke_image(ink=255, paper=0), tmp_path / "light.png"))
+    assert np.abs(dark.astype(int) - light.astype(int)).max() <= 1
+
+
+def test_load_image_invert_can_be_forced(tmp_path):
+    path = save(stroke_image(), tmp_path / "dark.png")
+    np.testing.assert_array_equal(load_image(path, invert=True), load_image(path))
+    np.testing.assert_array_equal(load_image(path, invert=np.True_), load_image(path))
+    with pytest.raises(ValueError, match="no ink found"):  # paper taken as ink: all "ink"
+        load_image(path, invert=False)
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0, 255), (255, 255, 255, 255)], ids=["black", "white"])
+def test_load_image_transparent_background(tmp_path, ink):
+    im = stroke_image(mode="RGBA", ink=ink, paper=(0, 0, 0, 0))
+    expected = load_image(save(stroke_image(), tmp_path / "plain.png"))
+    got = load_image(save(im, tmp_path / "rgba.png"))
+    check_mnist_like(got)
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_load_image_greyscale_with_alpha_and_16_bit(tmp_path):
+    la = stroke_image(mode="LA", ink=(0, 255), paper=(255, 0))
+    check_mnist_like(load_image(save(la, tmp_path / "la.png")))
+    deep = Image.fromarray(np.asarray(stroke_image(), dtype=np.uint16) * 257)
+    assert deep.mode.startswith("I")
+    expected = load_image(save(stroke_image(), tmp_path / "plain.png"))
+    got = load_image(save(deep, tmp_path / "deep.png"))
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_load_image_noisy_paper_and_jpeg(tmp_path):
+    rng = np.random.default_rng(1)
+    paper = np.asarray(stroke_image(ink=60, paper=200), dtype=np.float64)
+    noisy = np.clip(paper + rng.normal(0, 6, paper.shape), 0, 255).astype(np.uint8)
+    check_mnist_like(load_image(save(Image.fromarray(noisy), tmp_path / "noisy.png")))
+    check_mnist_like(load_image(save(stroke_image(), tmp_path / "photo.jpg")))
+
+
+@pytest.mark.skipif(not (DATA / "t10k-images-idx3-ubyte.gz").is_file(),
+                    reason=f"MNIST test images not found in {DATA}")
+def test_load_image_reproduces_mnist_digits(tmp_path):
+    """An MNIST digit blown up 10x as dark ink on white comes back nearly as it was.
+
+    Up to a one-pixel shift: a centre of mass near a half pixel may round
+    either way after the round trip.
+    """
+    from netdream.datasets import read_idx
+
+    digits = read_idx(DATA / "t10k-images-idx3-ubyte.gz")[:20].astype(np.float64)
+    for k, digit in enumerate(digits):
+        big = Image.fromarray(255 - digit.astype(np.uint8)).resize((280, 280),
+                                                                   Image.Resampling.BICUBIC)
+        got = load_image(save(big, tmp_path / f"{k}.png")).astype(np.float64)
+        check_mnist_like(got.astype(np.uint8))
+        corr = max(np.corrcoef(np.roll(got, (dy, dx), axis=(0, 1)).ravel(), digit.ravel())[0, 1]
+                   for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        assert corr > 0.9, (k, corr)
+
+
+def test_load_image_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_image(tmp_path / "nope.png")
+
+
+def test_load_image_garbage(tmp_path):
+    path = tmp_path / "garbage.png"
+    path.write_bytes(b"this is not an image at all" * 10)
+    with pytest.raises(ValueError, match=r"garbage\.png: not a readable image"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9])
+def test_load_image_truncated_png(tmp_path, fraction):
+    rng = np.random.default_rng(0)
+    full = save(Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)), tmp_path / "f.png")
+    data = full.read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(ValueError, match=r"cut\.png: not a readable image"):
+        load_image(cut)
+
+
+def test_load_image_empty_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="not a readable image"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("paper", [0, 255, 128])
+def test_load_image_blank(tmp_path, paper):
+    path = save(Image.new("L", (50, 40), paper), tmp_path / "blank.png")
+    with pytest.raises(ValueError, match=r"blank\.png: no ink found"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("invert", ["yes", None, 1])
+def test_load_image_rejects_bad_invert(tmp_path, invert):
+    path = save(stroke_image(), tmp_path / "dark.png")
+    with pytest.raises(ValueError, match="invert must be 'auto', True or False"):
+        load_image(path, invert=invert)
+
+
+# --------------------------------------------------------------------------
+# to_pil / save_image
+# --------------------------------------------------------------------------
+
+def test_to_pil_and_save_image_round_trip(tmp_path):
+    a = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    im = to_pil(a)
+    assert im.mode == "L" and im.size == (28, 28)
+    np.testing.assert_array_equal(np.asarray(to_pil(a / 255.0)), a)
+    big = save_image(a, tmp_path / "a.png", scale=3)
+    assert big.size == (84, 84)
+    with Image.open(tmp_path / "a.png") as back:
+        np.testing.assert_array_equal(np.asarray(back)[::3, ::3], a)
+
+
+@pytest.mark.parametrize("image, scale, error, match", [
+    (np.zeros((1, 28, 28)), 1, ValueError,
+     r"one non-empty 2-D image \(H, W\), got shape \(1, 28, 28\)"),
+    (np.full((28, 28), 1.5), 1, ValueError, r"float pixels must lie in \[0, 1\]"),
+    (np.full((28, 28), 300), 1, ValueError, "integer pixels must lie in 0..255"),
+    (np.full((28, 28), np.nan), 1, ValueError, "NaN or infinite"),
+    (np.full((28, 28), "a"), 1, TypeError, "must hold numbers"),
+    (np.zeros((28, 28)), 0, ValueError, "scale must be a positive integer"),
+    (np.zeros((28, 28)), 2.5, TypeError, "scale must be a positive integer"),
+])
+def test_to_pil_rejects_bad_input(image, scale, error, match):
+    with pytest.raises(error, match=match):
+        to_pil(image, scale)
+
+
+# --------------------------------------------------------------------------
+# grid_image / save_grid
+# --------------------------------------------------------------------------
+
+def cell_centre(im, index, *, ncols, cell=28 * 4, pad=4, top=0):
+    """Colour at the centre of cell ``index`` (no labels, so columns are cell wide)."""
+    x = pad + (index % ncols) * (cell + pad) + cell // 2
+    y = pad + (index // ncols) * (cell + pad + top) + top + cell // 2
+    return im.getpixel((x, y))
+
+
+def test_save_grid_writes_png_of_expected_size(tmp_path):
+    maps = np.random.default_rng(0).random((12, 28, 28))
+    im = save_grid(maps, tmp_path / "grid.png")
+    assert im.size == (10 * (112 + 4) + 4, 2 * (112 + 4) + 4)  # 10 columns by default
+    with Image.open(tmp_path / "grid.png") as back:
+        assert back.format == "PNG" and back.size == im.size
+    im3 = grid_image(maps, ncols=3, scale=2)
+    assert im3.size == (3 * (56 + 4) + 4, 4 * (56 + 4) + 4)
+
+
+def test_save_grid_labels_and_titles_add_rows(tmp_path):
+    maps = np.zeros((10, 28, 28), np.uint8)
+    plain = grid_image(maps)
+    labelled = save_grid(maps, tmp_path / "l.png", labels=[f"{d}: 99.9%" for d in range(10)])
+    both = grid_image(maps, labels=range(10), titles=[f"#{d}" for d in range(10)])
+    assert labelled.width == plain.width and labelled.height > plain.height
+    assert both.height > labelled.height
+    # Text is drawn in black under the cells.
+    strip = np.asarray(labelled)[plain.height - 4:, :, :]
+    assert strip.min() < 100
+
+
+def test_grid_text_wider_than_cell_widens_columns():
+    maps = np.zeros((2, 28, 28), np.uint8)
+    narrow = grid_image(maps, scale=1)
+    wide = grid_image(maps, scale=1, labels=["a rather long label here", "b"])
+    assert wide.width > narrow.width
+
+
+def test_diverging_colours():
+    maps = np.stack([np.full((28, 28), 0.8), np.full((28, 28), -0.3), np.zeros((28, 28))])
+    maps[0, 0, 0] = 1.0  # own max |value| per map: the flat parts are not the extreme ones
+    maps[1, 0, 0] = -1.0
+    im = grid_image(maps)  # auto: negative values -> diverging
+    r, g, b = cell_centre(im, 0, ncols=3)
+    assert r > 150 and r > g + 60 and r > b + 60, (r, g, b)  # reddish
+    r, g, b = cell_centre(im, 1, ncols=3)
+    assert b > r + 30 and b > 150, (r, g, b)  # bluish
+    assert cell_centre(im, 2, ncols=3) == (255, 255, 255)  # zero is white
+
+
+def test_diverging_scaling_options():
+    maps = np.stack([np.full((28, 28), 0.5), np.full((28, 28), -1.0)])
+    darkest_red, darkest_blue = (103, 0, 31), (5, 48, 97)
+    own = grid_image(maps, cmap="diverging")
+    assert cell_centre(own, 0, ncols=2) == darkest_red  # each map by its own max |value|
+    assert cell_centre(own, 1, ncols=2) == darkest_blue
+    shared = grid_image(maps, vmax="shared")
+    assert cell_centre(shared, 0, ncols=2) != darkest_red  # 0.5 of the shared limit 1.0
+    assert cell_centre(shared, 0, ncols=2) == cell_centre(grid_image(maps, vmax=1.0), 0, ncols=2)
+    one = np.stack([np.full((28, 28), 0.5), np.full((28, 28), -1.0)]).reshape(1, 56, 28)
+    asym = grid_image(one, symmetric=False)
+    assert asym.getpixel((4 + 56, 4 + 14 * 4)) == darkest_red
+    sym = grid_image(one)
+    assert sym.getpixel((4 + 56, 4 + 14 * 4)) != darkest_red
+
+
+def test_gray_maps_are_white_ink_on_black():
+    img = np.zeros((28, 28), np.uint8)
+    img[10:18, 10:18] = 255
+    im = grid_image(img)  # a single 2-D map is a grid of one
+    assert im.size == (112 + 8, 112 + 8)
+    assert im.getpixel((4 + 56, 4 + 56)) == (255, 255, 255)
+    assert im.getpixel((4 + 8, 4 + 8)) == (0, 0, 0)
+    floats = grid_image(img / 255.0, cmap="gray")
+    assert np.array_equal(np.asarray(floats), np.asarray(im))
+    stretched = grid_image(img.astype(float) * 7 + 3)  # outside [0, 1]: min..max
+    assert np.array_equal(np.asarray(stretched), np.asarray(im))
+
+
+@pytest.mark.parametrize("maps, kwargs, error, match", [
+    (np.zeros(28), {}, ValueError, r"maps must have shape \(H, W\) or \(N, H, W\), got \(28,\)"),
+    (np.zeros((2, 2, 28, 28)), {}, ValueError, r"got \(2, 2, 28, 28\)"),
+    (np.zeros((0, 28, 28)), {}, ValueError, "maps is empty"),
+    (np.full((2, 28, 28), np.nan), {}, ValueError, "NaN or infinite"),
+    (np.array([[[np.inf]]]), {}, ValueError, "NaN or infinite"),
+    (np.zeros((2, 28, 28)), {"labels": ["a"]}, ValueError, "labels has 1 entries but there are 2"),
+    (np.zeros((2, 28, 28)), {"titles": ["a", "b", "c"]}, ValueError, "titles has 3 entries"),
+    (np.zeros((2, 28, 28)), {"labels": "ab"}, TypeError, "not a single string"),
+    (np.zeros((2, 28, 28)), {"cmap": "viridis"}, ValueError, "cmap must be"),
+    (np.zeros((2, 28, 28)), {"vmax": 0}, ValueError, "vmax must be a positive number"),
+    (np.zeros((2, 28, 28)), {"vmax": "max"}, ValueError, "vmax must be a positive number"),
+    (np.zeros((2, 28, 28)), {"ncols": 0}, ValueError, "ncols must be a positive integer"),
+    (np.zeros((2, 28, 28)), {"scale": -1}, ValueError, "scale must be a positive integer"),
+    (np.array([[["x"]]]), {}, TypeError, "maps must hold numbers"),
+])
+def test_grid_image_rejects_bad_input(maps, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        grid_image(maps, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# save_gif
+# --------------------------------------------------------------------------
+
+def test_save_gif(tmp_path):
+    frames = np.linspace(0.0, 1.0, 5)[:, None, None] * np.ones((5, 28, 28))
+    labels = [f"step {i}" for i in range(4)] + ["step 4: a much longer label"]
+    out = save_gif(frames, tmp_path / "anim.gif", duration=50, scale=2, labels=labels)
+    assert len(out) == 5 and len({im.size for im in out}) == 1
+    with Image.open(tmp_path / "anim.gif") as back:
+        assert back.format == "GIF" and back.n_frames == 5 and back.size == out[0].size
+        back.seek(4)
+        assert back.convert("L").getpixel((4 + 28, 4 + 28)) == 255  # last frame: white
+
+
+def test_save_gif_signed_frames_share_one_scale(tmp_path):
+    frames = np.stack([np.full((28, 28), v) for v in (-2.0, -1.0, 0.0, 1.0, 2.0)])
+    out = save_gif(frames, tmp_path / "heat.gif")
+    colours = [im.getpixel((4 + 56, 4 + 56)) for im in out]
+    assert colours[0] == (5, 48, 97) and colours[4] == (103, 0, 31)
+    assert colours[2] == (255, 255, 255)
+    assert colours[1] != colours[0] and colours[3] != colours[4]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"labels": ["a"]}, "labels has 1 entries but there are 3"),
+    ({"duration": 0}, "duration must be positive"),
+    ({"duration": [10, 20]}, "duration has 2 entries but there are 3 frames"),
+])
+def test_save_gif_rejects_bad_input(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        save_gif(np.zeros((3, 28, 28)), tmp_path / "x.gif", **kwargs)
+    assert not (tmp_path / "x.gif").exists()
