@@ -61,15 +61,25 @@ def smoothness_value(img, params):
 
 @numba.njit(cache=True)
 def smoothness_delta(img, pr, pc, new, params):
+    """O(1): setting pixel p to new changes the residual e_q = avg_q - x_q of
+    p itself by -d and of each interior neighbour q by d * w_qp / 6.8; the
+    sum of squares changes by sum of delta_q * (2 e_q + delta_q)."""
     h, w = img.shape
-    old = img[pr, pc]
-    before = 0.0
-    after = 0.0
+    d = new - img[pr, pc]
+    total = 0.0
     for r in range(max(pr - 1, 1), min(pr + 2, h - 1)):
         for c in range(max(pc - 1, 1), min(pc + 2, w - 1)):
-            before += _smooth_term(img, r, c, pr, pc, old)
-            after += _smooth_term(img, r, c, pr, pc, new)
-    return after - before
+            direct = img[r - 1, c] + img[r + 1, c] + img[r, c - 1] + img[r, c + 1]
+            diag = img[r - 1, c - 1] + img[r - 1, c + 1] + img[r + 1, c - 1] + img[r + 1, c + 1]
+            e = (direct + _DIAG * diag) / _NORM - img[r, c]
+            if r == pr and c == pc:
+                dq = -d
+            elif r == pr or c == pc:
+                dq = d / _NORM
+            else:
+                dq = d * _DIAG / _NORM
+            total += dq * (2.0 * e + dq)
+    return total
 
 
 # ---------------------------------------------------------- total variation

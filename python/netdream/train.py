@@ -1,0 +1,448 @@
+"""Train an MNIST MLP with scikit-learn and turn it into a netdream :class:`MLP`.
+
+scikit-learn is an optional dependency (``pip install netdream[train]``) and is
+imported only when :func:`train` runs.
+
+Training recipe (what :func:`train` does)
+-----------------------------------------
+- Features are ``images / 255`` as float32 in [0, 1], flattened row by row:
+  exactly the default :class:`~netdream.Encoding`, so the trained model needs
+  no special encoding.
+- ``MLPClassifier(solver="adam")`` fed one epoch at a time with
+  ``partial_fit``. Each epoch holds every training image once unshifted plus
+  ``augment`` copies of it, each shifted by a fresh random whole-pixel offset
+  ``(dy, dx)`` with ``|dy|, |dx| <= max_shift`` (zero-filled), all in a fresh
+  random order.
+- The Adam step size follows a cosine schedule from ``learning_rate`` at the
+  first epoch towards 0 at the end (set on scikit-learn's optimizer between
+  epochs; with a scikit-learn whose optimizer lacks that attribute the step
+  size stays constant and a warning says so).
+- Every random choice (initial weights, shifts, order) derives from ``seed``,
+  and the matrix products run on one BLAS thread (OpenBLAS rounds
+  differently with different thread counts): the same seed and data give
+  bit-identical weights on any number of cores (given the same NumPy/BLAS
+  build, CPU family and scikit-learn version).
+- Ctrl-C stops training at once; the model trained so far is returned, with
+  ``metadata["training"]["interrupted"] = True``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import numbers
+import shlex
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from ._model import MLP
+from ._validation import as_images, check_int
+
+__all__ = ["train", "shift_images", "add_arguments", "run"]
+
+_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "identity": "identity",
+                "logistic": "logistic", "sigmoid": "logistic"}
+_INSTALL_HINT = "training needs scikit-learn: pip install netdream[train]"
+# samples per partial_fit call; a multiple of batch_size is used, so chunking
+# does not change the mini-batches (see _chunk_size)
+_CHUNK_SAMPLES = 8192
+
+
+# --------------------------------------------------------------------------
+# Augmentation
+# --------------------------------------------------------------------------
+
+def shift_images(images, shifts) -> np.ndarray:
+    """Move each image by a whole number of pixels, filling with background.
+
+    Parameters
+    ----------
+    images : array of shape ``(N, H, W)`` (any dtype; background must be 0)
+    shifts : int array of shape ``(N, 2)`` — ``(dy, dx)`` per image — or
+        ``(2,)`` for one shift applied to all. Positive ``dy`` moves the
+        content down, positive ``dx`` to the right; pixels moved past the
+        border are lost.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array with the shape and dtype of ``images``: ``out[n, r, c] ==
+        images[n, r - dy, c - dx]`` where that lies inside the image, else 0.
+    """
+    x = np.asarray(images)
+    if x.ndim != 3:
+        raise ValueError(f"images must have shape (N, H, W), got {x.shape}")
+    s = np.asarray(shifts)
+    if s.dtype.kind not in "iu":
+        raise TypeError(f"shifts must be integers, got dtype {s.dtype}")
+    if s.shape == (2,):
+        s = np.broadcast_to(s, (x.shape[0], 2))
+    if s.shape != (x.shape[0], 2):
+        raise ValueError(f"shifts must have shape ({x.shape[0]}, 2) or (2,), got {s.shape}")
+    s = s.astype(np.int64)
+    h, w = x.shape[1:]
+    out = np.zeros_like(x)
+    if x.shape[0] == 0:
+        return out
+    # one slice copy per distinct shift (at most (2*max_shift + 1)**2 of them)
+    uniq, group = np.unique(s, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    for g, (dy, dx) in enumerate(uniq):
+        if abs(dy) >= h or abs(dx) >= w:
+            continue  # everything leaves the frame
+        idx = np.flatnonzero(group == g)
+        moved = np.zeros((idx.size, h, w), dtype=x.dtype)
+        moved[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            x[idx, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+        out[idx] = moved
+    return out
+
+
+# --------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------
+
+def train(images, labels, *, hidden=(256,), activation="relu", epochs=30, batch_size=128,
+          learning_rate=1e-3, alpha=1e-4, augment=6, max_shift=2, seed=0, progress=True,
+          validation=None) -> MLP:
+    """Train an MLP on images with scikit-learn's ``MLPClassifier``.
+
+    Parameters
+    ----------
+    images : ``(N, 28, 28)`` uint8 (0..255) or float (0..1), ink high
+    labels : ``(N,)`` integers 0..K-1; the model gets ``K = labels.max() + 1``
+        outputs, so output ``k`` is label ``k``.
+    hidden : widths of the hidden layers, e.g. ``(256,)`` or ``(300, 100)``
+    activation : hidden activation: relu, tanh, logistic (= sigmoid), identity
+    epochs : passes over the (augmented) training set
+    batch_size : Adam mini-batch size
+    learning_rate : initial Adam step size (cosine-decayed over the epochs)
+    alpha : scikit-learn's L2 penalty
+    augment : shifted copies of each image per epoch (0 = no augmentation)
+    max_shift : largest shift in pixels, in each of x and y
+    seed : seed of every random choice
+    progress : show a tqdm progress bar over epochs
+    validation : optional ``(images, labels)`` scored after every epoch (shown
+        on the progress bar, stored in ``metadata["training"]``); it never
+        influences training.
+
+    Returns
+    -------
+    MLP
+        ``hidden``-relu (etc.) layers and a softmax output, default encoding.
+        ``metadata["training"]`` records the recipe and how it went.
+
+    Raises
+    ------
+    ImportError
+        scikit-learn is not installed.
+    """
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+        from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    from tqdm.auto import tqdm
+
+    from ._sklearn import mlp_from_sklearn
+
+    x, y = _check_data(images, labels, "images", "labels")
+    hidden = _check_hidden(hidden)
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a string, got {type(activation).__name__}")
+    if activation.lower() not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got {activation!r}")
+    activation = _ACTIVATIONS[activation.lower()]
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    learning_rate = _check_float(learning_rate, "learning_rate", positive=True)
+    alpha = _check_float(alpha, "alpha", positive=False)
+    augment = check_int(augment, "augment", minimum=0)
+    max_shift = check_int(max_shift, "max_shift", minimum=0)
+    seed = check_int(seed, "seed", minimum=0)
+    if seed >= 2**32:  # scikit-learn's random_state limit
+        raise ValueError(f"seed must be < 2**32, got {seed}")
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation must be None or a pair (images, labels)")
+        xv, yv = _check_data(*validation, "validation images", "validation labels")
+        xv = _features(xv)
+    n_classes = int(y.max()) + 1
+    if n_classes < 2:
+        raise ValueError("labels must hold at least two classes (0 and 1)")
+
+    n = x.shape[0]
+    rng = np.random.default_rng(seed)
+    clf = MLPClassifier(hidden_layer_sizes=hidden, activation=activation, solver="adam",
+                        alpha=alpha, batch_size=batch_size, learning_rate_init=learning_rate,
+                        shuffle=False,  # we shuffle ourselves: partial_fit would reuse one order
+                        random_state=seed)
+    classes = np.arange(n_classes)
+    chunk = _chunk_size(batch_size)
+    history = {"loss": [], "validation_accuracy": []}
+    interrupted = False
+    done = 0
+    # One BLAS thread: OpenBLAS sums in a different order for different thread
+    # counts, so this is what makes the weights independent of the machine's
+    # core count. Small matrices gain little from more threads anyway.
+    limits = threadpool_limits(limits=1, user_api="blas")
+    bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        for epoch in bar:
+            # the epoch's samples: every image unshifted, then `augment` shifted copies
+            index = np.tile(np.arange(n), augment + 1)
+            shifts = np.zeros((index.size, 2), dtype=np.int64)
+            shifts[n:] = rng.integers(-max_shift, max_shift + 1, size=(n * augment, 2))
+            order = rng.permutation(index.size)
+            index, shifts = index[order], shifts[order]
+
+            if epoch > 0:  # the optimizer exists only after the first partial_fit
+                _set_step_size(clf, learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
+            loss = 0.0
+            for lo in range(0, index.size, chunk):
+                sel = slice(lo, lo + chunk)
+                batch = _features(shift_images(x[index[sel]], shifts[sel]))
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    warnings.filterwarnings("always", message="Training interrupted by user")
+                    clf.partial_fit(batch, y[index[sel]], classes=classes)
+                _rethrow(caught)  # scikit-learn swallows Ctrl-C inside partial_fit
+                loss += clf.loss_ * batch.shape[0]
+            done += 1
+            history["loss"].append(round(float(loss) / index.size, 6))
+            postfix = {"loss": f"{loss / index.size:.4f}"}
+            if validation is not None:
+                acc = float(np.mean(clf.predict(xv) == yv))
+                history["validation_accuracy"].append(round(acc, 6))
+                postfix["val"] = f"{100 * acc:.2f}%"
+            bar.set_postfix(postfix)
+    except KeyboardInterrupt:
+        interrupted = True
+        if not hasattr(clf, "coefs_"):
+            raise  # nothing trained yet: nothing to keep
+    finally:
+        bar.close()
+        limits.restore_original_limits()
+
+    net = mlp_from_sklearn(clf)
+    sizes = "-".join(map(str, net.sizes))
+    net.metadata.pop("sklearn_params", None)  # superseded by "training"
+    net.metadata.update({
+        "name": f"MNIST MLP {sizes}",
+        "architecture": f"{sizes}: {', '.join(net.hidden)} hidden, {net.output} output",
+        "training": {
+            "n_images": int(n),
+            "optimizer": "adam (scikit-learn MLPClassifier.partial_fit), cosine step-size decay",
+            "epochs": epochs,
+            "epochs_completed": done,
+            "interrupted": interrupted,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "alpha": alpha,
+            "augment": augment,
+            "max_shift": max_shift,
+            "augmentation": (f"each epoch: every image once unshifted plus {augment} copies shifted "
+                             f"by random whole pixels, |dx|, |dy| <= {max_shift}, zero-filled"
+                             if augment else "none"),
+            "seed": seed,
+            "final_loss": history["loss"][-1] if history["loss"] else None,
+        },
+    })
+    if validation is not None:
+        net.metadata["training"]["validation_accuracy"] = history["validation_accuracy"]
+    return net
+
+
+def _check_data(images, labels, iname, lname):
+    x, _ = as_images(images, name=iname)
+    if x.ndim != 3:
+        raise ValueError(f"{iname} must be a stack (N, 28, 28), got one image")
+    y = np.asarray(labels)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{lname} must be integers, got dtype {y.dtype}")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"{lname} must have shape ({x.shape[0]},) to match {iname}, got {y.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{iname} is empty")
+    if y.min() < 0:
+        raise ValueError(f"{lname} must be >= 0, got {y.min()}")
+    return x, y.astype(np.int64)
+
+
+def _check_hidden(hidden):
+    if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    if not isinstance(hidden, (tuple, list)) or not hidden:
+        raise TypeError(f"hidden must be a non-empty tuple of layer widths, got {hidden!r}")
+    return tuple(check_int(h, "hidden layer width", minimum=1) for h in hidden)
+
+
+def _check_float(value, name, *, positive):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'} and finite, got {value}")
+    return value
+
+
+def _features(x):
+    """(N, 28, 28) uint8 or float [0, 1] -> (N, 784) float32 in [0, 1], row-major."""
+    f = x.reshape(x.shape[0], -1)
+    if f.dtype == np.uint8:
+        return f.astype(np.float32) / np.float32(255)
+    return f.astype(np.float32, copy=False)
+
+
+def _chunk_size(batch_size):
+    """Samples per partial_fit call: a multiple of batch_size, so that feeding
+    an epoch in chunks forms the same mini-batches as feeding it whole."""
+    return batch_size * max(1, _CHUNK_SAMPLES // batch_size)
+
+
+def _set_step_size(clf, lr):
+    # scikit-learn has no public way to change Adam's step size between
+    # partial_fit calls; its AdamOptimizer reads ``learning_rate_init`` on
+    # every update (true since scikit-learn 0.18).
+    opt = getattr(clf, "_optimizer", None)
+    if opt is not None and hasattr(opt, "learning_rate_init"):
+        opt.learning_rate_init = lr
+    else:
+        warnings.warn("this scikit-learn's optimizer has no learning_rate_init; "
+                      "training continues with a constant step size", RuntimeWarning, stacklevel=3)
+
+
+def _rethrow(caught):
+    """Re-raise a Ctrl-C that scikit-learn turned into a warning; re-emit the rest."""
+    for w in caught:
+        if "Training interrupted by user" in str(w.message):
+            raise KeyboardInterrupt
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+# --------------------------------------------------------------------------
+# Command line: ``netdream train``
+# --------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``netdream train`` to ``parser``."""
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="folder with MNIST IDX files: train10k-* (or train-*) to train on, "
+                             "t10k-* (optional) to report test accuracy")
+    parser.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
+                        help="where to save the trained model")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256], metavar="N",
+                        help="hidden layer widths (default: 256)")
+    parser.add_argument("--activation", default="relu",
+                        choices=["relu", "tanh", "sigmoid", "identity"],
+                        help="hidden activation (default: relu)")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs (default: 30)")
+    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default: 128)")
+    parser.add_argument("--learning-rate", type=float, default=1e-3,
+                        help="initial Adam step size, cosine-decayed (default: 0.001)")
+    parser.add_argument("--alpha", type=float, default=1e-4, help="L2 penalty (default: 0.0001)")
+    parser.add_argument("--augment", type=int, default=6, metavar="K",
+                        help="shifted copies of each image per epoch (default: 6; 0 = none)")
+    parser.add_argument("--max-shift", type=int, default=2, metavar="PX",
+                        help="largest shift in pixels along x and y (default: 2)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--storage-dtype", default="float32", choices=["float32", "float16"],
+                        help="dtype of the saved weights (default: float32)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    """Run ``netdream train`` with parsed ``args``; returns the exit status
+    (0, or 130 when interrupted with Ctrl-C — the model trained so far is
+    still evaluated and saved)."""
+    from .datasets import load_mnist
+    from ._analysis import evaluate
+
+    try:
+        import sklearn
+    except ImportError:
+        print(f"netdream train: {_INSTALL_HINT}", file=sys.stderr)
+        return 1
+    import netdream
+
+    try:
+        split = "train10k"
+        try:
+            images, labels = load_mnist("train10k", root=args.data)
+        except FileNotFoundError:
+            split = "train"
+            images, labels = load_mnist("train", root=args.data)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"netdream train: cannot read training data from {args.data}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        test = load_mnist("test", root=args.data)
+    except FileNotFoundError:
+        test = None
+    except ValueError as exc:
+        print(f"netdream train: cannot read the test set in {args.data}: {exc}", file=sys.stderr)
+        return 1
+
+    print(f"training on {len(images)} images ({split} split of {args.data})", file=sys.stderr)
+    start = time.perf_counter()
+    try:
+        net = train(images, labels, hidden=tuple(args.hidden), activation=args.activation,
+                    epochs=args.epochs, batch_size=args.batch_size,
+                    learning_rate=args.learning_rate, alpha=args.alpha, augment=args.augment,
+                    max_shift=args.max_shift, seed=args.seed, progress=not args.no_progress)
+    except (TypeError, ValueError) as exc:
+        print(f"netdream train: {exc}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - start
+    facts = net.metadata["training"]
+    if facts["interrupted"]:
+        print(f"interrupted after {facts['epochs_completed']} of {facts['epochs']} epochs; "
+              "keeping the model trained so far", file=sys.stderr)
+    print(f"trained in {seconds:.0f} s", file=sys.stderr)
+
+    net.metadata["training_data"] = (
+        "MNIST: the first 10,000 official training images (train10k)" if split == "train10k"
+        else f"MNIST: the {len(images)} official training images")
+    net.metadata["command"] = _command(args)
+    net.metadata["versions"] = {"netdream": netdream.__version__, "scikit-learn": sklearn.__version__,
+                                "numpy": np.__version__}
+    if args.storage_dtype != "float32":
+        net.metadata["storage_dtype"] = args.storage_dtype
+    if test is not None:
+        if args.storage_dtype != "float32":  # score the weights as they will be stored
+            net = MLP([w.astype(args.storage_dtype) for w in net.weights],
+                      [b.astype(args.storage_dtype) for b in net.biases],
+                      hidden=net.hidden, output=net.output, encoding=net.encoding,
+                      metadata=net.metadata)
+        result = evaluate(net, *test)
+        net.metadata["test_accuracy"] = {
+            "data": "MNIST official test set (t10k, 10,000 images)",
+            "correct": result.correct, "total": result.total,
+            "accuracy": round(result.accuracy, 6)}
+        print(f"test accuracy: {result.correct}/{result.total} ({100 * result.accuracy:.2f}%)")
+    else:
+        print(f"no test set (t10k-*) in {args.data}: test accuracy not measured", file=sys.stderr)
+    try:
+        net.save(args.output)
+    except OSError as exc:
+        print(f"netdream train: cannot write {args.output}: {exc}", file=sys.stderr)
+        return 1
+    print(f"saved {args.output}", file=sys.stderr)
+    return 130 if facts["interrupted"] else 0
+
+
+def _command(args) -> str:
+    """The command line that reproduces this run, every option explicit."""
+    parts = ["netdream", "train", "--data", str(args.data), "-o", str(args.output),
+             "--hidden", *map(str, args.hidden), "--activation", args.activation,
+             "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+             "--learning-rate", repr(args.learning_rate), "--alpha", repr(args.alpha),
+             "--augment", str(args.augment), "--max-shift", str(args.max_shift),
+             "--seed", str(args.seed), "--storage-dtype", args.storage_dtype]
+    return shlex.join(parts)
