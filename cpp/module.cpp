@@ -64,7 +64,7 @@ py::array_t<float> forward_impl(const Net& net, const py::array_t<T, py::array::
     float* dst = out.mutable_data();
     const std::size_t n_out = static_cast<std::size_t>(net.n_out());
     // Rows per thread below which splitting costs more than it saves.
-    constexpr std::size_t kMinRows = 32;
+    constexpr std::size_t kMinRows = 16;
     const int t = static_cast<int>(
         std::min<std::size_t>(resolve_threads(threads), std::max<std::size_t>(1, n / kMinRows)));
     const netdream::Kernels& k = netdream::kernels();

@@ -339,6 +339,15 @@ class MLP:
                    metadata={"name": "seed net.js", "source": os.path.basename(path)})
 
     @classmethod
+    def from_sklearn(cls, clf, encoding=None) -> "MLP":
+        """A fitted ``sklearn.neural_network.MLPClassifier`` as an MLP (see
+        :func:`netdream._sklearn.mlp_from_sklearn`). ``encoding`` describes
+        the input the classifier was trained on (default: [0, 1], ink high,
+        row-major)."""
+        from ._sklearn import mlp_from_sklearn
+        return mlp_from_sklearn(clf, encoding=encoding)
+
+    @classmethod
     def pretrained(cls) -> "MLP":
         """The default model shipped inside the package (see MODEL_CARD.md)."""
         ref = resources.files("netdream") / "data" / "default.npz"

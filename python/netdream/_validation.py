@@ -75,10 +75,20 @@ def check_int(value, name: str, minimum: int | None = None) -> int:
     return value
 
 
-def check_threads(threads) -> int:
-    """``None`` means every core; otherwise a positive integer."""
-    if threads is None:
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
         return os.cpu_count() or 1
+
+
+_CORES = _cores()
+
+
+def check_threads(threads) -> int:
+    """``None`` means every core this process may use; otherwise a positive integer."""
+    if threads is None:
+        return _CORES
     return check_int(threads, "threads", minimum=1)
 
 

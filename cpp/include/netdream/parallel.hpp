@@ -10,15 +10,80 @@
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
+#include <functional>
+#include <unistd.h>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace netdream {
 
+// A small persistent pool, so that short batched calls (a forward pass of
+// 64 images takes tens of microseconds) do not pay for starting threads.
+// One job at a time: a caller that finds it busy (another Python thread)
+// starts its own threads instead.
+class Pool {
+public:
+    static Pool& instance() {
+        static Pool* pool = new Pool();  // never destroyed: workers may outlive main
+        return *pool;
+    }
+
+    // Runs job(k) for k in [0, n) with the caller taking k = 0; returns false
+    // (having run nothing) if the pool is busy or was inherited over fork.
+    bool try_run(int n, const std::function<void(int)>& job) {
+        std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+        if (!busy.owns_lock() || owner_ != ::getpid()) return false;
+        {
+            std::lock_guard<std::mutex> lock(m_);
+            while (static_cast<int>(workers_.size()) < n - 1)
+                workers_.emplace_back([this, k = static_cast<int>(workers_.size()) + 1] { loop(k); });
+            job_ = &job;
+            active_ = n;
+            pending_ = n - 1;
+            ++generation_;
+        }
+        cv_.notify_all();
+        job(0);
+        std::unique_lock<std::mutex> lock(m_);
+        done_.wait(lock, [&] { return pending_ == 0; });
+        job_ = nullptr;
+        return true;
+    }
+
+private:
+    Pool() : owner_(::getpid()) {}
+
+    void loop(int k) {
+        std::uint64_t seen = 0;
+        for (;;) {
+            const std::function<void(int)>* job;
+            {
+                std::unique_lock<std::mutex> lock(m_);
+                cv_.wait(lock, [&] { return generation_ != seen; });
+                seen = generation_;
+                if (k >= active_) continue;
+                job = job_;
+            }
+            (*job)(k);
+            std::lock_guard<std::mutex> lock(m_);
+            if (--pending_ == 0) done_.notify_all();
+        }
+    }
+
+    std::mutex busy_, m_;
+    std::condition_variable cv_, done_;
+    std::vector<std::thread> workers_;
+    const std::function<void(int)>* job_ = nullptr;
+    int active_ = 0, pending_ = 0;
+    std::uint64_t generation_ = 0;
+    pid_t owner_;
+};
+
 // Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n).
 // An exception thrown by any worker is rethrown on the caller's thread after
-// all workers have joined.
+// all workers have finished.
 template <class F>
 void parallel_for(std::size_t n, int threads, F&& fn) {
     if (n == 0) return;
@@ -30,20 +95,23 @@ void parallel_for(std::size_t n, int threads, F&& fn) {
     }
     std::exception_ptr error;
     std::mutex error_mutex;
-    auto run = [&](std::size_t k) {
-        std::size_t begin = n * k / t, end = n * (k + 1) / t;
+    const std::function<void(int)> run = [&](int k) {
+        const std::size_t kk = static_cast<std::size_t>(k);
+        std::size_t begin = n * kk / t, end = n * (kk + 1) / t;
         try {
-            fn(begin, end, static_cast<int>(k));
+            fn(begin, end, k);
         } catch (...) {
             std::lock_guard<std::mutex> lock(error_mutex);
             if (!error) error = std::current_exception();
         }
     };
-    std::vector<std::thread> pool;
-    pool.reserve(t - 1);
-    for (std::size_t k = 1; k < t; ++k) pool.emplace_back(run, k);
-    run(0);
-    for (auto& th : pool) th.join();
+    if (!Pool::instance().try_run(static_cast<int>(t), run)) {
+        std::vector<std::thread> pool;
+        pool.reserve(t - 1);
+        for (std::size_t k = 1; k < t; ++k) pool.emplace_back(run, static_cast<int>(k));
+        run(0);
+        for (auto& th : pool) th.join();
+    }
     if (error) std::rethrow_exception(error);
 }
 
