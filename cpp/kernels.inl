@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "netdream/rng.hpp"
@@ -138,18 +139,27 @@ inline float hsum(vf v) {  // a fixed pairwise order
 }
 
 // Hidden activation over n floats (a multiple of kPad).
-void apply_hidden(Act act, const float* z, float* h, int n, float slope) {
+template <Act A>
+inline void apply_hidden_t(const float* z, float* h, int n, float slope) {
     for (int i = 0; i < n; i += W) {
         const vf x = load(z + i);
         vf y;
-        switch (act) {
-            case Act::Relu: y = x > 0.0f ? x : splat(0.0f); break;
-            case Act::LeakyRelu: y = x > 0.0f ? x : x * slope; break;
-            case Act::Sigmoid: y = sigmoid_v(x); break;
-            case Act::Tanh: y = tanh_v(x); break;
-            default: y = x; break;
-        }
+        if constexpr (A == Act::Relu) y = x > 0.0f ? x : splat(0.0f);
+        else if constexpr (A == Act::LeakyRelu) y = x > 0.0f ? x : x * slope;
+        else if constexpr (A == Act::Sigmoid) y = sigmoid_v(x);
+        else if constexpr (A == Act::Tanh) y = tanh_v(x);
+        else y = x;
         store(h + i, y);
+    }
+}
+
+void apply_hidden(Act act, const float* z, float* h, int n, float slope) {
+    switch (act) {
+        case Act::Relu: apply_hidden_t<Act::Relu>(z, h, n, slope); break;
+        case Act::LeakyRelu: apply_hidden_t<Act::LeakyRelu>(z, h, n, slope); break;
+        case Act::Sigmoid: apply_hidden_t<Act::Sigmoid>(z, h, n, slope); break;
+        case Act::Tanh: apply_hidden_t<Act::Tanh>(z, h, n, slope); break;
+        default: apply_hidden_t<Act::Identity>(z, h, n, slope); break;
     }
 }
 
@@ -497,6 +507,28 @@ double class_objective(Objective obj, Act out_act, const T* z, int n, int t) {
     return std::log(static_cast<double>(all)) - static_cast<double>(z[t] - m);
 }
 
+// The softmax objectives in float, W lanes at a time (the scalar version
+// spends ten exp calls per candidate).
+double softmax_objective_f(Objective obj, const float* z, int n, int t) {
+    float m = z[0];
+    for (int k = 1; k < n; ++k) m = std::max(m, z[k]);
+    float all = 0.0f, others = 0.0f;
+    for (int k0 = 0; k0 < n; k0 += W) {
+        float lanes[W];
+        for (int l = 0; l < W; ++l) lanes[l] = k0 + l < n ? z[k0 + l] - m : -100.0f;
+        vf e = exp_v(load(lanes));
+        float ev[W];
+        store(ev, e);
+        for (int l = 0; l < W && k0 + l < n; ++l) {
+            all += ev[l];
+            if (k0 + l != t) others += ev[l];
+        }
+    }
+    if (obj == Objective::Prob) return static_cast<double>(others / all);
+    if (z[t] == m) return std::log1p(static_cast<double>(others));
+    return std::log(static_cast<double>(all)) - static_cast<double>(z[t] - m);
+}
+
 template <class T>
 struct Weights0;
 template <>
@@ -551,6 +583,10 @@ bool hill_run_t(const Net& net, const HillSpec& sp, std::int64_t r, HillRun& run
             return -static_cast<double>(z[sp.target]);
         }
         const T* z = forward_upto<T>(net, p, n_layers - 1, scratch.data());
+        if constexpr (std::is_same_v<T, float>) {
+            if (last.act == Act::Softmax && sp.objective != Objective::Margin)
+                return softmax_objective_f(sp.objective, z, last.n_out, sp.target);
+        }
         return class_objective<T>(sp.objective, last.act, z, last.n_out, sp.target);
     };
 

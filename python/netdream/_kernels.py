@@ -59,13 +59,36 @@ def smoothness_value(img, params):
     return total
 
 
+def _smoothness_kernel():
+    """K[u] = sum_q s[q, p] * s[q, p + u]: the 5x5 autocorrelation of the
+    residual stencil s (e_q = avg_q - x_q = sum_v s[q, v] x_v)."""
+    st = np.array([[_DIAG, 1.0, _DIAG], [1.0, -_NORM, 1.0], [_DIAG, 1.0, _DIAG]]) / _NORM
+    k = np.zeros((5, 5))
+    for dr in range(3):
+        for dc in range(3):
+            # q = p + (1 - dr, 1 - dc): s[q, p] = st[dr, dc]; s[q, v] = st[v - q + 1]
+            k[2 - dr:5 - dr, 2 - dc:5 - dc] += st[dr, dc] * st
+    return k, float(np.sum(st * st))
+
+
+_SK, _SK2 = _smoothness_kernel()
+
+
 @numba.njit(cache=True)
 def smoothness_delta(img, pr, pc, new, params):
-    """O(1): setting pixel p to new changes the residual e_q = avg_q - x_q of
-    p itself by -d and of each interior neighbour q by d * w_qp / 6.8; the
-    sum of squares changes by sum of delta_q * (2 e_q + delta_q)."""
+    """O(1): setting pixel p to new (a change d) changes the residual
+    e_q = avg_q - x_q of p by -d and of each neighbour q by d * w_qp / 6.8;
+    the sum of squares changes by sum_q delta_q (2 e_q + delta_q). Away from
+    the border that is d * (2 K . x[p-2:p+3, p-2:p+3] + d * |s|^2) with K a
+    fixed 5x5 kernel (25 reads instead of 81)."""
     h, w = img.shape
     d = new - img[pr, pc]
+    if 2 <= pr < h - 2 and 2 <= pc < w - 2:
+        acc = 0.0
+        for i in range(5):
+            for j in range(5):
+                acc += _SK[i, j] * img[pr - 2 + i, pc - 2 + j]
+        return d * (2.0 * acc + d * _SK2)
     total = 0.0
     for r in range(max(pr - 1, 1), min(pr + 2, h - 1)):
         for c in range(max(pc - 1, 1), min(pc + 2, w - 1)):

@@ -458,10 +458,14 @@ def _js_array(text, name, ndim, path):
         items = [s.strip() for s in row.split(",")]
         if items and items[-1] == "":
             items.pop()  # trailing comma
-        for s in items:
-            if not re.fullmatch(_NUMBER, s):
-                raise ValueError(f"{path!r}: {name} row {r} has a value that is not a number: {s[:30]!r}")
-        rows.append(np.array(items, dtype=np.float64))
+        try:
+            # float() accepts exactly the decimal literals JavaScript writes
+            # (and nan/inf spellings, refused below as non-finite)
+            rows.append(np.array([float(v) for v in items], dtype=np.float64))
+        except ValueError:
+            bad = next(v for v in items if not re.fullmatch(_NUMBER, v))
+            raise ValueError(f"{path!r}: {name} row {r} has a value that is not a number: "
+                             f"{bad[:30]!r}") from None
     lengths = {len(r) for r in rows}
     if len(lengths) != 1 or 0 in lengths:
         raise ValueError(f"{path!r}: {name} rows have different or zero lengths {sorted(lengths)[:5]}")
