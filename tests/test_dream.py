@@ -83,8 +83,8 @@ def test_incremental_state_equals_full_recomputation(seed, depth, hidden, output
                             refresh_every=0, progress=False)
     assert r.accepted.min() > 20
     expected = objective64(net, r.images.astype(np.float64), target, objective)
-    # images are returned in float32; the state was kept in `precision`
-    tol = 1e-9 if precision == "float64" else 2e-4
+    # float32: the state was kept in float32 and the images are rounded to it
+    tol = 1e-10 if precision == "float64" else 2e-4
     np.testing.assert_allclose(r.objective, expected, rtol=tol * 10, atol=tol * 50)
 
 
@@ -182,8 +182,9 @@ def test_every_digit_reaches_099(name, seed_net, default_net):
 
 def test_hidden_unit_target_raises_its_activation(default_net):
     before = netdream.activations(default_net, np.zeros((1, 28, 28)))[0][0, 5]
-    r = netdream.hill_climb(default_net, ("hidden", 0, 5), steps=3000, progress=False)
-    assert r.confidence[0] > before + 1.0
+    r = netdream.hill_climb(default_net, ("hidden", 0, 5), steps=20000, progress=False)
+    # well past what real digits drive it to (its 99th percentile on the test set is about 1.7)
+    assert r.confidence[0] > before + 2.0
     np.testing.assert_allclose(r.confidence,
                                netdream.activations(default_net, r.images)[0][:, 5], rtol=1e-6)
 

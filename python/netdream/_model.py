@@ -263,7 +263,7 @@ class MLP:
 
     def encode(self, images) -> np.ndarray:
         """The model's own input vectors for images, ``(N, n_in)`` float64."""
-        x, _ = as_images(images, shape=self.image_shape)
+        x, _ = as_images(images, shape=self.image_shape, keep_float64=True)
         x = x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
         return self.encoding.encode(x)
 

@@ -16,11 +16,13 @@ import numpy as np
 __all__ = ["as_images", "check_finite", "check_threads", "check_int", "check_path"]
 
 
-def as_images(images, name: str = "images", shape: tuple[int, int] = (28, 28)):
+def as_images(images, name: str = "images", shape: tuple[int, int] = (28, 28),
+              keep_float64: bool = False):
     """Validate images; return ``(array, single)``.
 
     ``array`` has shape ``(N, H, W)`` and dtype ``uint8`` (0..255) or
-    ``float32`` (in [0, 1]); ``single`` tells whether one ``(H, W)`` image was
+    ``float32`` (in [0, 1]; float64 input stays float64 with
+    ``keep_float64``); ``single`` tells whether one ``(H, W)`` image was
     given. Integer arrays other than uint8 are accepted when their values lie
     in 0..255.
     """
@@ -58,6 +60,8 @@ def as_images(images, name: str = "images", shape: tuple[int, int] = (28, 28)):
         raise ValueError(f"{name}: float pixels must lie in [0, 1] (ink high), got values in "
                          f"[{arr.min():.4g}, {arr.max():.4g}]; scale uint8 images by 1/255 "
                          "or pass them as uint8")
+    if keep_float64 and arr.dtype == np.float64:
+        return np.ascontiguousarray(arr), single
     return np.ascontiguousarray(arr, dtype=np.float32), single
 
 

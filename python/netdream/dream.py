@@ -43,7 +43,8 @@ class Trajectory:
 class DreamResult:
     """What a search found.
 
-    ``images``: (runs, 28, 28) float32 in [0, 1], ink high. ``confidence``:
+    ``images``: (runs, 28, 28) in [0, 1], ink high (float32, or float64 for a
+    search run with ``precision="float64"``). ``confidence``:
     the model's probability of the target class for each image (for a hidden
     unit target: the unit's activation), computed from the returned images.
     """
@@ -140,7 +141,8 @@ def hill_climb(net: MLP, target, *, steps: int = 20000, runs: int = 1, start="bl
     threads : worker threads (default: every core).
     record_every : keep a snapshot every so many steps (``result.trajectory``).
     progress : show a tqdm progress bar.
-    precision : "float32" (fast) or "float64" (exact reference arithmetic).
+    precision : "float32" (fast) or "float64" (exact reference arithmetic;
+        the images are then returned in float64 too).
     refresh_every : recompute the incrementally kept state from scratch every
         so many steps, so float32 rounding never accumulates (0: never).
 
@@ -220,7 +222,7 @@ def hill_climb(net: MLP, target, *, steps: int = 20000, runs: int = 1, start="bl
             precision == "float64", reg_weight, d_addr, v_addr, params, h, w, record_every,
             refresh_every, seed, threads, bar.hook)
 
-    images = images.reshape(runs, h, w).astype(np.float32)
+    images = images.reshape(runs, h, w).astype(np.float64 if precision == "float64" else np.float32)
     if hidden_obj is None:
         confidence = net.predict_proba(images, threads=threads)[:, tgt].astype(np.float64)
     else:
