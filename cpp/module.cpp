@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "netdream/ga.hpp"
 #include "netdream/hill.hpp"
 #include "netdream/kernels.hpp"
 #include "netdream/net.hpp"
@@ -206,6 +207,66 @@ py::tuple hill_climb_py(const Net& net, const DoubleArray& images, int objective
     return py::make_tuple(out, accepted, objective_out, total_out, trace_images, trace_values);
 }
 
+py::tuple evolve_py(const Net& net, int population, int generations, int elite, int selection,
+                    int tournament, double truncation, int crossover, double crossover_rate,
+                    double mutation_rate, int mutation, double eta_mutation, double eta_crossover,
+                    double sigma, bool init_prior, const DoubleArray& cdf, int target,
+                    const DoubleArray& wanted, double reg_weight, std::uintptr_t reg_value,
+                    const DoubleArray& reg_params, int height, int width, double stop_at,
+                    std::uint64_t seed, int threads, const py::object& progress) {
+    netdream::GaSpec s;
+    if (population < 2) throw std::invalid_argument("population must be at least 2");
+    if (generations < 0) throw std::invalid_argument("generations must be >= 0");
+    if (selection < 0 || selection > 1 || crossover < 0 || crossover > 1 || mutation < 0 ||
+        mutation > 2)
+        throw std::invalid_argument("unknown selection, crossover or mutation");
+    if (target >= net.n_out()) throw std::invalid_argument("target class out of range");
+    if (wanted.size() && wanted.size() != net.n_out())
+        throw std::invalid_argument("wanted must have one value per output");
+    if (cdf.size() == 1) throw std::invalid_argument("cdf needs at least two entries");
+    if (height * width != net.n_in()) throw std::invalid_argument("height * width must equal the input size");
+    s.population = population;
+    s.generations = generations;
+    s.elite = std::max(0, elite);
+    s.selection = static_cast<netdream::Selection>(selection);
+    s.tournament = std::max(1, tournament);
+    s.truncation = truncation;
+    s.crossover = static_cast<netdream::Crossover>(crossover);
+    s.crossover_rate = crossover_rate;
+    s.mutation_rate = mutation_rate;
+    s.mutation = static_cast<netdream::Mutation>(mutation);
+    s.eta_mutation = eta_mutation;
+    s.eta_crossover = eta_crossover;
+    s.sigma = sigma;
+    s.init_prior = init_prior;
+    s.cdf = cdf.size() ? cdf.data() : nullptr;
+    s.cdf_bins = cdf.size() ? static_cast<int>(cdf.size()) - 1 : 0;
+    if (init_prior && !s.cdf) throw std::invalid_argument("init from the prior needs a cdf");
+    s.target = target;
+    s.wanted = wanted.size() ? wanted.data() : nullptr;
+    s.reg_weight = reg_weight;
+    s.reg_value = reinterpret_cast<netdream::RegValueFn>(reg_value);
+    s.reg_params = reg_params.size() ? reg_params.data() : nullptr;
+    s.height = height;
+    s.width = width;
+    s.stop_at = stop_at;
+    s.seed = seed;
+    s.threads = resolve_threads(threads);
+    netdream::GaResult res;
+    std::atomic<std::int64_t> done{0};
+    // One item: the generation loop, which spreads each generation over the
+    // pool; the caller's thread watches for Ctrl-C meanwhile.
+    run_monitored(
+        1, 1,
+        [&](std::size_t, const std::atomic<bool>& stop) { res = netdream::evolve(net, s, stop, done); },
+        progress, done);
+    const py::ssize_t rows = static_cast<py::ssize_t>(res.fitness.size());
+    py::array_t<float> images({rows, static_cast<py::ssize_t>(net.n_in())});
+    std::copy(res.images.begin(), res.images.end(), images.mutable_data());
+    return py::make_tuple(images, py::array(py::cast(res.fitness)), py::array(py::cast(res.best)),
+                          py::array(py::cast(res.mean)), res.generations_run);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -260,6 +321,16 @@ PYBIND11_MODULE(_core, m) {
           py::arg("refresh_every"), py::arg("seed"), py::arg("threads"), py::arg("progress"),
           "Hill climbing runs (see netdream.hill_climb). Returns (images, accepted, "
           "objective, total, trace_images, trace_values).");
+    m.def("evolve", &evolve_py, py::arg("net"), py::arg("population"), py::arg("generations"),
+          py::arg("elite"), py::arg("selection"), py::arg("tournament"), py::arg("truncation"),
+          py::arg("crossover"), py::arg("crossover_rate"), py::arg("mutation_rate"),
+          py::arg("mutation"), py::arg("eta_mutation"), py::arg("eta_crossover"),
+          py::arg("sigma"), py::arg("init_prior"), py::arg("cdf"), py::arg("target"),
+          py::arg("wanted"), py::arg("reg_weight"), py::arg("reg_value"), py::arg("reg_params"),
+          py::arg("height"), py::arg("width"), py::arg("stop_at"), py::arg("seed"),
+          py::arg("threads"), py::arg("progress"),
+          "Genetic search (see netdream.evolve). Returns (images, fitness, best, mean, "
+          "generations_run).");
     m.def("rng_uniform", [](std::uint64_t seed, std::uint64_t stream, std::size_t n) {
         py::array_t<double> out(static_cast<py::ssize_t>(n));
         netdream::Rng rng(seed, stream);

@@ -7,11 +7,16 @@ Images are always given in one convention: shape ``(28, 28)`` or
 from ._model import MLP, Encoding
 from ._analysis import EvaluationResult, activations, causal_index, evaluate, forward64, garson
 from .dream import DreamResult, average, hill_climb
-from . import datasets, images, regularizers
+from .evolve import evolve
+from .inside import (compare_activations, distinctive_neurons, misclassified, receptive_fields,
+                     save_misclassified, weight_images)
+from . import datasets, images, inside, pca, priors, regularizers
 
 __version__ = "0.1.0"
 
 __all__ = ["MLP", "Encoding", "evaluate", "EvaluationResult", "causal_index", "garson",
            "activations", "forward64", "hill_climb", "DreamResult", "average", "regularizers",
-           "datasets", "images",
+           "datasets", "images", "evolve", "priors", "inside", "pca", "receptive_fields",
+           "compare_activations", "distinctive_neurons", "misclassified", "save_misclassified",
+           "weight_images",
            "__version__"]

@@ -176,3 +176,73 @@ def batch_values(value, images, params):
     for k in range(images.shape[0]):
         out[k] = value(images[k], params)
     return out
+
+
+# ------------------------------------------------- natural-image statistics
+# params: [bins, norm, log q[0..bins), log r[0..bins)] where q is the pixel-
+# value distribution and r the distribution of absolute differences between
+# 4-neighbours, both over `bins` equal bins of [0, 1].
+@numba.njit(cache=True, inline="always")
+def _bin(v, bins):
+    b = int(v * bins)
+    return min(max(b, 0), bins - 1)
+
+
+@numba.njit(cache=True)
+def prior_value(img, params):
+    """Mean negative log-likelihood of the pixel values and the absolute
+    neighbour differences under the fitted histograms."""
+    bins = int(params[0])
+    norm = params[1]
+    h, w = img.shape
+    total = 0.0
+    for r in range(h):
+        for c in range(w):
+            total -= params[2 + _bin(img[r, c], bins)]
+            if c + 1 < w:
+                total -= params[2 + bins + _bin(abs(img[r, c + 1] - img[r, c]), bins)]
+            if r + 1 < h:
+                total -= params[2 + bins + _bin(abs(img[r + 1, c] - img[r, c]), bins)]
+    return total / norm
+
+
+@numba.njit(cache=True)
+def prior_delta(img, pr, pc, new, params):
+    bins = int(params[0])
+    norm = params[1]
+    h, w = img.shape
+    old = img[pr, pc]
+    d = params[2 + _bin(old, bins)] - params[2 + _bin(new, bins)]
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        r = pr + dr
+        c = pc + dc
+        if 0 <= r < h and 0 <= c < w:
+            v = img[r, c]
+            d += (params[2 + bins + _bin(abs(old - v), bins)]
+                  - params[2 + bins + _bin(abs(new - v), bins)])
+    return d / norm
+
+
+@numba.njit(cache=True)
+def prior_histograms(images, bins):
+    """Counts of pixel values and of absolute 4-neighbour differences."""
+    q = np.zeros(bins)
+    r = np.zeros(bins)
+    n, h, w = images.shape
+    for k in range(n):
+        for i in range(h):
+            for j in range(w):
+                q[_bin(images[k, i, j], bins)] += 1
+                if j + 1 < w:
+                    r[_bin(abs(images[k, i, j + 1] - images[k, i, j]), bins)] += 1
+                if i + 1 < h:
+                    r[_bin(abs(images[k, i + 1, j] - images[k, i, j]), bins)] += 1
+    return q, r
+
+
+@numba.njit(cache=True, parallel=False)
+def prior_batch(images, params):
+    out = np.empty(images.shape[0])
+    for k in range(images.shape[0]):
+        out[k] = prior_value(images[k], params)
+    return out

@@ -57,6 +57,8 @@ class DreamResult:
     steps: int = 0
     trajectory: Trajectory | None = field(default=None, repr=False)
     method: str = "hill_climb"
+    history: dict | None = field(default=None, repr=False)
+    generations: int = 0
 
     def __repr__(self):
         c = self.confidence
