@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "netdream/ga.hpp"
+#include "netdream/grad.hpp"
 #include "netdream/hill.hpp"
 #include "netdream/kernels.hpp"
 #include "netdream/net.hpp"
@@ -267,6 +268,37 @@ py::tuple evolve_py(const Net& net, int population, int generations, int elite, 
                           py::array(py::cast(res.mean)), res.generations_run);
 }
 
+py::tuple input_gradient_py(const Net& net, const DoubleArray& x, const py::array_t<std::int64_t>& targets,
+                            int objective, int threads) {
+    if (x.ndim() != 2 || x.shape(1) != net.n_in())
+        throw std::invalid_argument("x must have shape (N, " + std::to_string(net.n_in()) + ")");
+    const std::size_t n = static_cast<std::size_t>(x.shape(0));
+    if (targets.ndim() != 1 || static_cast<std::size_t>(targets.shape(0)) != n)
+        throw std::invalid_argument("targets must have one entry per row of x");
+    if (objective < 0 || objective > 3) throw std::invalid_argument("unknown objective");
+    const std::int64_t* t = targets.data();
+    for (std::size_t r = 0; r < n; ++r)
+        if (t[r] < 0 || t[r] >= net.n_out()) throw std::invalid_argument("target class out of range");
+    py::array_t<double> grad({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(net.n_in())});
+    py::array_t<double> value(static_cast<py::ssize_t>(n));
+    const double* src = x.data();
+    double* g = grad.mutable_data();
+    double* v = value.mutable_data();
+    const int n_in = net.n_in();
+    {
+        // raw buffers and the immutable Net only
+        py::gil_scoped_release release;
+        netdream::parallel_for(n, std::min<int>(resolve_threads(threads), std::max<std::size_t>(1, n / 8)),
+                               [&](std::size_t b, std::size_t e, int) {
+            for (std::size_t r = b; r < e; ++r)
+                v[r] = netdream::input_gradient(net, src + r * n_in, static_cast<int>(t[r]),
+                                                static_cast<netdream::GradObjective>(objective),
+                                                g + r * n_in);
+        });
+    }
+    return py::make_tuple(grad, value);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -331,6 +363,10 @@ PYBIND11_MODULE(_core, m) {
           py::arg("threads"), py::arg("progress"),
           "Genetic search (see netdream.evolve). Returns (images, fitness, best, mean, "
           "generations_run).");
+    m.def("input_gradient", &input_gradient_py, py::arg("net"), py::arg("x"), py::arg("targets"),
+          py::arg("objective"), py::arg("threads"),
+          "Gradients of the objective (0 log p, 1 p, 2 margin, 3 logit) with respect to x "
+          "(N, n_in) in double precision. Returns (grad, value).");
     m.def("rng_uniform", [](std::uint64_t seed, std::uint64_t stream, std::size_t n) {
         py::array_t<double> out(static_cast<py::ssize_t>(n));
         netdream::Rng rng(seed, stream);

@@ -8,6 +8,7 @@ from ._model import MLP, Encoding
 from ._analysis import EvaluationResult, activations, causal_index, evaluate, forward64, garson
 from .dream import DreamResult, average, hill_climb
 from .evolve import evolve
+from .gradient import gradient_ascent, input_gradient, morph, transfer
 from .inside import (compare_activations, distinctive_neurons, misclassified, receptive_fields,
                      save_misclassified, weight_images)
 from . import datasets, images, inside, pca, priors, regularizers
@@ -18,5 +19,5 @@ __all__ = ["MLP", "Encoding", "evaluate", "EvaluationResult", "causal_index", "g
            "activations", "forward64", "hill_climb", "DreamResult", "average", "regularizers",
            "datasets", "images", "evolve", "priors", "inside", "pca", "receptive_fields",
            "compare_activations", "distinctive_neurons", "misclassified", "save_misclassified",
-           "weight_images",
+           "weight_images", "input_gradient", "gradient_ascent", "morph", "transfer",
            "__version__"]

@@ -348,6 +348,28 @@ class MLP:
         return mlp_from_sklearn(clf, encoding=encoding)
 
     @classmethod
+    def from_torch(cls, module_or_state_dict, layers=None, *, encoding=None, output=None) -> "MLP":
+        """A PyTorch ``nn.Sequential`` of Linear and activation layers, or a
+        module / state dict plus ``layers=[...]`` (see
+        :func:`netdream._imports.mlp_from_torch`). ``encoding``: the input the
+        network was trained on (default [0, 1], ink high, row-major)."""
+        from ._imports import mlp_from_torch
+        return mlp_from_torch(module_or_state_dict, layers, encoding=encoding, output=output)
+
+    @classmethod
+    def from_keras(cls, model, *, encoding=None, output=None) -> "MLP":
+        """A Keras 3 ``Sequential`` of Dense layers (see :func:`netdream._imports.mlp_from_keras`)."""
+        from ._imports import mlp_from_keras
+        return mlp_from_keras(model, encoding=encoding, output=output)
+
+    @classmethod
+    def from_onnx(cls, path, *, encoding=None, output=None) -> "MLP":
+        """An ONNX file of Gemm/MatMul+Add and Relu/Sigmoid/Tanh/Softmax nodes
+        (see :func:`netdream._imports.mlp_from_onnx`)."""
+        from ._imports import mlp_from_onnx
+        return mlp_from_onnx(path, encoding=encoding, output=output)
+
+    @classmethod
     def pretrained(cls) -> "MLP":
         """The default model shipped inside the package (see MODEL_CARD.md)."""
         ref = resources.files("netdream") / "data" / "default.npz"

@@ -83,6 +83,14 @@ class Regularizer:
         r, c = divmod(int(index), x.shape[1])
         return float(self._delta(x, r, c, float(new), self.params))
 
+    def gradient(self, image, eps: float = 1e-6) -> np.ndarray:
+        """dR/dx of one (h, w) image (without the weight), by central
+        differences of the O(1) delta (exact for quadratic regularisers)."""
+        x = np.ascontiguousarray(image, dtype=np.float64)
+        if x.ndim != 2:
+            raise ValueError(f"image must have shape (h, w), got {x.shape}")
+        return _kernels.delta_gradient(self._delta, x, self.params, float(eps))
+
     @property
     def addresses(self) -> tuple[int, int]:
         """C addresses of the (value, delta) cfuncs, compiled on first use."""
