@@ -58,8 +58,12 @@ struct Breeder {
     }
 
     void cross(Rng& rng, const float* a, const float* b, float* child) const {
-        if (s.crossover == Crossover::Uniform) {
-            for (int k = 0; k < n; ++k) child[k] = rng.uniform() < 0.5 ? a[k] : b[k];
+        if (s.crossover == Crossover::Uniform) {  // one random bit per pixel
+            for (int k0 = 0; k0 < n; k0 += 64) {
+                const std::uint64_t bits = rng.next();
+                const int m = std::min(64, n - k0);
+                for (int j = 0; j < m; ++j) child[k0 + j] = (bits >> j) & 1 ? b[k0 + j] : a[k0 + j];
+            }
             return;
         }
         // simulated binary crossover, gene by gene with probability 1/2
@@ -77,9 +81,16 @@ struct Breeder {
         }
     }
 
+    // Each pixel mutates with probability mutation_rate: the gaps between
+    // mutated pixels are geometric, so only the mutated pixels cost draws.
     void mutate(Rng& rng, float* x) const {
-        for (int k = 0; k < n; ++k) {
-            if (rng.uniform() >= s.mutation_rate) continue;
+        if (s.mutation_rate <= 0.0) return;
+        const double log_keep = std::log1p(-std::min(s.mutation_rate, 1.0 - 1e-12));
+        for (int k = -1;;) {
+            const double gap = s.mutation_rate >= 1.0 ? 0.0
+                                                      : std::floor(std::log(1.0 - rng.uniform()) / log_keep);
+            if (gap >= static_cast<double>(n - k - 1)) break;
+            k += 1 + static_cast<int>(gap);
             switch (s.mutation) {
                 case Mutation::Polynomial:
                     x[k] = static_cast<float>(poly_mutate(x[k], rng.uniform(), s.eta_mutation));
@@ -97,22 +108,51 @@ struct Breeder {
     }
 };
 
-// Probabilities (or outputs) of rows [begin, end) of x into p, and the
-// regulariser of each row into reg.
-void evaluate_rows(const Net& net, const GaSpec& s, const float* x, std::size_t begin,
-                   std::size_t end, float* p, double* reg) {
-    const int n = net.n_in(), k = net.n_out();
-    kernels().forward_rows(net, x, InputKind::Float32, begin, end, p + begin * k, false);
-    if (s.reg_value && s.reg_weight != 0.0) {
-        std::vector<double> img(n);
-        for (std::size_t r = begin; r < end; ++r) {
-            for (int i = 0; i < n; ++i) img[i] = x[r * n + i];
-            reg[r] = s.reg_value(img.data(), s.height, s.width, s.reg_params);
+// Evaluates child images incrementally where that pays. A child keeps its
+// layer-0 pre-activations; one that differs from its first parent in few
+// pixels starts from the parent's and adds delta * W[:, i] for each changed
+// pixel i (the hill climber's trick), the others are computed in full.
+struct Evaluator {
+    const Net& net;
+    const GaSpec& s;
+    const Kernels& k = kernels();
+    int n = net.n_in(), K = net.n_out(), P0 = net.layers.front().out_pad;
+
+    // Fills pre (P0 floats) and p (K outputs) for image x; parent/parent_pre
+    // may be null (full evaluation). Returns the number of pixels updated.
+    int operator()(const float* x, const float* parent, const float* parent_pre, float* pre,
+                   float* p, int* idx, float* val, float* scratch) const {
+        int m = 0;
+        bool full = parent == nullptr;
+        if (!full) {
+            for (int i = 0; i < n; ++i) {
+                idx[m] = i;
+                val[m] = x[i] - parent[i];
+                m += x[i] != parent[i];
+            }
+            full = 2 * m > n;  // then the full pass (over nonzero pixels) is cheaper
         }
-    } else {
-        for (std::size_t r = begin; r < end; ++r) reg[r] = 0.0;
+        if (full) {
+            m = 0;
+            for (int i = 0; i < n; ++i) {
+                idx[m] = i;
+                val[m] = x[i];
+                m += x[i] != 0.0f;
+            }
+            k.layer0_update(net, net.layers.front().b.data(), idx, val, m, pre);
+        } else {
+            k.layer0_update(net, parent_pre, idx, val, m, pre);
+        }
+        k.forward_from_pre0(net, pre, nullptr, p, scratch);
+        return m;
     }
-}
+
+    double reg(const float* x) const {
+        if (!s.reg_value || s.reg_weight == 0.0) return 0.0;
+        std::vector<double> img(x, x + n);
+        return s.reg_value(img.data(), s.height, s.width, s.reg_params);
+    }
+};
 
 double fitness_of(const GaSpec& s, const float* p, int k, int cls, double reg) {
     double f;
@@ -130,40 +170,64 @@ double fitness_of(const GaSpec& s, const float* p, int k, int cls, double reg) {
 GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
                 std::atomic<std::int64_t>& progress) {
     const int n = net.n_in(), k = net.n_out(), P = s.population;
+    const int P0 = net.layers.front().out_pad;
+    // Full recomputation of every child this often, so that the float32
+    // rounding of incremental updates never accumulates for long.
+    constexpr int kRefresh = 16;
     if (P < 2) throw std::invalid_argument("population must be at least 2");
     const bool elites_map = s.target < 0;
     Breeder br{s, n};
-    std::vector<float> pop(static_cast<std::size_t>(P) * n), next(pop.size());
-    std::vector<float> prob(static_cast<std::size_t>(P) * k);
-    std::vector<double> reg(P), fit(P);
+    Evaluator ev{net, s};
+    const std::size_t sn = static_cast<std::size_t>(n), sp = static_cast<std::size_t>(P0),
+                      sk = static_cast<std::size_t>(k);
+    std::vector<float> pop(P * sn), next(P * sn), pre(P * sp), pre_next(P * sp);
+    std::vector<float> prob(P * sk), prob_next(P * sk);
+    std::vector<double> reg(P), reg_next(P), fit(P);
+    const int T = s.threads;
+    struct Scratch {
+        std::vector<int> idx;
+        std::vector<float> val, tail;
+    };
+    std::vector<Scratch> scratch(std::max(1, T));
+    for (auto& sc : scratch) {
+        sc.idx.resize(n);
+        sc.val.resize(n);
+        sc.tail.resize(net.scratch_size());
+    }
 
     // the first population
-    parallel_for(P, s.threads, [&](std::size_t b, std::size_t e, int) {
+    parallel_for(P, T, [&](std::size_t b, std::size_t e, int t) {
+        Scratch& sc = scratch[t];
         for (std::size_t i = b; i < e; ++i) {
             Rng rng(s.seed, stream_of(0, static_cast<std::int64_t>(i), P));
-            br.random_image(rng, pop.data() + i * n);
+            float* x = pop.data() + i * sn;
+            br.random_image(rng, x);
+            ev(x, nullptr, nullptr, pre.data() + i * sp, prob.data() + i * sk, sc.idx.data(),
+               sc.val.data(), sc.tail.data());
+            reg[i] = ev.reg(x);
         }
-        evaluate_rows(net, s, pop.data(), b, e, prob.data(), reg.data());
     });
 
-    // MAP-Elites archive: one elite per class
-    std::vector<float> archive;
+    // MAP-Elites archive: one elite per class, with its pre-activations
+    std::vector<float> archive, archive_pre;
     std::vector<double> cell(k, -1e300), cell_conf(k, 0.0);
-    auto update_archive = [&](const float* images) {
+    auto update_archive = [&]() {
         for (int i = 0; i < P; ++i)
             for (int c = 0; c < k; ++c) {
-                const double f = fitness_of(s, prob.data() + static_cast<std::size_t>(i) * k, k, c, reg[i]);
+                const float* p = prob.data() + i * sk;
+                const double f = fitness_of(s, p, k, c, reg[i]);
                 if (f > cell[c]) {
                     cell[c] = f;
-                    cell_conf[c] = prob[static_cast<std::size_t>(i) * k + c];
-                    std::copy(images + static_cast<std::size_t>(i) * n,
-                              images + static_cast<std::size_t>(i + 1) * n,
-                              archive.begin() + static_cast<std::size_t>(c) * n);
+                    cell_conf[c] = p[c];
+                    std::copy(pop.begin() + i * sn, pop.begin() + (i + 1) * sn,
+                              archive.begin() + c * sn);
+                    std::copy(pre.begin() + i * sp, pre.begin() + (i + 1) * sp,
+                              archive_pre.begin() + c * sp);
                 }
             }
     };
     GaResult out;
-    auto record = [&]() -> bool {  // returns true when the goal is reached
+    auto record = [&]() -> bool {  // true when the goal is reached
         if (elites_map) {
             const double lo = *std::min_element(cell_conf.begin(), cell_conf.end());
             out.best.push_back(lo);
@@ -173,20 +237,23 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
         double best = fit[0], sum = 0.0, conf = 0.0;
         for (int i = 0; i < P; ++i) {
             sum += fit[i];
-            if (fit[i] > best) best = fit[i];
-            if (!s.wanted) conf = std::max(conf, static_cast<double>(prob[static_cast<std::size_t>(i) * k + s.target]));
+            best = std::max(best, fit[i]);
+            if (!s.wanted) conf = std::max(conf, static_cast<double>(prob[i * sk + s.target]));
         }
         out.best.push_back(best);
         out.mean.push_back(sum / P);
         return !s.wanted && conf >= s.stop_at;
     };
+    auto compute_fitness = [&]() {
+        for (int i = 0; i < P; ++i) fit[i] = fitness_of(s, prob.data() + i * sk, k, s.target, reg[i]);
+    };
 
     if (elites_map) {
-        archive.assign(static_cast<std::size_t>(k) * n, 0.0f);
-        update_archive(pop.data());
+        archive.assign(static_cast<std::size_t>(k) * sn, 0.0f);
+        archive_pre.assign(static_cast<std::size_t>(k) * sp, 0.0f);
+        update_archive();
     } else {
-        for (int i = 0; i < P; ++i)
-            fit[i] = fitness_of(s, prob.data() + static_cast<std::size_t>(i) * k, k, s.target, reg[i]);
+        compute_fitness();
     }
     bool done = record();
     std::vector<int> order(P);
@@ -201,49 +268,63 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
             std::iota(order.begin(), order.end(), 0);
             std::stable_sort(order.begin(), order.end(),
                              [&](int a, int b) { return fit[a] > fit[b]; });
-            for (int i = 0; i < elite; ++i)
-                std::copy(pop.begin() + static_cast<std::size_t>(order[i]) * n,
-                          pop.begin() + static_cast<std::size_t>(order[i] + 1) * n,
-                          next.begin() + static_cast<std::size_t>(i) * n);
+            for (int i = 0; i < elite; ++i) {  // copied with their outputs
+                const std::size_t o = static_cast<std::size_t>(order[i]);
+                std::copy(pop.begin() + o * sn, pop.begin() + (o + 1) * sn, next.begin() + i * sn);
+                std::copy(pre.begin() + o * sp, pre.begin() + (o + 1) * sp, pre_next.begin() + i * sp);
+                std::copy(prob.begin() + o * sk, prob.begin() + (o + 1) * sk, prob_next.begin() + i * sk);
+                reg_next[i] = reg[o];
+            }
         }
         const int breeders = std::max(1, static_cast<int>(std::ceil(s.truncation * P)));
-        auto pick = [&](Rng& rng) -> const float* {
-            if (elites_map) return archive.data() + static_cast<std::size_t>(rng.below(k)) * n;
-            if (s.selection == Selection::Truncation)
-                return pop.data() + static_cast<std::size_t>(order[rng.below(breeders)]) * n;
-            int best = static_cast<int>(rng.below(P));
-            for (int t = 1; t < s.tournament; ++t) {
-                const int c = static_cast<int>(rng.below(P));
-                if (fit[c] > fit[best] || (fit[c] == fit[best] && c < best)) best = c;
+        // a parent: (image, pre-activations)
+        auto pick = [&](Rng& rng) -> std::pair<const float*, const float*> {
+            std::size_t j;
+            if (elites_map) {
+                j = static_cast<std::size_t>(rng.below(k));
+                return {archive.data() + j * sn, archive_pre.data() + j * sp};
             }
-            return pop.data() + static_cast<std::size_t>(best) * n;
+            if (s.selection == Selection::Truncation) {
+                j = static_cast<std::size_t>(order[rng.below(breeders)]);
+            } else {
+                int best = static_cast<int>(rng.below(P));
+                for (int t = 1; t < s.tournament; ++t) {
+                    const int c = static_cast<int>(rng.below(P));
+                    if (fit[c] > fit[best] || (fit[c] == fit[best] && c < best)) best = c;
+                }
+                j = static_cast<std::size_t>(best);
+            }
+            return {pop.data() + j * sn, pre.data() + j * sp};
         };
+        const bool refresh = (g + 1) % kRefresh == 0;
         const std::size_t first = static_cast<std::size_t>(elite);
-        parallel_for(P - first, s.threads, [&](std::size_t b, std::size_t e, int) {
+        parallel_for(P - first, T, [&](std::size_t b, std::size_t e, int t) {
+            Scratch& sc = scratch[t];
             for (std::size_t j = b; j < e; ++j) {
                 const std::size_t i = first + j;
                 Rng rng(s.seed, stream_of(g + 1, static_cast<std::int64_t>(i), P));
-                float* child = next.data() + i * n;
-                const float* a = pick(rng);
+                float* child = next.data() + i * sn;
+                const auto a = pick(rng);
                 if (rng.uniform() < s.crossover_rate) {
-                    const float* bb = pick(rng);
-                    br.cross(rng, a, bb, child);
+                    const auto bb = pick(rng);
+                    br.cross(rng, a.first, bb.first, child);
                 } else {
-                    std::copy(a, a + n, child);
+                    std::copy(a.first, a.first + n, child);
                 }
                 br.mutate(rng, child);
+                ev(child, refresh ? nullptr : a.first, a.second, pre_next.data() + i * sp,
+                   prob_next.data() + i * sk, sc.idx.data(), sc.val.data(), sc.tail.data());
+                reg_next[i] = ev.reg(child);
             }
-            evaluate_rows(net, s, next.data(), first + b, first + e, prob.data(), reg.data());
         });
-        if (!elites_map) {
-            // the elites' outputs (the same as before: the forward pass is
-            // deterministic per image)
-            evaluate_rows(net, s, next.data(), 0, elite, prob.data(), reg.data());
-            for (int i = 0; i < P; ++i)
-                fit[i] = fitness_of(s, prob.data() + static_cast<std::size_t>(i) * k, k, s.target, reg[i]);
-        }
         pop.swap(next);
-        if (elites_map) update_archive(pop.data());
+        pre.swap(pre_next);
+        prob.swap(prob_next);
+        reg.swap(reg_next);
+        if (elites_map)
+            update_archive();
+        else
+            compute_fitness();
         done = record();
         progress.fetch_add(1);
     }

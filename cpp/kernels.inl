@@ -226,15 +226,15 @@ void dense_rows(const Layer& L, const float* h, float* z) {
     for (o = n_out; o < L.out_pad; ++o) z[o] = 0.0f;
 }
 
-// pre[c : c + NV*W] = b + sum over the listed inputs of val * W0T[idx, c:],
+// pre[c : c + NV*W] = init + sum over the listed inputs of val * W0T[idx, c:],
 // with the NV accumulators in registers.
 template <int NV>
-inline void layer0_block(const Layer& L, const int* idx, const float* val, int nnz, int c,
-                         float* pre) {
+inline void layer0_block(const Layer& L, const float* init, const int* idx, const float* val,
+                         int nnz, int c, float* pre) {
     const float* Wt = L.w.data() + c;
     const std::size_t stride = static_cast<std::size_t>(L.out_pad);
     vf acc[NV];
-    for (int v = 0; v < NV; ++v) acc[v] = load(L.b.data() + c + v * W);
+    for (int v = 0; v < NV; ++v) acc[v] = load(init + c + v * W);
     for (int k = 0; k < nnz; ++k) {
         const vf x = splat(val[k]);
         const float* w = Wt + static_cast<std::size_t>(idx[k]) * stride;
@@ -244,21 +244,27 @@ inline void layer0_block(const Layer& L, const int* idx, const float* val, int n
 }
 
 template <int NV>
-inline void layer0_rest(const Layer& L, const int* idx, const float* val, int nnz, int c,
-                        float* pre, int vectors) {
+inline void layer0_rest(const Layer& L, const float* init, const int* idx, const float* val,
+                        int nnz, int c, float* pre, int vectors) {
     if constexpr (NV > 0) {
         if (vectors == NV)
-            layer0_block<NV>(L, idx, val, nnz, c, pre);
+            layer0_block<NV>(L, init, idx, val, nnz, c, pre);
         else
-            layer0_rest<NV - 1>(L, idx, val, nnz, c, pre, vectors);
+            layer0_rest<NV - 1>(L, init, idx, val, nnz, c, pre, vectors);
     }
 }
 
-void layer0_sparse(const Layer& L, const int* idx, const float* val, int nnz, float* pre) {
+// pre = init + sum_k val[k] * W0T[idx[k], :] (init may equal pre).
+void layer0_accumulate(const Layer& L, const float* init, const int* idx, const float* val,
+                       int nnz, float* pre) {
     int c = 0;
     for (; c + kMaxAcc * W <= L.out_pad; c += kMaxAcc * W)
-        layer0_block<kMaxAcc>(L, idx, val, nnz, c, pre);
-    layer0_rest<kMaxAcc - 1>(L, idx, val, nnz, c, pre, (L.out_pad - c) / W);
+        layer0_block<kMaxAcc>(L, init, idx, val, nnz, c, pre);
+    layer0_rest<kMaxAcc - 1>(L, init, idx, val, nnz, c, pre, (L.out_pad - c) / W);
+}
+
+void layer0_sparse(const Layer& L, const int* idx, const float* val, int nnz, float* pre) {
+    layer0_accumulate(L, L.b.data(), idx, val, nnz, pre);
 }
 
 // Lists the nonzero inputs of one row (value times scale). Runs of zeros 8
@@ -656,8 +662,13 @@ bool hill_climb(const Net& net, const HillSpec& spec, std::int64_t r, HillRun& r
 
 }  // namespace
 
+void layer0_update(const Net& net, const float* init, const int* idx, const float* val, int n,
+                   float* pre) {
+    layer0_accumulate(net.layers.front(), init, idx, val, n, pre);
+}
+
 extern const Kernels table;
-const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0, &hill_climb};
+const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0, &hill_climb, &layer0_update};
 
 }  // namespace ND_ISA_NS
 }  // namespace netdream

@@ -27,6 +27,10 @@ struct Kernels {
                               float* scratch);
     // One hill-climbing run (see hill.hpp).
     HillFn hill_climb;
+    // Layer 0's pre-activations: pre = init + sum_k val[k] * W[:, idx[k]]
+    // (init = the bias for a full pass, or a parent's pre-activations).
+    void (*layer0_update)(const Net& net, const float* init, const int* idx, const float* val,
+                          int n, float* pre);
 };
 
 const Kernels& kernels();                // the best for this CPU (or NETDREAM_ISA)
