@@ -156,3 +156,24 @@ def test_bad_prior_arguments(mnist_test):
         priors.fit(np.zeros((3, 28, 27)))
     with pytest.raises(ValueError, match="positive"):
         priors.Prior(np.zeros(4), np.ones(4))
+
+
+HIDDEN = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), depth=st.integers(0, 3), hidden=st.sampled_from(HIDDEN),
+       output=st.sampled_from(["softmax", "sigmoid"]), crossover_rate=st.sampled_from([0.0, 0.5, 1.0]),
+       mutation_rate=st.sampled_from([0.01, 0.1, 0.6]))
+def test_incremental_fitness_equals_full_recomputation(seed, depth, hidden, output, crossover_rate,
+                                                       mutation_rate):
+    """Children are evaluated from their parent's layer-0 state; after 40
+    generations the fitness the search kept equals a float64 recomputation."""
+    from conftest import random_mlp
+    rng = np.random.default_rng(seed)
+    widths = [int(w) for w in rng.integers(3, 40, size=depth)]
+    net = random_mlp(rng, [784, *widths, 6], hidden, output, scale=2.0)
+    r = netdream.evolve(net, 2, population=24, generations=40, elite=2,
+                        crossover_rate=crossover_rate, mutation_rate=mutation_rate,
+                        seed=seed % 997, progress=False)
+    np.testing.assert_allclose(r.objective, netdream.forward64(net, r.images)[:, 2], atol=2e-5)
