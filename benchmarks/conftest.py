@@ -62,8 +62,11 @@ def pytest_terminal_summary(terminalreporter):
         items = {n: v for (gg, n), v in _MEDIANS.items() if gg == g}
         line = ", ".join(f"{n} {m * 1e3:.3f} ms" for n, (m, _) in sorted(items.items()))
         ratio = ""
-        if "numpy" in items and "netdream" in items:
-            ratio = f"  => netdream is {items['numpy'][0] / items['netdream'][0]:.2f}x NumPy"
+        others = [n for n in items if n != "netdream"]
+        if "netdream" in items and len(others) == 1:
+            ref = others[0]
+            ratio = (f"  => netdream is {items[ref][0] / items['netdream'][0]:.2f}x "
+                     f"{'NumPy' if ref == 'numpy' else ref}")
         tr.write_line(f"{g}: {line}{ratio}")
     for text in _EXTRA:
         tr.write_line(text)

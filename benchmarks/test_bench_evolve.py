@@ -74,3 +74,16 @@ def test_map_elites_all_digits(benchmark, note, seed_net, model):
     assert r.confidence.min() >= 0.9999
     note(f"MAP-Elites, all 10 digits >= 99.99% ({model} net): median "
          f"{benchmark.stats.stats.median:.3f} s, {r.generations} generations")
+
+
+@pytest.mark.parametrize("crossover_rate", [0.0, 0.5])
+@pytest.mark.parametrize("incremental", [False, True])
+def test_incremental_children(benchmark, record, seed_net, crossover_rate, incremental):
+    """Does evaluating children from their parent's layer-0 state pay?"""
+    group = f"GA population 200, crossover_rate {crossover_rate}: incremental vs full"
+    benchmark.group = group
+    benchmark.pedantic(netdream.evolve, args=(seed_net, 3),
+                       kwargs=dict(population=200, generations=GENERATIONS, threads=1,
+                                   crossover_rate=crossover_rate, incremental=incremental,
+                                   progress=False), rounds=3, iterations=1)
+    record(group, "netdream" if incremental else "full evaluation", benchmark)

@@ -312,7 +312,7 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
                     std::copy(a.first, a.first + n, child);
                 }
                 br.mutate(rng, child);
-                ev(child, refresh ? nullptr : a.first, a.second, pre_next.data() + i * sp,
+                ev(child, refresh || !s.incremental ? nullptr : a.first, a.second, pre_next.data() + i * sp,
                    prob_next.data() + i * sk, sc.idx.data(), sc.val.data(), sc.tail.data());
                 reg_next[i] = ev.reg(child);
             }

@@ -214,8 +214,9 @@ py::tuple evolve_py(const Net& net, int population, int generations, int elite, 
                     double sigma, bool init_prior, const DoubleArray& cdf, int target,
                     const DoubleArray& wanted, double reg_weight, std::uintptr_t reg_value,
                     const DoubleArray& reg_params, int height, int width, double stop_at,
-                    std::uint64_t seed, int threads, const py::object& progress) {
+                    std::uint64_t seed, int threads, const py::object& progress, bool incremental) {
     netdream::GaSpec s;
+    s.incremental = incremental;
     if (population < 2) throw std::invalid_argument("population must be at least 2");
     if (generations < 0) throw std::invalid_argument("generations must be >= 0");
     if (selection < 0 || selection > 1 || crossover < 0 || crossover > 1 || mutation < 0 ||
@@ -360,7 +361,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("sigma"), py::arg("init_prior"), py::arg("cdf"), py::arg("target"),
           py::arg("wanted"), py::arg("reg_weight"), py::arg("reg_value"), py::arg("reg_params"),
           py::arg("height"), py::arg("width"), py::arg("stop_at"), py::arg("seed"),
-          py::arg("threads"), py::arg("progress"),
+          py::arg("threads"), py::arg("progress"), py::arg("incremental") = true,
           "Genetic search (see netdream.evolve). Returns (images, fitness, best, mean, "
           "generations_run).");
     m.def("input_gradient", &input_gradient_py, py::arg("net"), py::arg("x"), py::arg("targets"),

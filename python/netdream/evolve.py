@@ -43,7 +43,7 @@ def evolve(net: MLP, target, *, population: int = 200, generations: int = 200, e
            mutation: str = "polynomial", eta: float = 5.0, sigma: float = 0.1,
            prior: Regularizer | None = None, init: str = "uniform", wanted=None,
            stop_at: float | None = None, seed: int = 0, threads: int | None = None,
-           progress: bool = True) -> DreamResult:
+           progress: bool = True, incremental: bool = True) -> DreamResult:
     """Breed images for the network's confidence.
 
     Parameters
@@ -69,6 +69,10 @@ def evolve(net: MLP, target, *, population: int = 200, generations: int = 200, e
         (the seed's cost).
     stop_at : stop once the best confidence (every class's, for "all")
         reaches this, e.g. 0.9999.
+    incremental : evaluate a child from its first parent's layer-0
+        pre-activations when it differs from it in at most half of the
+        pixels (every 16th generation is computed in full); False computes
+        every child in full. The results agree to float32 rounding.
 
     Returns
     -------
@@ -150,7 +154,7 @@ def evolve(net: MLP, target, *, population: int = 200, generations: int = 200, e
             net.core, population, generations, elite, _SELECTION[selection], tournament, 0.5,
             _CROSSOVER[crossover], crossover_rate, mutation_rate, _MUTATION[mutation], float(eta),
             15.0, float(sigma), init == "prior", cdf, code, wanted_arr, reg_weight, reg_value,
-            params, h, w, float(stop_at), seed, threads, bar.hook)
+            params, h, w, float(stop_at), seed, threads, bar.hook, bool(incremental))
     images = images.reshape(-1, h, w)
     if code >= 0:
         order = np.argsort(-fitness, kind="stable")

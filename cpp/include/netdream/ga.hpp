@@ -40,6 +40,7 @@ struct GaSpec {
     int height = 28, width = 28;
     double stop_at = 2.0;           // stop once the best confidence (every cell's, for
                                     // MAP-Elites) reaches this
+    bool incremental = true;        // evaluate children from their parent's layer-0 state
     std::uint64_t seed = 0;
     int threads = 1;
 };
