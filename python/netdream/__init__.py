@@ -11,7 +11,8 @@ from .evolve import evolve
 from .gradient import gradient_ascent, input_gradient, morph, transfer
 from .inside import (compare_activations, distinctive_neurons, misclassified, receptive_fields,
                      save_misclassified, weight_images)
-from . import datasets, images, inside, pca, priors, regularizers
+from .report import make_report
+from . import datasets, images, inside, pca, priors, regularizers, report
 
 __version__ = "0.1.0"
 
@@ -20,4 +21,4 @@ __all__ = ["MLP", "Encoding", "evaluate", "EvaluationResult", "causal_index", "g
            "datasets", "images", "evolve", "priors", "inside", "pca", "receptive_fields",
            "compare_activations", "distinctive_neurons", "misclassified", "save_misclassified",
            "weight_images", "input_gradient", "gradient_ascent", "morph", "transfer",
-           "__version__"]
+           "make_report", "report", "__version__"]

@@ -1,0 +1,671 @@
+"""A one-page HTML report of what a network has learned.
+
+:func:`make_report` runs the package's analyses on one network and writes a
+single self-contained HTML file: every picture is an embedded PNG (a
+``data:`` URI), the style sheet is inline, and the page loads nothing else and
+runs no script, so it can be mailed, archived or opened offline.
+
+Sections, in order: the model, accuracy and the confusion matrix, the causal
+index, one dream per class, the average of many dreams per class, fooling
+images, receptive fields sorted by focus, eigen-digits with the PCA baseline,
+and the most confident mistakes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import numbers
+import os
+
+import numpy as np
+from PIL import Image
+
+from ._analysis import causal_index, evaluate
+from ._model import MLP
+from ._validation import as_images, check_int, check_path, check_threads
+from .dream import hill_climb
+from .evolve import evolve
+from .images import _DIVERGING, _colourise
+from .inside import misclassified, receptive_fields
+from .pca import PCAClassifier, eigendigits
+
+__all__ = ["make_report", "SECTIONS"]
+
+#: The page's section headings, in order.
+SECTIONS = ("Model", "Accuracy", "Causal index", "Dreams", "Average dreams", "Fooling images",
+            "Receptive fields", "Eigen-digits", "Mistakes")
+
+_STEPS = 20000         # hill-climbing steps per dream (the CLI's default)
+_SMOOTHNESS = 1e-5     # the seed's smoothness prior for the dreams
+_GENERATIONS = 300     # fooling images: generations at most
+_STOP_AT = 0.9999      # ... stopping once every class reaches this confidence
+_N_FIELDS = 20         # receptive fields shown
+_N_EIGEN = 10          # eigen-digits shown, and the PCA baseline's components
+_N_MISTAKES = 40       # misclassified images shown
+_N_PAIRS = 3           # commonest confusions shown beside the confusion matrix
+_N_EXAMPLES = 5        # ... with this many examples each
+_BIG, _SMALL = 4, 3    # PNG pixels per image pixel: 112 and 84 CSS pixels wide
+
+
+# --------------------------------------------------------------------------
+# The public entry point
+# --------------------------------------------------------------------------
+
+def make_report(net: MLP, images, labels, *, path, train_images=None, train_labels=None,
+                dreams: int = 200, seed: int = 0, progress: bool = True, threads=None) -> str:
+    """Write a one-page HTML report of what ``net`` has learned.
+
+    Parameters
+    ----------
+    net : MLP
+    images : (N, 28, 28), public convention
+        Held-out labelled images (normally the MNIST test set): accuracy,
+        confusion matrix and mistakes are computed on them.
+    labels : (N,) integers in 0..K-1
+    path : str or os.PathLike
+        The HTML file to write (replaced if it exists; its folder must exist).
+    train_images : (M, 28, 28), optional
+        Images for the eigen-digits (e.g. MNIST's training images). Without
+        them the eigen-digits come from ``images``; the page says which.
+    train_labels : (M,) integers, optional
+        Labels of ``train_images``: the PCA baseline is then fitted on the
+        training images and scored on ``images``. Without them it is fitted
+        on one half of ``images`` and scored on the other, both ways round
+        (even and odd positions), so no image is scored by a fit that saw it.
+    dreams : int, default 200
+        Hill-climbing runs per class (20,000 steps each, smoothness 1e-5);
+        the page shows the first run and the average of all of them.
+    seed : int, default 0
+        Random seed of the dreams and the fooling images. Class ``k``'s
+        dreams are exactly ``netdream dream k --seed S --runs N``'s.
+    progress : bool, default True
+        Show a tqdm progress bar over the sections.
+    threads : int, optional
+        Worker threads (default: every core). The page does not depend on it.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (the message names it).
+    FileNotFoundError
+        If the folder of ``path`` does not exist (checked before any work).
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
+    path = check_path(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"path: the folder {folder!r} does not exist")
+    x, _ = as_images(images, shape=net.image_shape, keep_float64=True)
+    if x.shape[0] == 0:
+        raise ValueError("images: need at least one image")
+    y = _labels(labels, x.shape[0], net.n_classes, "labels")
+    xt = yt = None
+    if train_images is not None:
+        xt, _ = as_images(train_images, name="train_images", shape=net.image_shape,
+                          keep_float64=True)
+        if xt.shape[0] < 2:
+            raise ValueError(f"train_images: need at least 2 images, got {xt.shape[0]}")
+        if train_labels is not None:
+            yt = _labels(train_labels, xt.shape[0], None, "train_labels")
+    elif train_labels is not None:
+        raise ValueError("train_labels given without train_images")
+    dreams = check_int(dreams, "dreams", 1)
+    seed = check_int(seed, "seed", 0)
+    if seed >= 2**64:
+        raise ValueError(f"seed must be < 2**64, got {seed}")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
+    threads = check_threads(threads)
+
+    r = _Results(net=net, n=x.shape[0], dreams=dreams, seed=seed)
+    steps = [
+        ("accuracy", lambda: _accuracy(r, x, y, threads)),
+        ("causal index", lambda: _causal(r)),
+        ("dreams", lambda: _dreams(r, threads, bar)),
+        ("fooling images", lambda: _fooling(r, threads)),
+        ("receptive fields", lambda: _fields(r)),
+        ("eigen-digits", lambda: _eigen(r, x, y, xt, yt)),
+        ("mistakes", lambda: _mistakes(r, x, y, threads)),
+        ("writing", lambda: _write(path, _page(r))),
+    ]
+    # the dreams take most of the time: they count one step per class
+    bar = _SectionBar(len(steps) - 1 + net.n_classes, progress)
+    try:
+        for name, step in steps:
+            bar.note(name)
+            step()
+            if name != "dreams":
+                bar.advance()
+    finally:
+        bar.close()
+    return path
+
+
+def _labels(labels, n: int, k, name: str) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the images, got {y.shape}")
+    if k is not None and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"{name} must lie in 0..{k - 1}, got values in [{y.min()}, {y.max()}]")
+    return y.astype(np.int64)
+
+
+class _SectionBar:
+    """A tqdm bar over the sections (shows nothing when disabled)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self._bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+            self._bar = tqdm(total=total, desc="report", unit="part", leave=False)
+
+    def note(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(text)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# --------------------------------------------------------------------------
+# Computing the sections
+# --------------------------------------------------------------------------
+
+class _Results:
+    """What the sections computed (filled in step by step)."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+def _accuracy(r, x, y, threads) -> None:
+    r.eval = evaluate(r.net, x, y, threads=threads)
+
+
+def _causal(r) -> None:
+    r.causal = causal_index(r.net)
+
+
+def _dreams(r, threads, bar) -> None:
+    k = r.net.n_classes
+    first, avg, conf_first, conf_avg, conf_median = [], [], [], [], []
+    for c in range(k):
+        bar.note(f"dreams {c + 1}/{k}")
+        res = hill_climb(r.net, c, steps=_STEPS, runs=r.dreams, smoothness=_SMOOTHNESS,
+                         seed=r.seed, threads=threads, progress=False)
+        first.append(res.images[0])
+        conf_first.append(res.confidence[0])
+        conf_median.append(float(np.median(res.confidence)))
+        a = res.average()
+        avg.append(a)
+        conf_avg.append(float(r.net.predict_proba(a, threads=threads)[c]))
+        bar.advance()
+    r.dream_images = np.stack(first)
+    r.dream_conf = np.array(conf_first)
+    r.dream_median = np.array(conf_median)
+    r.average_images = np.stack(avg)
+    r.average_conf = np.array(conf_avg)
+
+
+def _fooling(r, threads) -> None:
+    r.fool = evolve(r.net, "all", generations=_GENERATIONS, stop_at=_STOP_AT, seed=r.seed,
+                    threads=threads, progress=False)
+
+
+def _fields(r) -> None:
+    r.fields = receptive_fields(r.net, 0)
+
+
+def _eigen(r, x, y, xt, yt) -> None:
+    source = xt if xt is not None else x
+    r.eigen_from_train = xt is not None
+    r.eigen_n = source.shape[0]
+    r.eigen = eigendigits(source, min(_N_EIGEN, source.shape[0] - 1)) \
+        if source.shape[0] >= 2 else None
+    r.pca_accuracy, r.pca_how = None, ""
+    if yt is not None:
+        clf = PCAClassifier(_N_EIGEN).fit(xt, yt)
+        r.pca_accuracy = clf.score(x, y)
+        r.pca_how = (f"fitted on the {xt.shape[0]:,} training images and scored on the "
+                     f"{x.shape[0]:,} test images")
+    elif x.shape[0] >= 4:
+        correct = 0
+        for fit, test in ((slice(0, None, 2), slice(1, None, 2)),
+                          (slice(1, None, 2), slice(0, None, 2))):
+            clf = PCAClassifier(min(_N_EIGEN, x[fit].shape[0] - 1)).fit(x[fit], y[fit])
+            correct += int(np.sum(np.atleast_1d(clf.predict(x[test])) == y[test]))
+        r.pca_accuracy = correct / x.shape[0]
+        r.pca_how = ("no labelled training images were given, so it was fitted on half of the "
+                     "test images and scored on the other half, both ways round")
+
+
+def _mistakes(r, x, y, threads) -> None:
+    r.mistakes = misclassified(r.net, x, y, threads=threads)  # all, most confident first
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------
+# Drawing
+# --------------------------------------------------------------------------
+
+def _png_uris(maps, cmap: str, scale: int) -> list[str]:
+    """One ``data:image/png`` URI per map, each pixel a ``scale``-square block."""
+    rgb = _colourise(np.asarray(maps), cmap, None, True)
+    uris = []
+    for cell in rgb:
+        im = Image.fromarray(cell)
+        im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        uris.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"))
+    return uris
+
+
+def _tiles(maps, cmap: str, captions, alts, *, big: bool = True, titles=None) -> str:
+    """A wrapping row of images, each with an HTML caption (already escaped)."""
+    scale = _BIG if big else _SMALL
+    uris = _png_uris(maps, cmap, scale)
+    h, w = np.shape(maps)[1:3]
+    titles = titles or [None] * len(uris)
+    cells = []
+    for uri, cap, alt, title in zip(uris, captions, alts, titles):
+        tip = f' title="{_esc(title)}"' if title else ""
+        cells.append(f'<figure{tip}><img src="{uri}" width="{w * scale}" height="{h * scale}" '
+                     f'alt="{_esc(alt)}"><figcaption>{cap}</figcaption></figure>')
+    return f'<div class="tiles{" big" if big else ""}">' + "".join(cells) + "</div>"
+
+
+def _esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _pct(p: float, percent: bool = True) -> str:
+    """A probability as a percentage that never rounds up to 100%."""
+    if not percent:
+        return f"{p:.3g}"
+    if p >= 1.0:  # a float32 softmax rounds to 1; the true value is below
+        return "&gt;99.99%"
+    v = np.floor(p * 1e4) / 100
+    return f"{v:.2f}%" if v >= 99.0 else f"{100 * p:.1f}%"
+
+
+def _legend() -> str:
+    stops = ", ".join(f"rgb({r:.0f},{g:.0f},{b:.0f})" for r, g, b in _DIVERGING)
+    return ('<div class="legend"><span>lowers</span><i style="background:linear-gradient('
+            f'to right, {stops})"></i><span>raises</span></div>')
+
+
+def _section(key: str, title: str, caption: str, body: str, note: str = "") -> str:
+    note_html = f'<p class="note">{note}</p>' if note else ""
+    return (f'<section id="{key}"><h2>{_esc(title)}</h2><p class="cap">{caption}</p>'
+            f"{note_html}{body}</section>")
+
+
+# --------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------
+
+_CSS = """
+:root{--ink:#1c2230;--muted:#5d6677;--line:#e2e5eb;--bg:#f4f5f8;--card:#fff;--red:#b2182b;
+--blue:#2166ac}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);
+font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1260px;margin:0 auto;padding:20px 12px 40px}
+header{padding:8px 2px 4px}
+h1{font-size:28px;margin:0;letter-spacing:-.01em}
+h1 em{font-style:normal;color:var(--red)}
+.sub{color:var(--muted);margin:2px 0 16px}
+.stats{display:flex;flex-wrap:wrap;gap:12px;margin:0 0 14px}
+.stat{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 16px;
+min-width:150px}
+.stat b{display:block;font-size:26px;line-height:1.2;font-variant-numeric:tabular-nums}
+.stat span{color:var(--muted);font-size:13px}
+nav{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:14px}
+nav a{color:var(--blue);text-decoration:none}
+section{background:var(--card);border:1px solid var(--line);border-radius:12px;
+padding:18px 20px 20px;margin:16px 0}
+h2{font-size:20px;margin:0 0 4px}
+p.cap{color:var(--muted);margin:0 0 14px;max-width:78ch}
+p.note{background:#fff8e1;border-left:3px solid #e0a800;padding:6px 10px;margin:0 0 14px;
+max-width:78ch;font-size:14px}
+.tiles{display:flex;flex-wrap:wrap;gap:12px 6px}
+figure{margin:0;text-align:center;font-size:12px;line-height:1.3;color:var(--muted)}
+figure img{display:block;margin:0 auto 4px;border-radius:3px;outline:1px solid #c9ced8;
+image-rendering:pixelated;image-rendering:crisp-edges}
+.tiles.big figure{font-size:13px}
+figcaption b{color:var(--ink);font-size:14px}
+.row{display:flex;flex-wrap:wrap;gap:28px;align-items:flex-start}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums}
+table.kv th{text-align:left;color:var(--muted);font-weight:normal;padding:3px 18px 3px 0;
+vertical-align:top}
+table.kv td{padding:3px 0}
+table.layers{font-size:14px;margin-top:4px}
+table.layers th,table.layers td{border-bottom:1px solid var(--line);padding:3px 14px 3px 0;
+text-align:left}
+table.conf{font-size:13px}
+table.conf td,table.conf th{width:46px;height:30px;text-align:center;padding:0 4px}
+table.conf td{border:1px solid #fff}
+table.conf th{color:var(--muted);font-weight:600}
+table.conf td.zero{color:#c0c5cf}
+table.conf td.recall{color:var(--muted);width:60px}
+table.conf .axis{font-weight:normal;font-size:12px;color:var(--muted)}
+.legend{display:flex;align-items:center;gap:8px;font-size:12px;color:var(--muted);
+margin:0 0 12px}
+.legend i{display:inline-block;width:180px;height:10px;border-radius:5px}
+.bars{min-width:320px;max-width:520px;flex:1}
+.bar{margin:6px 0 12px}
+.bar div{height:22px;border-radius:4px;background:var(--blue)}
+.bar.pca div{background:#9aa3b5}
+.bar span{font-size:14px}
+.pair p{margin:0 0 4px}
+.pair{margin:0 0 12px}
+details{margin-top:10px;font-size:13px}
+pre{background:var(--bg);padding:10px;border-radius:6px;overflow:auto;max-height:320px}
+footer{color:var(--muted);font-size:12px;text-align:center;margin-top:22px}
+"""
+
+
+def _page(r) -> str:
+    from . import __version__
+    net = r.net
+    name = str(net.metadata.get("name") or "an unnamed network")
+    percent = net.output in ("softmax", "sigmoid")
+    ev = r.eval
+    fool_ok = int(np.sum(r.fool.confidence >= _STOP_AT)) if percent else None
+    stats = [(f"{100 * ev.accuracy:.2f}%", f"accuracy on {r.n:,} test images"),
+             (f"{ev.total - ev.correct:,}", "mistakes")]
+    if r.pca_accuracy is not None:
+        stats.append((f"{100 * r.pca_accuracy:.2f}%", "PCA baseline (10 components)"))
+    if fool_ok is not None:
+        stats.append((f"{fool_ok}/{net.n_classes}", f"classes fooled at &ge; {100 * _STOP_AT:g}%"))
+    stat_html = "".join(f'<div class="stat"><b>{v}</b><span>{t}</span></div>' for v, t in stats)
+    keys = ["model", "accuracy", "causal", "dreams", "averages", "fooling", "fields", "eigen",
+            "mistakes"]
+    nav = "".join(f'<a href="#{k}">{_esc(t)}</a>' for k, t in zip(keys, SECTIONS))
+    sections = [_model_section(r), _accuracy_section(r), _causal_section(r),
+                _dream_section(r, percent), _average_section(r, percent),
+                _fooling_section(r, percent), _fields_section(r), _eigen_section(r),
+                _mistakes_section(r)]
+    sizes = " &rarr; ".join(f"{s:,}" for s in net.sizes)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>netdream report: {_esc(name)}</title><style>{_CSS}</style></head>\n"
+        f'<body><main><header><h1>What <em>{_esc(name)}</em> has learned</h1>'
+        f'<p class="sub">A dense network, {sizes} units, '
+        f"{_esc('/'.join(net.activations))}: a report by netdream {_esc(__version__)}.</p>"
+        f'<div class="stats">{stat_html}</div><nav>{nav}</nav></header>\n'
+        + "\n".join(sections)
+        + f"\n<footer>netdream {_esc(__version__)} &middot; seed {r.seed} &middot; "
+        f"{r.dreams} dreams per class &middot; one self-contained page: every picture is "
+        "embedded, nothing is loaded from elsewhere.</footer></main></body></html>\n")
+
+
+def _model_section(r) -> str:
+    net = r.net
+    enc = net.encoding
+    meta = net.metadata
+    n_params = sum(w.size + b.size for w, b in zip(net.weights, net.biases))
+    n_hidden = len(net.weights) - 1
+    ink = f"ink {enc.high:g}, background {enc.low:g}" if enc.ink == "high" else \
+        f"ink {enc.low:g}, background {enc.high:g}"
+    order = "row by row" if enc.order == "row" else "column by column"
+    rows = [("Name", _esc(meta.get("name", "(none in the metadata)"))),
+            ("Architecture", f"{' &rarr; '.join(map(str, net.sizes))} "
+                             f"({n_hidden} hidden layer{'' if n_hidden == 1 else 's'})"),
+            ("Parameters", f"{n_params:,}"),
+            ("Input encoding", f"{ink}; pixels read {order}"),
+            ("Output", _esc(net.output))]
+    for key, label in (("architecture", "Description"), ("source", "Source"),
+                       ("training_data", "Training data")):
+        if meta.get(key):
+            rows.append((label, _esc(meta[key])))
+    stated = meta.get("test_accuracy")
+    if isinstance(stated, dict) and isinstance(stated.get("accuracy"), numbers.Real):
+        rows.append(("Stated test accuracy", f"{100 * stated['accuracy']:.2f}%"))
+    kv = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    layers = "".join(
+        f"<tr><td>{l}</td><td>{w.shape[1]:,} &rarr; {w.shape[0]:,}</td><td>{_esc(a)}</td></tr>"
+        for l, (w, a) in enumerate(zip(net.weights, net.activations)))
+    body = (f'<div class="row"><table class="kv">{kv}</table>'
+            '<table class="layers"><tr><th>layer</th><th>units</th><th>activation</th></tr>'
+            f"{layers}</table></div>")
+    if meta:
+        body += ("<details><summary>All metadata</summary><pre>"
+                 f"{_esc(json.dumps(meta, indent=1, default=str))}</pre></details>")
+    caption = ("The network this page is about: its layers, how it wants an image turned into "
+               "numbers, and what its file says about it.")
+    return _section("model", "Model", caption, body)
+
+
+def _accuracy_section(r) -> str:
+    ev = r.eval
+    c = ev.confusion
+    k = c.shape[0]
+    rows_tot = c.sum(axis=1)
+    off = c.copy()
+    np.fill_diagonal(off, 0)
+    top_off = max(int(off.max()), 1)
+    head = "".join(f"<th>{p}</th>" for p in range(k))
+    body_rows = []
+    for t in range(k):
+        cells = []
+        for p in range(k):
+            v = int(c[t, p])
+            if t == p:
+                share = v / rows_tot[t] if rows_tot[t] else 0.0
+                a = 0.25 + 0.6 * share
+                cells.append(f'<td style="background:rgba(33,102,172,{a:.2f});color:#fff;'
+                             f'font-weight:600" title="{v} of {rows_tot[t]} {t}s right">{v}</td>')
+            elif v == 0:
+                cells.append('<td class="zero">0</td>')
+            else:
+                a = 0.12 + 0.78 * np.sqrt(v / top_off)
+                fg = "#fff" if a > 0.55 else "inherit"
+                cells.append(f'<td style="background:rgba(178,24,43,{a:.2f});color:{fg}" '
+                             f'title="{v} {t}s taken for {p}">{v}</td>')
+        recall = f"{100 * c[t, t] / rows_tot[t]:.1f}%" if rows_tot[t] else "&ndash;"
+        body_rows.append(f"<tr><th>{t}</th>{''.join(cells)}<td class='recall'>{recall}</td></tr>")
+    table = ('<table class="conf"><tr><th class="axis">true&darr; said&rarr;</th>'
+             f'{head}<th class="axis">right</th></tr>{"".join(body_rows)}</table>')
+    # the biggest confusions in words
+    pairs = sorted(((int(off[t, p]), t, p) for t in range(k) for p in range(k) if off[t, p]),
+                   key=lambda e: (-e[0], e[1], e[2]))[:_N_PAIRS]
+    summary = (f"<p><b>{ev.correct:,}</b> of {ev.total:,} test images right "
+               f"(<b>{100 * ev.accuracy:.2f}%</b>).</p>")
+    m = r.mistakes
+    examples = []
+    for v, t, p in pairs:
+        idx = np.flatnonzero((m.true == t) & (m.predicted == p))[:_N_EXAMPLES]
+        caps = [_pct(c, m.percent) for c in m.confidence[idx]]
+        alts = [f"a {t} taken for {p}" for _ in idx]
+        titles = [f"test image #{i}" for i in m.indices[idx]]
+        examples.append(f"<div class='pair'><p><b>{t} taken for {p}</b>: {v}&times;</p>"
+                        + _tiles(m.images[idx], "gray", caps, alts, big=False, titles=titles)
+                        + "</div>")
+    if examples:
+        table = (f'<div class="row">{table}<div><p class="cap">The commonest mistakes, with '
+                 "the examples the network was surest about:</p>" + "".join(examples)
+                 + "</div></div>")
+    caption = ("Each row is the true digit, each column what the network said. Blue cells on "
+               "the diagonal are right answers; the redder an off-diagonal cell, the more often "
+               "that mistake happens.")
+    return _section("accuracy", "Accuracy", caption, summary + table)
+
+
+def _causal_section(r) -> str:
+    maps = r.causal
+    k = len(maps)
+    caps = [f"<b>{c}</b>" for c in range(k)]
+    alts = [f"causal index of class {c}" for c in range(k)]
+    caption = ("Where ink pushes the network towards each digit (red) or away from it (blue): "
+               "the product of the weight matrices, ignoring the nonlinearities. Each map is "
+               "scaled to its own strongest pixel.")
+    return _section("causal", "Causal index", caption,
+                    _legend() + _tiles(maps, "diverging", caps, alts))
+
+
+def _dream_section(r, percent) -> str:
+    k = len(r.dream_images)
+    caps = [f"<b>{c}</b><br>{_pct(p, percent)}" for c, p in enumerate(r.dream_conf)]
+    alts = [f"a dream of {c}" for c in range(k)]
+    caption = ("What the network thinks each digit looks like: starting from a blank image, "
+               "one pixel at a time is nudged, keeping only changes that make the digit more "
+               f"likely ({_STEPS:,} tries, with a gentle preference for smooth images). Under "
+               "each: the network's confidence.")
+    return _section("dreams", "Dreams", caption,
+                    _tiles(np.clip(r.dream_images, 0, 1), "gray", caps, alts))
+
+
+def _average_section(r, percent) -> str:
+    k = len(r.average_images)
+    caps = [f"<b>{c}</b><br>{_pct(p, percent)}" for c, p in enumerate(r.average_conf)]
+    alts = [f"average of {r.dreams} dreams of {c}" for c in range(k)]
+    titles = [f"median confidence of the {r.dreams} dreams: {_pct(m, percent)}"
+              for m in r.dream_median]
+    caption = (f"The average of {r.dreams} independent dreams of each digit: the strokes the "
+               "dreams agree on stand out, the random specks cancel. Under each: the network's "
+               "confidence in the average image itself.")
+    return _section("averages", "Average dreams", caption,
+                    _tiles(np.clip(r.average_images, 0, 1), "gray", caps, alts,
+                           titles=titles))
+
+
+def _fooling_section(r, percent) -> str:
+    f = r.fool
+    k = len(f.images)
+    caps = [f"<b>{c}</b><br>{_pct(p, percent)}" for c, p in enumerate(f.confidence)]
+    alts = [f"fooling image classified as {c}" for c in range(k)]
+    caption = ("Images bred from random noise, over generations, to be classified as each "
+               "digit with near certainty. To a person they look like nothing; the network is "
+               "sure. Under each: its confidence.")
+    low = int(np.sum(f.confidence < _STOP_AT))
+    stopped = (f"Evolved for {f.generations} generation{'s' if f.generations != 1 else ''}")
+    if percent and low == 0:
+        stopped += f", when every digit had reached {100 * _STOP_AT:g}%."
+    elif percent:
+        stopped += (f" (the limit); {low} digit{'s' if low != 1 else ''} stayed below "
+                    f"{100 * _STOP_AT:g}%.")
+    else:
+        stopped += "."
+    body = f"<p>{stopped}</p>" + _tiles(f.images, "gray", caps, alts)
+    return _section("fooling", "Fooling images", caption, body)
+
+
+def _fields_section(r) -> str:
+    rf = r.fields
+    n_hidden = len(r.net.weights) - 1
+    if n_hidden == 0:
+        units = np.arange(len(rf.images))
+        caps = [f"<b>{j}</b><br>focus {rf.focus[j]:.2f}" for j in units]
+        alts = [f"weights of class {j}" for j in units]
+        note = ("This network has no hidden layer, so there are no hidden units to show: the "
+                "receptive field of each output is its weight image, shown here by class (the "
+                "same as its causal-index map).")
+        caption = ("What each output looks at: red pixels are evidence for the digit, blue "
+                   "against. Focus: the share of a field's weight inside its best 7&times;7 "
+                   "square (1 = one small spot, 0.06 = spread evenly).")
+        return _section("fields", "Receptive fields", caption,
+                        _legend() + _tiles(rf.images[units], "diverging", caps, alts), note)
+    units = rf.most_focused(_N_FIELDS)
+    caps = [f"<b>unit {j}</b><br>focus {rf.focus[j]:.2f}" for j in units]
+    alts = [f"receptive field of hidden unit {j}" for j in units]
+    width = len(rf.images)
+    caption = (f"What single units of the first hidden layer look at (red: ink there excites "
+               f"the unit, blue: inhibits it), the {len(units)} most focused of {width:,}. "
+               "Focus: the share of a unit's weight inside its best 7&times;7 square "
+               "(1 = one small spot, 0.06 = spread evenly).")
+    dead = np.abs(rf.images).reshape(width, -1).sum(axis=1) == 0
+    live = rf.focus[~dead]
+    summary = "<p>"
+    if live.size:
+        summary += (f"Median focus of the {live.size:,} units"
+                    f"{' with weights' if dead.any() else ''}: {np.median(live):.2f}; "
+                    f"least focused: {live.min():.2f}.")
+    if dead.any():
+        summary += (f" {int(dead.sum()):,} unit{'s have' if dead.sum() > 1 else ' has'} no "
+                    "weights at all (all zero) and so look at nothing.")
+    summary += "</p>"
+    return _section("fields", "Receptive fields", caption,
+                    summary + _legend() + _tiles(rf.images[units], "diverging", caps, alts))
+
+
+def _eigen_section(r) -> str:
+    caption = ("The directions in which digit images vary most (principal components), and a "
+               "simple baseline built on them: describe an image by its first 10 coordinates "
+               "and pick the digit whose average is nearest.")
+    if r.eigen is None:
+        return _section("eigen", "Eigen-digits", caption, "",
+                        "Too few images for principal components (at least 2 are needed).")
+    e = r.eigen
+    where = (f"Computed from the {r.eigen_n:,} training images." if r.eigen_from_train else
+             f"Computed from the {r.eigen_n:,} test images (no training images were given).")
+    caps = ["<b>mean</b><br>&nbsp;"] + [f"<b>{i + 1}</b><br>{100 * v:.1f}%"
+                                        for i, v in enumerate(e.explained_variance_ratio)]
+    alts = ["mean image"] + [f"eigen-digit {i + 1}" for i in range(e.k)]
+    mean_tile = _tiles(e.mean[None], "gray", caps[:1], alts[:1], big=False)
+    comp_tiles = _tiles(e.components, "diverging", caps[1:], alts[1:], big=False)
+    body = (f"<p>{where} Under each component: the share of the variance it explains; "
+            f"together the first {e.k} explain "
+            f"{100 * e.explained_variance_ratio.sum():.1f}%.</p>" + _legend()
+            + f'<div class="row">{mean_tile}{comp_tiles}</div>')
+    if r.pca_accuracy is not None:
+        mlp = r.eval.accuracy
+        body += (
+            '<div class="row" style="margin-top:16px"><div class="bars">'
+            f'<div class="bar"><span>this network: <b>{100 * mlp:.2f}%</b></span>'
+            f'<div style="width:{100 * mlp:.1f}%"></div></div>'
+            f'<div class="bar pca"><span>PCA baseline, 10 components: '
+            f'<b>{100 * r.pca_accuracy:.2f}%</b></span>'
+            f'<div style="width:{100 * r.pca_accuracy:.1f}%"></div></div></div>'
+            f'<p class="cap" style="flex:1;min-width:240px">The baseline was {r.pca_how}. '
+            "The gap shows what the network learned beyond those ten directions.</p></div>")
+    else:
+        body += '<p class="note">Too few test images for the PCA baseline (at least 4).</p>'
+    return _section("eigen", "Eigen-digits", caption, body)
+
+
+def _mistakes_section(r) -> str:
+    m = r.mistakes
+    n = min(len(m), _N_MISTAKES)
+    caption = ("The test images the network got wrong while being most sure of itself. Under "
+               "each: the true digit &rarr; what the network said, and its confidence.")
+    if not len(m):
+        return _section("mistakes", "Mistakes", caption, "",
+                        "The network classifies every test image correctly: nothing to show.")
+    true, pred, conf = m.true[:n], m.predicted[:n], m.confidence[:n]
+    caps = [f"<b>{t} &rarr; {p}</b><br>{_pct(c, m.percent)}" for t, p, c in zip(true, pred, conf)]
+    alts = [f"a {t} taken for {p}" for t, p in zip(true, pred)]
+    titles = [f"test image #{i}: true {t}, said {p}" for i, t, p in zip(m.indices, true, pred)]
+    intro = (f"<p>{m.n_wrong:,} of {m.n_total:,} wrong; the {n} most confident "
+             f"mistake{'s' if n != 1 else ''}:</p>")
+    return _section("mistakes", "Mistakes", caption,
+                    intro + _tiles(m.images[:n], "gray", caps, alts, titles=titles))
