@@ -342,3 +342,16 @@ def test_save_gif_rejects_bad_input(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         save_gif(np.zeros((3, 28, 28)), tmp_path / "x.gif", **kwargs)
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_reversed_diverging_map_is_blue_for_positive():
+    from netdream.images import grid_image
+    maps = np.zeros((1, 3, 3))
+    maps[0, 0, 0], maps[0, 2, 2] = 1.0, -1.0
+    im = np.asarray(grid_image(maps, cmap="diverging_r", scale=1).convert("RGB")).astype(int)
+    flat = im.reshape(-1, 3)
+    bluish = (flat[:, 2] - flat[:, 0] > 100).any()
+    reddish = (flat[:, 0] - flat[:, 2] > 100).any()
+    assert bluish and reddish
+    ref = np.asarray(grid_image(maps, cmap="diverging", scale=1).convert("RGB")).astype(int)
+    assert not np.array_equal(im, ref)

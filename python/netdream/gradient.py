@@ -82,6 +82,8 @@ def _positive(value, name):
 
 def _start_images(net, start, runs, seed):
     h, w = net.image_shape
+    if start is None:
+        start = "blank"
     if isinstance(start, str):
         if start == "blank":
             return np.zeros((runs, h, w))
@@ -96,7 +98,7 @@ def _start_images(net, start, runs, seed):
     return x.copy()
 
 
-def gradient_ascent(net: MLP, target, *, start="blank", runs: int = 1, steps: int = 200,
+def gradient_ascent(net: MLP, target, *, start=None, runs: int = 1, steps: int = 200,
                     step_size: float = 0.01, normalize: bool = True, clamp: bool = True,
                     objective: str = "logprob", regularizer: Regularizer | None = None,
                     seed: int = 0, threads: int | None = None, record_every: int = 0,
@@ -107,7 +109,8 @@ def gradient_ascent(net: MLP, target, *, start="blank", runs: int = 1, steps: in
     objective (minus the regulariser's weighted gradient); with ``normalize``
     the gradient is first scaled to unit L2 norm, so ``step_size`` is the L2
     length of a step. With ``clamp`` pixels are kept in [0, 1].
-    ``start``: "blank", "noise" (uniform, from ``seed``) or images.
+    ``start``: None or "blank" (all background), "noise" (uniform, from
+    ``seed``) or images.
     """
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")

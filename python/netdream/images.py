@@ -423,8 +423,8 @@ def _check_duration(duration, t: int) -> None:
 
 
 def _pick_cmap(arr: np.ndarray, cmap: str) -> str:
-    if cmap not in ("auto", "gray", "diverging"):
-        raise ValueError(f"cmap must be 'auto', 'gray' or 'diverging', got {cmap!r}")
+    if cmap not in ("auto", "gray", "diverging", "diverging_r"):
+        raise ValueError(f"cmap must be 'auto', 'gray', 'diverging' or 'diverging_r', got {cmap!r}")
     if cmap == "auto":
         return "diverging" if arr.min() < 0 else "gray"
     return cmap
@@ -440,6 +440,8 @@ def _colourise(arr: np.ndarray, cmap: str, vmax, symmetric: bool) -> np.ndarray:
         level = np.rint(_grey_levels(arr, vmax) * 255.0).astype(np.uint8)
         return np.repeat(level[..., None], 3, axis=-1)
     t = _signed_levels(arr.astype(np.float64), vmax, symmetric)
+    if cmap == "diverging_r":  # blue positive, red negative (the TensorFlow notebook's)
+        t = -t
     anchors = np.linspace(-1.0, 1.0, len(_DIVERGING))
     rgb = np.stack([np.interp(t, anchors, _DIVERGING[:, c]) for c in range(3)], axis=-1)
     return np.rint(rgb).astype(np.uint8)

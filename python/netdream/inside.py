@@ -212,10 +212,10 @@ def weight_images(net: MLP) -> np.ndarray:
 
     Returns ``(K, 28, 28)`` float64: ``weights[0][k]`` in image orientation,
     sign relative to ink (a positive weight: ink there is evidence *for*
-    class ``k``). Draw them with the package's diverging map,
-    ``netdream.images.save_grid(weight_images(net), "w.png", cmap="diverging")``:
-    positive red, negative blue, zero white (the TensorFlow notebook's map
-    has the colours the other way round). For a network with hidden layers use
+    class ``k``). Draw them as the TensorFlow notebook does, blue positive and
+    red negative: ``netdream.images.save_grid(weight_images(net), "w.png",
+    cmap="diverging_r")`` (``cmap="diverging"`` is the package's usual map,
+    red positive). For a network with hidden layers use
     :func:`receptive_fields` or :func:`netdream.causal_index`.
     """
     net = _check_net(net)

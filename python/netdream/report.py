@@ -316,8 +316,9 @@ def _pct(p: float, percent: bool = True) -> str:
     return f"{v:.2f}%" if v >= 99.0 else f"{100 * p:.1f}%"
 
 
-def _legend() -> str:
-    stops = ", ".join(f"rgb({r:.0f},{g:.0f},{b:.0f})" for r, g, b in _DIVERGING)
+def _legend(reverse: bool = False) -> str:
+    colours = _DIVERGING[::-1] if reverse else _DIVERGING
+    stops = ", ".join(f"rgb({r:.0f},{g:.0f},{b:.0f})" for r, g, b in colours)
     return ('<div class="legend"><span>lowers</span><i style="background:linear-gradient('
             f'to right, {stops})"></i><span>raises</span></div>')
 
@@ -590,11 +591,13 @@ def _fields_section(r) -> str:
         note = ("This network has no hidden layer, so there are no hidden units to show: the "
                 "receptive field of each output is its weight image, shown here by class (the "
                 "same as its causal-index map).")
-        caption = ("What each output looks at: red pixels are evidence for the digit, blue "
-                   "against. Focus: the share of a field's weight inside its best 7&times;7 "
-                   "square (1 = one small spot, 0.06 = spread evenly).")
+        caption = ("What each output looks at, drawn as in the TensorFlow notebook: blue pixels "
+                   "are evidence for the digit, red against. Focus: the share of a field's "
+                   "weight inside its best 7&times;7 square (1 = one small spot, 0.06 = spread "
+                   "evenly).")
         return _section("fields", "Receptive fields", caption,
-                        _legend() + _tiles(rf.images[units], "diverging", caps, alts), note)
+                        _legend(reverse=True) + _tiles(rf.images[units], "diverging_r", caps, alts),
+                        note)
     units = rf.most_focused(_N_FIELDS)
     caps = [f"<b>unit {j}</b><br>focus {rf.focus[j]:.2f}" for j in units]
     alts = [f"receptive field of hidden unit {j}" for j in units]
