@@ -27,16 +27,28 @@ double sample_cdf(Rng& rng, const double* cdf, int bins) {
     return (b + rng.uniform()) / bins;
 }
 
+// y^(eta + 1): by repeated squaring when eta is a small whole number (the
+// usual case), else by pow.
+inline double pow_eta1(double y, double eta) {
+    const double e = eta + 1.0;
+    if (e == std::floor(e) && e <= 64.0) {
+        double r = 1.0, b = y;
+        for (unsigned n = static_cast<unsigned>(e); n; n >>= 1, b *= b)
+            if (n & 1u) r *= b;
+        return r;
+    }
+    return std::pow(y, e);
+}
+
+// Deb's polynomial mutation on [0, 1] with distribution index eta.
 double poly_mutate(double x, double u, double eta) {
     const double pw = 1.0 / (eta + 1.0);
     double dq;
     if (u < 0.5) {
-        const double xy = 1.0 - x;
-        const double val = 2.0 * u + (1.0 - 2.0 * u) * std::pow(xy, eta + 1.0);
+        const double val = 2.0 * u + (1.0 - 2.0 * u) * pow_eta1(1.0 - x, eta);
         dq = std::pow(val, pw) - 1.0;
     } else {
-        const double xy = x;  // 1 - (1 - x)
-        const double val = 2.0 * (1.0 - u) + 2.0 * (u - 0.5) * std::pow(xy, eta + 1.0);
+        const double val = 2.0 * (1.0 - u) + 2.0 * (u - 0.5) * pow_eta1(x, eta);
         dq = 1.0 - std::pow(val, pw);
     }
     return std::min(1.0, std::max(0.0, x + dq));
