@@ -170,14 +170,6 @@ def make_cfuncs(value, delta, n_params):
     return value_c, delta_c
 
 
-@numba.njit(cache=True)
-def batch_values(value, images, params):
-    out = np.empty(images.shape[0])
-    for k in range(images.shape[0]):
-        out[k] = value(images[k], params)
-    return out
-
-
 # ------------------------------------------------- natural-image statistics
 # params: [bins, norm, log q[0..bins), log r[0..bins)] where q is the pixel-
 # value distribution and r the distribution of absolute differences between
