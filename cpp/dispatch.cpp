@@ -1,4 +1,5 @@
 // Chooses the kernels for the CPU at run time (NETDREAM_ISA overrides).
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -71,19 +72,26 @@ const Kernels* kernels_named(const char* name) {
 const char* const* kernel_names() { return names; }
 
 namespace {
-const Kernels* current = nullptr;
-}
+// Set once, by whichever thread asks first (several may race to choose: they
+// choose the same); set_kernels replaces it for tests.
+std::atomic<const Kernels*> current{nullptr};
+}  // namespace
 
 const Kernels& kernels() {
-    if (!current) current = &choose();
-    return *current;
+    const Kernels* k = current.load(std::memory_order_acquire);
+    if (k) return *k;
+    const Kernels* chosen = &choose();
+    const Kernels* expected = nullptr;
+    if (!current.compare_exchange_strong(expected, chosen, std::memory_order_acq_rel))
+        return *expected;
+    return *chosen;
 }
 
 void set_kernels(const char* name) {
     const Kernels* k = kernels_named(name);
     if (!k) throw std::invalid_argument(std::string("kernels '") + name +
                                         "' are not built in or not supported by this CPU");
-    current = k;
+    current.store(k, std::memory_order_release);
 }
 
 }  // namespace netdream

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "netdream/kernels.hpp"
+#include "netdream/objective.hpp"
 #include "netdream/parallel.hpp"
 #include "netdream/rng.hpp"
 
@@ -14,10 +15,12 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// Stream of child i in generation g: distinct from the hill climber's
-// streams (which are run indices) by a high tag.
-std::uint64_t stream_of(std::int64_t g, std::int64_t i, std::int64_t population) {
-    return (std::uint64_t{1} << 62) + static_cast<std::uint64_t>(g) * population + i;
+// Stream of child i in generation g of run `run`: distinct from the hill
+// climber's streams (which are run indices) by a high tag. check_ga keeps
+// generations x population below 2^44, so runs never share a stream.
+std::uint64_t stream_of(std::int64_t run, std::int64_t g, std::int64_t i, std::int64_t population) {
+    return (std::uint64_t{1} << 62) + (static_cast<std::uint64_t>(run) << 44) +
+           static_cast<std::uint64_t>(g) * population + i;
 }
 
 double sample_cdf(Rng& rng, const double* cdf, int bins) {
@@ -63,10 +66,13 @@ struct Breeder {
     const GaSpec& s;
     int n;
 
+    const double* cdf() const { return s.cdf.empty() ? nullptr : s.cdf.data(); }
+    int bins() const { return static_cast<int>(s.cdf.size()) - 1; }
+
     void random_image(Rng& rng, float* x) const {
         for (int k = 0; k < n; ++k)
-            x[k] = static_cast<float>(s.init_prior ? sample_cdf(rng, s.cdf, s.cdf_bins)
-                                                   : rng.uniform());
+            x[k] = static_cast<float>(s.start == GaStart::Prior ? sample_cdf(rng, cdf(), bins())
+                                                                : rng.uniform());
     }
 
     void cross(Rng& rng, const float* a, const float* b, float* child) const {
@@ -112,7 +118,7 @@ struct Breeder {
                         std::min(1.0, std::max(0.0, x[k] + s.sigma * normal(rng))));
                     break;
                 case Mutation::Resample:
-                    x[k] = static_cast<float>(s.cdf ? sample_cdf(rng, s.cdf, s.cdf_bins)
+                    x[k] = static_cast<float>(cdf() ? sample_cdf(rng, cdf(), bins())
                                                     : rng.uniform());
                     break;
             }
@@ -123,17 +129,18 @@ struct Breeder {
 // Evaluates child images incrementally where that pays. A child keeps its
 // layer-0 pre-activations; one that differs from its first parent in few
 // pixels starts from the parent's and adds delta * W[:, i] for each changed
-// pixel i (the hill climber's trick), the others are computed in full.
+// pixel i (the hill climber's trick, through the same Kernels::layer0_update),
+// the others are computed in full.
 struct Evaluator {
     const Net& net;
-    const GaSpec& s;
+    const Regularizer& reg;
     const Kernels& k = kernels();
-    int n = net.n_in(), K = net.n_out(), P0 = net.layers.front().out_pad;
+    int n = net.n_in();
 
-    // Fills pre (P0 floats) and p (K outputs) for image x; parent/parent_pre
-    // may be null (full evaluation). Returns the number of pixels updated.
-    int operator()(const float* x, const float* parent, const float* parent_pre, float* pre,
-                   float* p, int* idx, float* val, float* scratch) const {
+    // Fills pre (layer 0), z (logits) and p (outputs) for image x;
+    // parent/parent_pre may be null (full evaluation).
+    void operator()(const float* x, const float* parent, const float* parent_pre, float* pre,
+                    float* z, float* p, int* idx, float* val, float* scratch) const {
         int m = 0;
         bool full = parent == nullptr;
         if (!full) {
@@ -155,68 +162,106 @@ struct Evaluator {
         } else {
             k.layer0_update(net, parent_pre, idx, val, m, pre);
         }
-        k.forward_from_pre0(net, pre, nullptr, p, scratch);
-        return m;
+        k.forward_from_pre0(net, pre, z, p, scratch);
     }
 
-    double reg(const float* x) const {
-        if (!s.reg_value || s.reg_weight == 0.0) return 0.0;
+    // The weighted regulariser of x.
+    double penalty(const float* x) const {
+        if (!reg.active()) return 0.0;
         std::vector<double> img(x, x + n);
-        return s.reg_value(img.data(), s.height, s.width, s.reg_params);
+        return reg.value(img.data());
     }
 };
 
-double fitness_of(const GaSpec& s, const float* p, int k, int cls, double reg) {
-    double f;
-    if (s.wanted) {
-        f = 0.0;
-        for (int j = 0; j < k; ++j) f -= std::fabs(static_cast<double>(p[j]) - s.wanted[j]);
-    } else {
-        f = p[cls];
-    }
-    return f - s.reg_weight * reg;
-}
-
 }  // namespace
 
-GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
+void check_ga(const Net& net, const GaSpec& s) {
+    if (!s.map_elites) check_goal(s.goal, net);
+    if (s.map_elites && s.goal.objective == Objective::Wanted)
+        throw std::invalid_argument("MAP-Elites does not combine with a wanted output vector");
+    if (s.goal.kind != TargetKind::Class)
+        throw std::invalid_argument("the genetic search targets classes only");
+    if (s.population < 2) throw std::invalid_argument("population must be at least 2");
+    if (s.steps < 0) throw std::invalid_argument("steps (generations) must be >= 0");
+    if (s.elite < 0 || s.elite >= s.population)
+        throw std::invalid_argument("elite must lie in 0..population - 1");
+    if (s.tournament < 1 || s.tournament > s.population)
+        throw std::invalid_argument("tournament must lie in 1..population");
+    if (!(s.truncation > 0.0 && s.truncation <= 1.0))
+        throw std::invalid_argument("truncation must lie in (0, 1]");
+    for (double v : {s.crossover_rate, s.mutation_rate})
+        if (!(v >= 0.0 && v <= 1.0))
+            throw std::invalid_argument("crossover_rate and mutation_rate must lie in [0, 1]");
+    for (double v : {s.eta_mutation, s.eta_crossover, s.sigma})
+        if (!(v > 0.0) || !std::isfinite(v))
+            throw std::invalid_argument("eta and sigma must be positive and finite");
+    if (!s.cdf.empty()) {
+        if (s.cdf.size() < 2) throw std::invalid_argument("cdf needs at least two entries");
+        for (std::size_t i = 1; i < s.cdf.size(); ++i)
+            if (!(s.cdf[i] >= s.cdf[i - 1])) throw std::invalid_argument("cdf must be non-decreasing");
+    }
+    if (s.start == GaStart::Prior && s.cdf.empty())
+        throw std::invalid_argument("a first population drawn from the prior needs a cdf");
+    if (std::isnan(s.stop_at)) throw std::invalid_argument("stop_at must not be NaN");
+    if (s.record_every < 0) throw std::invalid_argument("record_every must be >= 0");
+    if (s.run < 0 || s.run >= (std::int64_t{1} << 17))
+        throw std::invalid_argument("run must lie in 0..131071");
+    // streams: generations x population must stay below 2^44 (see stream_of)
+    if (static_cast<double>(s.steps + 1) * s.population >= 17592186044416.0)
+        throw std::invalid_argument("steps x population is too large (at most 2^44)");
+}
+
+GaResult evolve(const Net& net, const GaSpec& s, int threads, const std::atomic<bool>& stop,
                 std::atomic<std::int64_t>& progress) {
+    check_ga(net, s);
     const int n = net.n_in(), k = net.n_out(), P = s.population;
     const int P0 = net.layers.front().out_pad;
     // Full recomputation of every child this often, so that the float32
     // rounding of incremental updates never accumulates for long.
     constexpr int kRefresh = 16;
-    if (P < 2) throw std::invalid_argument("population must be at least 2");
-    const bool elites_map = s.target < 0;
+    const bool elites_map = s.map_elites;
+    const Regularizer reg(s.regularizer, net.channels, net.height, net.width);
     Breeder br{s, n};
-    Evaluator ev{net, s};
+    Evaluator ev{net, reg};
     const std::size_t sn = static_cast<std::size_t>(n), sp = static_cast<std::size_t>(P0),
                       sk = static_cast<std::size_t>(k);
     std::vector<float> pop(P * sn), next(P * sn), pre(P * sp), pre_next(P * sp);
-    std::vector<float> prob(P * sk), prob_next(P * sk);
-    std::vector<double> reg(P), reg_next(P), fit(P);
-    const int T = s.threads;
+    std::vector<float> logit(P * sk), logit_next(P * sk), prob(P * sk), prob_next(P * sk);
+    std::vector<double> pen(P), pen_next(P), fit(P);
+    // one scratch per thread that will run (never more than there are children)
+    const int T = std::max(1, std::min(threads, P));
     struct Scratch {
         std::vector<int> idx;
         std::vector<float> val, tail;
     };
-    std::vector<Scratch> scratch(std::max(1, T));
+    std::vector<Scratch> scratch(T);
     for (auto& sc : scratch) {
         sc.idx.resize(n);
         sc.val.resize(n);
         sc.tail.resize(net.scratch_size());
     }
+    const Act out_act = net.layers.back().act;
+    auto score_of = [&](std::size_t i, int cls) {
+        Goal g = s.goal;
+        g.index = cls;
+        return class_score<float>(g, out_act, logit.data() + i * sk, k) - pen[i];
+    };
+    auto evaluate = [&](std::size_t i, const float* x, const float* parent, const float* parent_pre,
+                        Scratch& sc, std::vector<float>& pre_v, std::vector<float>& z_v,
+                        std::vector<float>& p_v, std::vector<double>& pen_v) {
+        ev(x, parent, parent_pre, pre_v.data() + i * sp, z_v.data() + i * sk, p_v.data() + i * sk,
+           sc.idx.data(), sc.val.data(), sc.tail.data());
+        pen_v[i] = ev.penalty(x);
+    };
 
     // the first population
     parallel_for(P, T, [&](std::size_t b, std::size_t e, int t) {
         Scratch& sc = scratch[t];
         for (std::size_t i = b; i < e; ++i) {
-            Rng rng(s.seed, stream_of(0, static_cast<std::int64_t>(i), P));
+            Rng rng(s.seed, stream_of(s.run, 0, static_cast<std::int64_t>(i), P));
             float* x = pop.data() + i * sn;
             br.random_image(rng, x);
-            ev(x, nullptr, nullptr, pre.data() + i * sp, prob.data() + i * sk, sc.idx.data(),
-               sc.val.data(), sc.tail.data());
-            reg[i] = ev.reg(x);
+            evaluate(i, x, nullptr, nullptr, sc, pre, logit, prob, pen);
         }
     });
 
@@ -226,11 +271,10 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
     auto update_archive = [&]() {
         for (int i = 0; i < P; ++i)
             for (int c = 0; c < k; ++c) {
-                const float* p = prob.data() + i * sk;
-                const double f = fitness_of(s, p, k, c, reg[i]);
+                const double f = score_of(i, c);
                 if (f > cell[c]) {
                     cell[c] = f;
-                    cell_conf[c] = p[c];
+                    cell_conf[c] = prob[i * sk + c];
                     std::copy(pop.begin() + i * sn, pop.begin() + (i + 1) * sn,
                               archive.begin() + c * sn);
                     std::copy(pre.begin() + i * sp, pre.begin() + (i + 1) * sp,
@@ -239,6 +283,23 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
             }
     };
     GaResult out;
+    // the trace: the best individual (MAP-Elites: the whole archive) at generation g
+    auto push_trace = [&](std::int64_t g) {
+        out.trace_steps.push_back(g);
+        if (elites_map) {
+            out.trace_images.insert(out.trace_images.end(), archive.begin(), archive.end());
+            out.trace_scores.insert(out.trace_scores.end(), cell.begin(), cell.end());
+            return;
+        }
+        const std::size_t b = static_cast<std::size_t>(
+            std::max_element(fit.begin(), fit.end()) - fit.begin());  // first of the best
+        out.trace_images.insert(out.trace_images.end(), pop.begin() + b * sn,
+                                pop.begin() + (b + 1) * sn);
+        out.trace_scores.push_back(fit[b]);
+    };
+    auto trace = [&](std::int64_t g) {
+        if (s.record_every > 0 && g % s.record_every == 0) push_trace(g);
+    };
     auto record = [&]() -> bool {  // true when the goal is reached
         if (elites_map) {
             const double lo = *std::min_element(cell_conf.begin(), cell_conf.end());
@@ -250,14 +311,15 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
         for (int i = 0; i < P; ++i) {
             sum += fit[i];
             best = std::max(best, fit[i]);
-            if (!s.wanted) conf = std::max(conf, static_cast<double>(prob[i * sk + s.target]));
+            if (s.goal.objective != Objective::Wanted)
+                conf = std::max(conf, static_cast<double>(prob[i * sk + s.goal.index]));
         }
         out.best.push_back(best);
         out.mean.push_back(sum / P);
-        return !s.wanted && conf >= s.stop_at;
+        return s.goal.objective != Objective::Wanted && conf >= s.stop_at;
     };
     auto compute_fitness = [&]() {
-        for (int i = 0; i < P; ++i) fit[i] = fitness_of(s, prob.data() + i * sk, k, s.target, reg[i]);
+        for (int i = 0; i < P; ++i) fit[i] = score_of(i, s.goal.index);
     };
 
     if (elites_map) {
@@ -268,14 +330,15 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
         compute_fitness();
     }
     bool done = record();
+    trace(0);
     std::vector<int> order(P);
-    int g = 0;
-    for (; g < s.generations && !done; ++g) {
+    std::int64_t g = 0;
+    for (; g < s.steps && !done; ++g) {
         if (stop.load()) {
             out.stopped = true;
             break;
         }
-        const int elite = elites_map ? 0 : std::min(s.elite, P);
+        const int elite = elites_map ? 0 : s.elite;
         if (!elites_map) {
             std::iota(order.begin(), order.end(), 0);
             std::stable_sort(order.begin(), order.end(),
@@ -284,8 +347,9 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
                 const std::size_t o = static_cast<std::size_t>(order[i]);
                 std::copy(pop.begin() + o * sn, pop.begin() + (o + 1) * sn, next.begin() + i * sn);
                 std::copy(pre.begin() + o * sp, pre.begin() + (o + 1) * sp, pre_next.begin() + i * sp);
+                std::copy(logit.begin() + o * sk, logit.begin() + (o + 1) * sk, logit_next.begin() + i * sk);
                 std::copy(prob.begin() + o * sk, prob.begin() + (o + 1) * sk, prob_next.begin() + i * sk);
-                reg_next[i] = reg[o];
+                pen_next[i] = pen[o];
             }
         }
         const int breeders = std::max(1, static_cast<int>(std::ceil(s.truncation * P)));
@@ -314,7 +378,7 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
             Scratch& sc = scratch[t];
             for (std::size_t j = b; j < e; ++j) {
                 const std::size_t i = first + j;
-                Rng rng(s.seed, stream_of(g + 1, static_cast<std::int64_t>(i), P));
+                Rng rng(s.seed, stream_of(s.run, g + 1, static_cast<std::int64_t>(i), P));
                 float* child = next.data() + i * sn;
                 const auto a = pick(rng);
                 if (rng.uniform() < s.crossover_rate) {
@@ -324,23 +388,26 @@ GaResult evolve(const Net& net, const GaSpec& s, const std::atomic<bool>& stop,
                     std::copy(a.first, a.first + n, child);
                 }
                 br.mutate(rng, child);
-                ev(child, refresh || !s.incremental ? nullptr : a.first, a.second, pre_next.data() + i * sp,
-                   prob_next.data() + i * sk, sc.idx.data(), sc.val.data(), sc.tail.data());
-                reg_next[i] = ev.reg(child);
+                evaluate(i, child, refresh || !s.incremental ? nullptr : a.first, a.second, sc,
+                         pre_next, logit_next, prob_next, pen_next);
             }
         });
         pop.swap(next);
         pre.swap(pre_next);
+        logit.swap(logit_next);
         prob.swap(prob_next);
-        reg.swap(reg_next);
+        pen.swap(pen_next);
         if (elites_map)
             update_archive();
         else
             compute_fitness();
         done = record();
+        trace(g + 1);
         progress.fetch_add(1);
     }
     out.generations_run = g;
+    // the last generation is always in the trace
+    if (s.record_every > 0 && (out.trace_steps.empty() || out.trace_steps.back() != g)) push_trace(g);
     if (elites_map) {
         out.images = archive;
         out.fitness = cell;

@@ -39,11 +39,16 @@ inline std::int32_t float_to_bits(float f) {
 // polynomial, about 2 ulp). Arguments are clamped to [-87.3, 88.3], which
 // keeps the result finite and normal.
 inline float exp_f(float x) {
-    x = std::min(std::max(x, -87.3f), 88.3f);
+    x = x < -87.3f ? -87.3f : x;  // NaN stays NaN
+    x = x > 88.3f ? 88.3f : x;
     const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
     float t = x * 1.44269504088896341f + magic;
     float n = t - magic;
-    std::int32_t ni = float_to_bits(t) - float_to_bits(magic);
+    // The exponent, in unsigned arithmetic: a NaN argument gives arbitrary
+    // bits here (and NaN below), never a signed overflow or a shift of a
+    // negative value.
+    std::uint32_t ni = static_cast<std::uint32_t>(float_to_bits(t)) -
+                       static_cast<std::uint32_t>(float_to_bits(magic));
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -53,7 +58,7 @@ inline float exp_f(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * (r * r) + r + 1.0f;
-    return y * bits_to_float((ni + 127) << 23);
+    return y * bits_to_float(static_cast<std::int32_t>((ni + 127u) << 23));
 }
 
 inline float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
@@ -65,6 +70,7 @@ inline float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
 constexpr int W = ND_VEC_FLOATS;
 typedef float vf __attribute__((vector_size(W * sizeof(float))));
 typedef std::int32_t vi __attribute__((vector_size(W * sizeof(float))));
+typedef std::uint32_t vu __attribute__((vector_size(W * sizeof(float))));
 static_assert(kPad % W == 0, "the padding must be a multiple of the vector width");
 // Accumulators the register file holds comfortably in the hot loops.
 constexpr int kMaxAcc = W == 4 ? 8 : (W == 8 ? 8 : 4);
@@ -81,11 +87,13 @@ inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 
 // exp_f on W lanes: the same operations in the same order as the scalar one.
 inline vf exp_v(vf x) {
-    x = vmin(vmax(x, splat(-87.3f)), splat(88.3f));
+    const vf lo = splat(-87.3f), hi = splat(88.3f);
+    x = x < lo ? lo : x;  // written so that NaN lanes stay NaN
+    x = x > hi ? hi : x;
     const vf magic = splat(12582912.0f);
     vf t = x * 1.44269504088896341f + magic;
     vf n = t - magic;
-    vi ni = (vi)t - float_to_bits(12582912.0f);
+    vu ni = (vu)t - static_cast<std::uint32_t>(float_to_bits(12582912.0f));
     vf r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     vf p = splat(1.9875691500e-4f);
@@ -95,7 +103,7 @@ inline vf exp_v(vf x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     vf y = p * (r * r) + r + 1.0f;
-    return y * (vf)((ni + 127) << 23);
+    return y * (vf)((ni + 127u) << 23);
 }
 
 // 1 / d for d >= 1 (where the callers use it). A full-precision division
@@ -413,38 +421,13 @@ void forward_rows(const Net& net, const void* x, InputKind kind, std::size_t beg
 }
 
 
-// ------------------------------------------------------------ hill climbing
+// ------------------------------------------------------------------- scores
 
 namespace {
 
-// Double precision, plain loops: the exact path for published recipes.
-inline double act64(Act a, double z, double slope) {
-    switch (a) {
-        case Act::Relu: return z > 0.0 ? z : 0.0;
-        case Act::LeakyRelu: return z > 0.0 ? z : slope * z;
-        case Act::Sigmoid: return 1.0 / (1.0 + std::exp(-z));
-        case Act::Tanh: return std::tanh(z);
-        default: return z;
-    }
-}
-
-void dense64(const Layer& L, const double* h, double* z) {
-    for (int o = 0; o < L.n_out; ++o) {
-        const double* w = L.w64.data() + static_cast<std::size_t>(o) * L.in_pad;
-        double s = 0.0;
-        for (int i = 0; i < L.n_in; ++i) s += w[i] * h[i];
-        z[o] = L.b64[o] + s;
-    }
-    for (int o = L.n_out; o < L.out_pad; ++o) z[o] = 0.0;
-}
-
-// Pre-activations of layer `upto` (its input is layer upto-1's activation),
-// from layer 0's. Returns a pointer into scratch (or pre0 itself).
-template <class T>
-const T* forward_upto(const Net& net, const T* pre0, int upto, T* scratch);
-
-template <>
-const float* forward_upto<float>(const Net& net, const float* pre0, int upto, float* scratch) {
+// Pre-activations of layer `upto` from layer 0's; a pointer into scratch
+// (or pre0 itself).
+const float* forward_upto(const Net& net, const float* pre0, int upto, float* scratch) {
     const int width = net.max_width();
     float* a = scratch;
     float* b = scratch + width;
@@ -458,67 +441,12 @@ const float* forward_upto<float>(const Net& net, const float* pre0, int upto, fl
     return z;
 }
 
-template <>
-const double* forward_upto<double>(const Net& net, const double* pre0, int upto,
-                                   double* scratch) {
-    const int width = net.max_width();
-    double* a = scratch;
-    double* b = scratch + width;
-    const double* z = pre0;
-    for (int l = 0; l < upto; ++l) {
-        const Layer& L = net.layers[l];
-        for (int j = 0; j < L.out_pad; ++j) a[j] = act64(L.act, z[j], net.leaky_slope);
-        dense64(net.layers[l + 1], a, b);
-        z = b;
-        std::swap(a, b);
-    }
-    return z;
-}
-
-inline float exp_t(float x) { return exp_f(x); }
-inline double exp_t(double x) { return std::exp(x); }
-
-// The objective to minimise, from the logits z (n outputs) of a net whose
-// output activation is out_act. Written to keep precision near p = 1.
-template <class T>
-double class_objective(Objective obj, Act out_act, const T* z, int n, int t) {
-    if (obj == Objective::Margin) {
-        T best = -std::numeric_limits<T>::infinity();
-        for (int k = 0; k < n; ++k)
-            if (k != t) best = std::max(best, z[k]);
-        return n > 1 ? static_cast<double>(best) - static_cast<double>(z[t])
-                     : -static_cast<double>(z[t]);
-    }
-    if (out_act == Act::Identity) return -static_cast<double>(z[t]);
-    if (out_act == Act::Sigmoid) {
-        const T zt = z[t];
-        if (obj == Objective::Prob) return 1.0 / (1.0 + static_cast<double>(exp_t(zt)));
-        // -log sigmoid(zt) = softplus(-zt)
-        return zt >= 0 ? std::log1p(static_cast<double>(exp_t(-zt)))
-                       : -static_cast<double>(zt) + std::log1p(static_cast<double>(exp_t(zt)));
-    }
-    // softmax
-    T m = z[0];
-    for (int k = 1; k < n; ++k) m = std::max(m, z[k]);
-    T others = 0, all = 0;
-    for (int k = 0; k < n; ++k) {
-        const T e = exp_t(z[k] - m);
-        all += e;
-        if (k != t) others += e;
-    }
-    if (obj == Objective::Prob) return static_cast<double>(others / all);
-    // -log p_t = log(all) - (z_t - m); when t holds the maximum, use
-    // log1p(others / e_t) with e_t = 1 so that p near 1 keeps its precision.
-    if (z[t] == m) return std::log1p(static_cast<double>(others));
-    return std::log(static_cast<double>(all)) - static_cast<double>(z[t] - m);
-}
-
-// The softmax objectives in float, W lanes at a time (the scalar version
-// spends ten exp calls per candidate).
-double softmax_objective_f(Objective obj, const float* z, int n, int t) {
+// The softmax scores in float, W lanes at a time (the scalar version spends
+// ten exp calls per candidate of the hill climber).
+double softmax_score_f(Objective obj, const float* z, int n, int t) {
     float m = z[0];
     for (int k = 1; k < n; ++k) m = std::max(m, z[k]);
-    float all = 0.0f, others = 0.0f;
+    float all = 0.0f, others = 0.0f, et = 0.0f;
     for (int k0 = 0; k0 < n; k0 += W) {
         float lanes[W];
         for (int l = 0; l < W; ++l) lanes[l] = k0 + l < n ? z[k0 + l] - m : -100.0f;
@@ -528,147 +456,33 @@ double softmax_objective_f(Objective obj, const float* z, int n, int t) {
         for (int l = 0; l < W && k0 + l < n; ++l) {
             all += ev[l];
             if (k0 + l != t) others += ev[l];
+            else et = ev[l];
         }
     }
-    if (obj == Objective::Prob) return static_cast<double>(others / all);
-    if (z[t] == m) return std::log1p(static_cast<double>(others));
-    return std::log(static_cast<double>(all)) - static_cast<double>(z[t] - m);
-}
-
-template <class T>
-struct Weights0;
-template <>
-struct Weights0<float> {
-    static const float* w(const Layer& L) { return L.w.data(); }
-    static const float* b(const Layer& L) { return L.b.data(); }
-};
-template <>
-struct Weights0<double> {
-    static const double* w(const Layer& L) { return L.w64.data(); }
-    static const double* b(const Layer& L) { return L.b64.data(); }
-};
-
-template <class T>
-bool hill_run_t(const Net& net, const HillSpec& sp, std::int64_t r, HillRun& run,
-                const std::atomic<bool>& stop, std::atomic<std::int64_t>& steps_done) {
-    const Layer& L0 = net.layers.front();
-    const Layer& last = net.layers.back();
-    const int n = L0.n_in, P = L0.out_pad, n_layers = static_cast<int>(net.layers.size());
-    const T* W0 = Weights0<T>::w(L0);
-    const T* B0 = Weights0<T>::b(L0);
-    Rng rng(sp.seed, static_cast<std::uint64_t>(r));
-    double* x = run.image;
-    if (sp.start == Start::Sparse) {
-        for (int i = 0; i < n; ++i) {
-            x[i] = 0.0;
-            if (rng.uniform() < sp.sparse_fraction) x[i] += sp.sparse_amount * rng.uniform();
-        }
-    } else if (sp.start == Start::Uniform) {
-        for (int i = 0; i < n; ++i) x[i] = rng.uniform();
-    }
-    std::vector<T> pre_buf(P), cand_buf(P), scratch(net.scratch_size()), logits(net.max_width());
-    T* pre = pre_buf.data();
-    T* cand = cand_buf.data();
-    const bool hidden = sp.objective == Objective::Hidden;
-    const bool use_reg = sp.reg_delta != nullptr && sp.reg_weight != 0.0;
-
-    auto full_pre = [&](T* out) {
-        for (int j = 0; j < P; ++j) out[j] = B0[j];
-        for (int k = 0; k < n; ++k) {
-            if (x[k] == 0.0) continue;
-            const T v = static_cast<T>(x[k]);
-            const T* w = W0 + static_cast<std::size_t>(k) * P;
-            for (int j = 0; j < P; ++j) out[j] += v * w[j];
-        }
-    };
-    auto evaluate = [&](const T* p) -> double {
-        if (hidden) {
-            // The unit's pre-activation: monotone in its activation, and it
-            // never stalls where a relu is off or a sigmoid saturates.
-            const T* z = forward_upto<T>(net, p, sp.target_layer, scratch.data());
-            return -static_cast<double>(z[sp.target]);
-        }
-        const T* z = forward_upto<T>(net, p, n_layers - 1, scratch.data());
-        if constexpr (std::is_same_v<T, float>) {
-            if (last.act == Act::Softmax && sp.objective != Objective::Margin)
-                return softmax_objective_f(sp.objective, z, last.n_out, sp.target);
-        }
-        return class_objective<T>(sp.objective, last.act, z, last.n_out, sp.target);
-    };
-
-    full_pre(pre);
-    double obj = evaluate(pre);
-    double reg = use_reg ? sp.reg_value(x, sp.height, sp.width, sp.reg_params) : 0.0;
-    double total = obj + sp.reg_weight * reg;
-    std::int64_t rec = 0;
-    auto record = [&]() {
-        if (!run.trace_images) return;
-        float* dst = run.trace_images + static_cast<std::size_t>(rec) * n;
-        for (int i = 0; i < n; ++i) dst[i] = static_cast<float>(x[i]);
-        run.trace_values[rec++] = total;
-    };
-    if (sp.record_every > 0) record();
-
-    const double lo = -sp.step, span = 2.0 * sp.step;
-    std::int64_t accepted = 0, pending = 0;
-    for (std::int64_t s = 1; s <= sp.steps; ++s) {
-        const std::int64_t i = rng.below(n);
-        const double delta = span * rng.uniform() + lo;
-        const double old = x[i];
-        const double nv = std::min(1.0, std::max(0.0, old + delta));
-        const double d = nv - old;
-        if (d != 0.0) {
-            const T dt = static_cast<T>(d);
-            const T* w = W0 + static_cast<std::size_t>(i) * P;
-            for (int j = 0; j < P; ++j) cand[j] = pre[j] + dt * w[j];
-            const double o = evaluate(cand);
-            const double rd =
-                use_reg ? sp.reg_delta(x, sp.height, sp.width, i, nv, sp.reg_params) : 0.0;
-            const double t = o + sp.reg_weight * (reg + rd);
-            if (t < total) {
-                std::swap(pre, cand);
-                x[i] = nv;
-                obj = o;
-                reg += rd;
-                total = t;
-                ++accepted;
-            }
-        }
-        if (sp.refresh_every > 0 && s % sp.refresh_every == 0) {
-            full_pre(pre);
-            obj = evaluate(pre);
-            if (use_reg) reg = sp.reg_value(x, sp.height, sp.width, sp.reg_params);
-            total = obj + sp.reg_weight * reg;
-        }
-        if (sp.record_every > 0 && s % sp.record_every == 0) record();
-        if (++pending == 8192) {
-            steps_done.fetch_add(pending, std::memory_order_relaxed);
-            pending = 0;
-            if (stop.load(std::memory_order_relaxed)) return false;
-        }
-    }
-    steps_done.fetch_add(pending, std::memory_order_relaxed);
-    run.accepted = accepted;
-    run.objective = obj;
-    run.total = total;
-    return true;
-}
-
-bool hill_climb(const Net& net, const HillSpec& spec, std::int64_t r, HillRun& run,
-                const std::atomic<bool>& stop, std::atomic<std::int64_t>& steps_done) {
-    return spec.float64 ? hill_run_t<double>(net, spec, r, run, stop, steps_done)
-                        : hill_run_t<float>(net, spec, r, run, stop, steps_done);
+    return softmax_score(obj, static_cast<double>(others), static_cast<double>(all),
+                         static_cast<double>(et), static_cast<double>(z[t] - m));
 }
 
 }  // namespace
 
+double score_from_pre0(const Net& net, const float* pre0, const Goal& goal, float* scratch) {
+    if (goal.kind == TargetKind::Unit)
+        return static_cast<double>(forward_upto(net, pre0, goal.layer, scratch)[goal.index]);
+    const Layer& last = net.layers.back();
+    const float* z = forward_upto(net, pre0, static_cast<int>(net.layers.size()) - 1, scratch);
+    if (last.act == Act::Softmax &&
+        (goal.objective == Objective::LogProb || goal.objective == Objective::Prob ||
+         goal.objective == Objective::SeedError))
+        return softmax_score_f(goal.objective, z, last.n_out, goal.index);
+    return class_score<float>(goal, last.act, z, last.n_out);
+}
 void layer0_update(const Net& net, const float* init, const int* idx, const float* val, int n,
                    float* pre) {
     layer0_accumulate(net.layers.front(), init, idx, val, n, pre);
 }
 
 extern const Kernels table;
-const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0, &hill_climb, &layer0_update};
+const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0, &layer0_update, &score_from_pre0};
 
 }  // namespace ND_ISA_NS
 }  // namespace netdream

@@ -1,4 +1,5 @@
 #include "netdream/net.hpp"
+#include "netdream/objective.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -35,14 +36,23 @@ int Net::max_width() const {
 
 Net make_net(const std::vector<std::vector<double>>& weights,
              const std::vector<std::vector<double>>& biases, const std::vector<int>& n_ins,
-             const std::vector<int>& n_outs, const std::vector<Act>& acts, float leaky_slope) {
+             const std::vector<int>& n_outs, const std::vector<Act>& acts, float leaky_slope,
+             int channels, int height, int width) {
     const std::size_t n = weights.size();
     if (n == 0) throw std::invalid_argument("a network needs at least one layer");
     if (biases.size() != n || n_ins.size() != n || n_outs.size() != n || acts.size() != n)
         throw std::invalid_argument("weights, biases, sizes and activations differ in length");
     if (!std::isfinite(leaky_slope)) throw std::invalid_argument("leaky_slope must be finite");
+    if (channels <= 0 || height <= 0 || width <= 0)
+        throw std::invalid_argument("image_shape: sizes must be positive");
+    if (static_cast<long long>(channels) * height * width != n_ins.front())
+        throw std::invalid_argument("image_shape: channels * height * width must equal the input size " +
+                                    std::to_string(n_ins.front()));
     Net net;
     net.leaky_slope = leaky_slope;
+    net.channels = channels;
+    net.height = height;
+    net.width = width;
     for (std::size_t l = 0; l < n; ++l) {
         const int n_in = n_ins[l], n_out = n_outs[l];
         const std::string where = "layer " + std::to_string(l);
@@ -83,6 +93,29 @@ Net make_net(const std::vector<std::vector<double>>& weights,
         net.layers.push_back(std::move(L));
     }
     return net;
+}
+
+void check_goal(const Goal& g, const Net& net) {
+    const int n_layers = static_cast<int>(net.layers.size());
+    if (g.kind == TargetKind::Unit) {
+        if (g.layer < 0 || g.layer >= n_layers - 1)
+            throw std::invalid_argument("target layer " + std::to_string(g.layer) +
+                                        " is not a hidden layer (the net has " +
+                                        std::to_string(n_layers - 1) + ")");
+        if (g.index < 0 || g.index >= net.layers[g.layer].n_out)
+            throw std::invalid_argument("target unit " + std::to_string(g.index) +
+                                        " out of range: hidden layer " + std::to_string(g.layer) +
+                                        " has " + std::to_string(net.layers[g.layer].n_out) + " units");
+        return;
+    }
+    if (g.index < 0 || g.index >= net.n_out())
+        throw std::invalid_argument("target class " + std::to_string(g.index) + " out of range 0.." +
+                                    std::to_string(net.n_out() - 1));
+    if (g.objective == Objective::Wanted && g.wanted.size() != static_cast<std::size_t>(net.n_out()))
+        throw std::invalid_argument("wanted must have one value per output (" +
+                                    std::to_string(net.n_out()) + ")");
+    for (double v : g.wanted)
+        if (!std::isfinite(v)) throw std::invalid_argument("wanted contains NaN or infinite values");
 }
 
 }  // namespace netdream

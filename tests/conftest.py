@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,35 @@ needs_netjs = pytest.mark.skipif(
 needs_mnist = pytest.mark.skipif(
     not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
     reason=f"the MNIST test set is absent from {MNIST} (shared data folder)")
+
+
+def lively_mlp(rng, sizes, hidden, output, starts, scale=1.0):
+    """A random MLP (see random_mlp) none of whose relu layers is dead on any
+    of the images ``starts``: a layer all of whose units are off makes every
+    later layer constant, and a search from such an image can never move.
+    Where that would happen, the layer's biases are raised together until its
+    most active unit is on (by 0.5) for every start."""
+    import netdream
+    from reference import layers64
+    net = random_mlp(rng, sizes, hidden, output, scale=scale)
+    if hidden not in ("relu", "leaky_relu"):
+        return net
+    ws, bs = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    for l in range(len(ws) - 1):
+        probe = netdream.MLP(ws, bs, hidden=hidden, output=output, encoding=net.encoding)
+        pre, _ = layers64(probe, starts)
+        lift = max(0.0, 0.5 - float(pre[l].max(axis=1).min()))
+        bs[l] = bs[l] + lift
+    return netdream.MLP(ws, bs, hidden=hidden, output=output, encoding=net.encoding)
+
+
+def mnist(split):
+    """An MNIST split from the shared data folder (the caller skips when absent)."""
+    from netdream.datasets import load_mnist
+    return load_mnist(split, root=MNIST, progress=False)
+
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "python" / "netdream" / "data" / "default.npz"
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +77,32 @@ def random_mlp(rng, sizes, hidden, output="softmax", encoding=None, scale=1.0):
     ws = [rng.normal(0, scale / np.sqrt(a), size=(b, a)) for a, b in zip(sizes[:-1], sizes[1:])]
     bs = [rng.normal(0, 0.1, size=b) for b in sizes[1:]]
     return netdream.MLP(ws, bs, hidden=hidden, output=output, encoding=encoding)
+
+
+def bars(n, seed=0):
+    """A synthetic 3-class set: a horizontal bar, a vertical bar, a square."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = np.zeros((n, 28, 28), np.uint8)
+    for i, (k, p) in enumerate(zip(y, rng.integers(6, 22, n))):
+        if k == 0:
+            x[i, p - 1:p + 1, 4:24] = 255
+        elif k == 1:
+            x[i, 4:24, p - 1:p + 1] = 255
+        else:
+            x[i, 8:20, 8:20] = 255
+    return x, y
+
+
+def fit_quietly(clf, x, y):
+    from sklearn.exceptions import ConvergenceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(x, y)
+
+
+def write_idx(path, arr):
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(d.to_bytes(4, "big") for d in arr.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + arr.tobytes())

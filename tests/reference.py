@@ -99,29 +99,59 @@ def seed_recipe(w12, bias2, w23, bias3, target, steps, smoothness, seed, run=0):
     return np.array(decisions), img
 
 
-def objective64(net, images, target, objective):
-    """The hill climber's objective, recomputed in float64 from images."""
-    from netdream import activations
-    acts = activations(net, images)
+def _act(name, z, slope):
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, slope * z)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    return z
+
+
+def layers64(net, images):
+    """(pre, post) of every layer in plain NumPy float64, from the model's
+    own weights and encoding (independent of the compiled core)."""
+    h = net.encode(images)
+    pre, post = [], []
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        z = h @ w.T + b
+        pre.append(z)
+        if l + 1 < len(net.weights):
+            h = _act(net.hidden[l], z, net.leaky_slope)
+        elif net.output == "softmax":
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            h = e / e.sum(axis=1, keepdims=True)
+        else:
+            h = _act(net.output, z, net.leaky_slope)
+        post.append(h)
+    return pre, post
+
+
+def score64(net, images, target, objective):
+    """The searches' score (higher is better; netdream.goals), recomputed in
+    plain NumPy float64 from images."""
+    pre, post = layers64(net, images)
     if isinstance(target, tuple):  # the unit's pre-activation
         _, layer, unit = target
-        h = acts[layer - 1] if layer > 0 else net.encode(images)
-        return -(h @ net.weights[layer][unit] + net.biases[layer][unit])
-    # logits: redo the last layer without its activation
-    h = acts[-2] if len(acts) > 1 else net.encode(images)
-    z = h @ net.weights[-1].T + net.biases[-1]
+        return pre[layer][:, unit]
+    z = pre[-1]
     t = target
+    if objective == "logit":
+        return z[:, t]
     if objective == "margin":
         others = np.delete(z, t, axis=1)
-        return (others.max(axis=1) if others.shape[1] else 0.0) - z[:, t]
+        return z[:, t] - (others.max(axis=1) if others.shape[1] else 0.0)
     if net.output == "identity":
-        return -z[:, t]
+        return z[:, t]
     if net.output == "sigmoid":
         if objective == "prob":
-            return 1.0 / (1.0 + np.exp(z[:, t]))
-        return np.logaddexp(0.0, -z[:, t])
+            return 1.0 / (1.0 + np.exp(-z[:, t]))
+        return -np.logaddexp(0.0, -z[:, t])
     m = z.max(axis=1, keepdims=True)
     e = np.exp(z - m)
     if objective == "prob":
-        return (e.sum(axis=1) - e[:, t]) / e.sum(axis=1)
-    return np.log(e.sum(axis=1)) - (z[:, t] - m[:, 0])
+        return e[:, t] / e.sum(axis=1)
+    return (z[:, t] - m[:, 0]) - np.log(e.sum(axis=1))

@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from netdream.cli import main
+import netdream
+from netdream import MLP
+from netdream.cli import build_parser, main
+from netdream.cli.train import cmd_train
 from netdream.images import save_image
 
-from conftest import MNIST, NETJS, needs_mnist, needs_netjs
+from conftest import MNIST, NETJS, bars, needs_mnist, needs_netjs, write_idx
 
 
 @needs_mnist
@@ -85,3 +88,52 @@ def test_console_script_help():
                          text=True, check=True).stdout
     for command in ("eval", "causal", "classify", "dream", "evolve", "ascend", "morph", "train"):
         assert command in out
+
+
+# ------------------------------------------------------------------ train
+def _parse(argv):
+    return build_parser().parse_args(["train", *argv])
+
+
+@pytest.mark.parametrize("train_name", ["train10k", "train"])
+def test_cli_run_trains_evaluates_and_saves(tmp_path, capsys, train_name):
+    x, y = bars(300)
+    xt, yt = bars(100, seed=1)
+    write_idx(tmp_path / f"{train_name}-images-idx3-ubyte.gz", x)
+    write_idx(tmp_path / f"{train_name}-labels-idx1-ubyte.gz", y)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", xt)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", yt)
+    out = tmp_path / "m.npz"
+    args = _parse(["--data", str(tmp_path), "-o", str(out), "--hidden", "16", "--epochs", "3",
+                   "--augment", "1", "--learning-rate", "0.003", "--no-progress"])
+    assert cmd_train(args) == 0
+    stdout = capsys.readouterr().out
+    net = MLP.load(out)
+    res = netdream.evaluate(net, xt, yt)
+    assert f"test accuracy: {res.correct}/100 ({100 * res.accuracy:.2f}%)" in stdout
+    meta = net.metadata
+    assert meta["test_accuracy"]["correct"] == res.correct
+    assert meta["command"].startswith(f"netdream train --data {tmp_path} -o {out} --hidden 16 ")
+    assert "--epochs 3" in meta["command"] and "--seed 0" in meta["command"]
+    assert meta["training"]["augment"] == 1 and meta["training_data"].startswith("MNIST")
+
+
+def test_cli_float16_storage_scores_what_is_stored(tmp_path, capsys):
+    x, y = bars(200)
+    for name, arr in [("train10k-images-idx3-ubyte.gz", x), ("train10k-labels-idx1-ubyte.gz", y),
+                      ("t10k-images-idx3-ubyte.gz", x[:50]), ("t10k-labels-idx1-ubyte.gz", y[:50])]:
+        write_idx(tmp_path / name, arr)
+    out = tmp_path / "m.npz"
+    args = _parse(["--data", str(tmp_path), "-o", str(out), "--hidden", "8", "--epochs", "1",
+                   "--augment", "0", "--storage-dtype", "float16", "--no-progress"])
+    assert cmd_train(args) == 0
+    net = MLP.load(out)
+    assert net.metadata["storage_dtype"] == "float16"
+    assert net.metadata["test_accuracy"]["correct"] == netdream.evaluate(net, x[:50], y[:50]).correct
+
+
+def test_cli_missing_data_is_an_error_not_a_crash(tmp_path, capsys):
+    args = _parse(["--data", str(tmp_path), "-o", str(tmp_path / "m.npz"), "--no-progress"])
+    assert cmd_train(args) == 1
+    assert "cannot read training data" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()

@@ -9,22 +9,14 @@ from hypothesis import given, settings, strategies as st
 import netdream
 
 from conftest import random_mlp
-from reference import objective64
+from reference import score64
 
 HIDDEN = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
 
 
 def _objective(net, x, t, objective):
-    """The maximised objective, in float64 NumPy."""
-    if objective == "logit":
-        acts = netdream.activations(net, x)
-        h = acts[-2] if len(acts) > 1 else net.encode(x)
-        return (h @ net.weights[-1].T + net.biases[-1])[:, t]
-    if objective == "prob":
-        return netdream.forward64(net, x)[:, t]
-    if objective == "margin":
-        return -objective64(net, x, t, "margin")
-    return -objective64(net, x, t, "logprob")
+    """The maximised score, in float64 NumPy."""
+    return score64(net, x, t, objective)
 
 
 @settings(max_examples=25, deadline=None)
@@ -74,7 +66,7 @@ def test_gradient_ascent_reaches_the_class(default_net, normalize):
     assert r.confidence.min() > 0.99
     assert r.images.min() >= 0 and r.images.max() <= 1
     assert r.trajectory.images.shape == (2, 4, 28, 28)
-    assert np.all(np.diff(r.trajectory.values, axis=1) > -1e-6)
+    assert np.all(np.diff(r.trajectory.scores, axis=1) > -1e-6)
 
 
 def test_gradient_ascent_with_regulariser(default_net):
@@ -100,7 +92,7 @@ def test_regulariser_gradient_is_exact_for_quadratics():
 def test_morph_a_seven_into_a_three(seed_net, mnist_test, method):
     images, labels = mnist_test
     sevens = images[labels == 7][:3]
-    r = netdream.morph(seed_net, sevens, 3, method=method, max_steps=3000, progress=False)
+    r = netdream.morph(seed_net, sevens, 3, method=method, steps=3000, progress=False)
     assert r.reached.all()
     assert r.confidence.min() >= 0.9
     np.testing.assert_array_equal(seed_net.predict(r.images), 3)
@@ -120,12 +112,12 @@ def test_morph_arguments(seed_net, mnist_test):
 
 
 def test_transfer_of_fooling_images(seed_net, default_net):
-    fool = netdream.evolve(seed_net, "all", generations=200, stop_at=0.9999, progress=False)
-    mine = netdream.transfer(fool, seed_net)
+    fool = netdream.evolve(seed_net, "all", steps=200, stop_at=0.9999, progress=False)
+    mine = netdream.transfer(seed_net, fool)
     assert mine.rate == 1.0
-    other = netdream.transfer(fool, default_net)
+    other = netdream.transfer(default_net, fool)
     assert other.predicted.shape == (10,)
     assert 0.0 <= other.rate <= 1.0
     assert "still fool" in str(other)
     with pytest.raises(ValueError, match="target"):
-        netdream.transfer(np.zeros((2, 28, 28)), default_net)
+        netdream.transfer(default_net, np.zeros((2, 28, 28)))

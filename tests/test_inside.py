@@ -357,3 +357,9 @@ def test_misclassified_on_mnist(default_net, mnist_test):
     result = netdream.evaluate(default_net, images[:2000], labels[:2000])
     assert m.n_wrong == result.total - result.correct
     assert len(m) == min(20, m.n_wrong) and m.images.dtype == np.uint8
+
+
+def test_activations_shapes_and_output(seed_net, mnist_test):
+    acts = netdream.activations(seed_net, mnist_test[0][:5])
+    assert [a.shape for a in acts] == [(5, 200), (5, 10)]
+    np.testing.assert_allclose(acts[-1], seed_net.predict_proba(mnist_test[0][:5]), atol=1e-5)

@@ -16,7 +16,8 @@ from PIL import Image
 
 import netdream
 from netdream.cli import main
-from netdream.report import SECTIONS, _pct, make_report
+from netdream.report import SECTIONS, make_report
+from netdream.report._render import _pct
 
 from conftest import MNIST, NETJS, needs_mnist, needs_netjs, random_mlp
 
@@ -199,12 +200,19 @@ def test_percentages_never_round_up_to_certainty():
     assert _pct(12.5, percent=False) == "12.5"
 
 
-def test_progress_bar_writes_to_stderr(tmp_path, small_test, capsys):
+def test_progress_bar_writes_to_stderr(tmp_path, small_test, capsys, monkeypatch):
     x, y = small_test
     net = random_mlp(np.random.default_rng(5), [784, 4, 10], "relu")
+    # on a terminal the bar is drawn on stderr...
+    import sys
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     make_report(net, x[:50], y[:50], path=tmp_path / "p.html", dreams=1, progress=True)
     err = capsys.readouterr().err
     assert "report" in err and "dreams 10/10" in err
+    # ...but not into a log (stderr not a terminal)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    make_report(net, x[:50], y[:50], path=tmp_path / "p.html", dreams=1, progress=True)
+    assert "dreams" not in capsys.readouterr().err
 
 
 # -------------------------------------------------------------- validation
@@ -270,7 +278,7 @@ def test_cli_report(tmp_path, capsys):
 def test_cli_report_errors_are_one_line(tmp_path, capsys):
     assert main(["report", "--data", str(MNIST), "-o", str(tmp_path / "no" / "r.html")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("netdream report: error: path: the folder") and err.count("\n") == 1
+    assert err.startswith("netdream report: error: -o/--output: the folder") and err.count("\n") == 1
     assert main(["report", "--data", str(tmp_path), "-o", str(tmp_path / "r.html")]) == 1
     assert "t10k-images-idx3-ubyte.gz" in capsys.readouterr().err
 

@@ -1,10 +1,7 @@
-"""Training with scikit-learn, shift augmentation, the sklearn conversion and
-the shipped default model."""
+"""netdream.train: training with scikit-learn and shift augmentation."""
 
 from __future__ import annotations
 
-import argparse
-import gzip
 import warnings
 from pathlib import Path
 
@@ -15,10 +12,10 @@ from hypothesis import strategies as st
 
 import netdream
 from netdream import MLP, Encoding
-from netdream._sklearn import mlp_from_sklearn
-from netdream.train import add_arguments, run, shift_images, train
+from netdream.train import shift_images, train
 
 sklearn = pytest.importorskip("sklearn")
+from conftest import bars, fit_quietly  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
 
@@ -32,27 +29,6 @@ needs_data = pytest.mark.skipif(
 def _mnist(split):
     from netdream.datasets import load_mnist
     return load_mnist(split, root=DATA)
-
-
-def _bars(n, seed=0):
-    """A synthetic 3-class set: a horizontal bar, a vertical bar, a square."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = np.zeros((n, 28, 28), np.uint8)
-    for i, (k, p) in enumerate(zip(y, rng.integers(6, 22, n))):
-        if k == 0:
-            x[i, p - 1:p + 1, 4:24] = 255
-        elif k == 1:
-            x[i, 4:24, p - 1:p + 1] = 255
-        else:
-            x[i, 8:20, 8:20] = 255
-    return x, y
-
-
-def _fit_quietly(clf, x, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clf.fit(x, y)
 
 
 # ------------------------------------------------------------------ shifting
@@ -101,12 +77,12 @@ def test_shift_validation():
 
 # ------------------------------------------------------------------ training
 def test_train_synthetic_learns_and_is_an_mlp():
-    x, y = _bars(400)
+    x, y = bars(400)
     net = train(x, y, hidden=(16,), epochs=3, augment=1, learning_rate=3e-3, progress=False)
     assert isinstance(net, MLP)
     assert net.sizes == [784, 16, 3] and net.activations == ["relu", "softmax"]
     assert net.encoding == Encoding()
-    xt, yt = _bars(200, seed=1)
+    xt, yt = bars(200, seed=1)
     assert netdream.evaluate(net, xt, yt).accuracy > 0.9
     t = net.metadata["training"]
     assert t["epochs_completed"] == 3 and not t["interrupted"] and t["seed"] == 0
@@ -119,7 +95,7 @@ def json_roundtrip(meta):
 
 
 def test_train_float_images_match_uint8():
-    x, y = _bars(200)
+    x, y = bars(200)
     a = train(x, y, hidden=(8,), epochs=2, augment=1, progress=False)
     b = train(x.astype(np.float32) / 255, y, hidden=(8,), epochs=2, augment=1, progress=False)
     for wa, wb in zip(a.weights, b.weights):
@@ -127,7 +103,7 @@ def test_train_float_images_match_uint8():
 
 
 def test_train_is_deterministic_for_a_seed():
-    x, y = _bars(300)
+    x, y = bars(300)
     kw = dict(hidden=(12,), epochs=2, augment=2, progress=False)
     a, b = train(x, y, seed=5, **kw), train(x, y, seed=5, **kw)
     c = train(x, y, seed=6, **kw)
@@ -148,7 +124,7 @@ def test_quick_train_on_real_digits_beats_chance_by_far():
 
 
 def test_train_keeps_the_model_on_ctrl_c(monkeypatch):
-    x, y = _bars(600)
+    x, y = bars(600)
     calls = {"n": 0}
     original = MLPClassifier._backprop
 
@@ -170,7 +146,7 @@ def test_train_ctrl_c_before_any_step_propagates(monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("netdream.train.shift_images", boom)
-    x, y = _bars(50)
+    x, y = bars(50)
     with pytest.raises(KeyboardInterrupt):
         train(x, y, hidden=(4,), epochs=1, progress=False)
 
@@ -178,7 +154,7 @@ def test_train_ctrl_c_before_any_step_propagates(monkeypatch):
 def test_train_without_sklearn_says_how_to_install(monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, "sklearn.neural_network", None)
-    x, y = _bars(20)
+    x, y = bars(20)
     with pytest.raises(ImportError, match=r"pip install netdream\[train\]"):
         train(x, y, progress=False)
 
@@ -201,13 +177,13 @@ def test_train_without_sklearn_says_how_to_install(monkeypatch):
     (dict(validation=np.zeros((2, 28, 28))), TypeError, "validation must be None or a pair"),
 ])
 def test_train_validation(kwargs, exc, match):
-    x, y = _bars(20)
+    x, y = bars(20)
     with pytest.raises(exc, match=match):
         train(x, y, progress=False, **kwargs)
 
 
 def test_train_data_validation():
-    x, y = _bars(20)
+    x, y = bars(20)
     with pytest.raises(ValueError, match=r"labels must have shape \(20,\)"):
         train(x, y[:5], progress=False)
     with pytest.raises(TypeError, match="labels must be integers"):
@@ -220,149 +196,3 @@ def test_train_data_validation():
         train(x[:, :27], y, progress=False)
     with pytest.raises(ValueError, match="float pixels must lie in"):
         train(x.astype(float), y, progress=False)
-
-
-# ----------------------------------------------------------------------- CLI
-def _write_idx(path, arr):
-    arr = np.ascontiguousarray(arr, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(d.to_bytes(4, "big") for d in arr.shape)
-    with gzip.open(path, "wb") as fh:
-        fh.write(header + arr.tobytes())
-
-
-def _parse(argv):
-    parser = argparse.ArgumentParser(prog="netdream train")
-    add_arguments(parser)
-    return parser.parse_args(argv)
-
-
-@pytest.mark.parametrize("train_name", ["train10k", "train"])
-def test_cli_run_trains_evaluates_and_saves(tmp_path, capsys, train_name):
-    x, y = _bars(300)
-    xt, yt = _bars(100, seed=1)
-    _write_idx(tmp_path / f"{train_name}-images-idx3-ubyte.gz", x)
-    _write_idx(tmp_path / f"{train_name}-labels-idx1-ubyte.gz", y)
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", xt)
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", yt)
-    out = tmp_path / "m.npz"
-    args = _parse(["--data", str(tmp_path), "-o", str(out), "--hidden", "16", "--epochs", "3",
-                   "--augment", "1", "--learning-rate", "0.003", "--no-progress"])
-    assert run(args) == 0
-    stdout = capsys.readouterr().out
-    net = MLP.load(out)
-    res = netdream.evaluate(net, xt, yt)
-    assert f"test accuracy: {res.correct}/100 ({100 * res.accuracy:.2f}%)" in stdout
-    meta = net.metadata
-    assert meta["test_accuracy"]["correct"] == res.correct
-    assert meta["command"].startswith(f"netdream train --data {tmp_path} -o {out} --hidden 16 ")
-    assert "--epochs 3" in meta["command"] and "--seed 0" in meta["command"]
-    assert meta["training"]["augment"] == 1 and meta["training_data"].startswith("MNIST")
-
-
-def test_cli_float16_storage_scores_what_is_stored(tmp_path, capsys):
-    x, y = _bars(200)
-    for name, arr in [("train10k-images-idx3-ubyte.gz", x), ("train10k-labels-idx1-ubyte.gz", y),
-                      ("t10k-images-idx3-ubyte.gz", x[:50]), ("t10k-labels-idx1-ubyte.gz", y[:50])]:
-        _write_idx(tmp_path / name, arr)
-    out = tmp_path / "m.npz"
-    args = _parse(["--data", str(tmp_path), "-o", str(out), "--hidden", "8", "--epochs", "1",
-                   "--augment", "0", "--storage-dtype", "float16", "--no-progress"])
-    assert run(args) == 0
-    net = MLP.load(out)
-    assert net.metadata["storage_dtype"] == "float16"
-    assert net.metadata["test_accuracy"]["correct"] == netdream.evaluate(net, x[:50], y[:50]).correct
-
-
-def test_cli_missing_data_is_an_error_not_a_crash(tmp_path, capsys):
-    args = _parse(["--data", str(tmp_path), "-o", str(tmp_path / "m.npz"), "--no-progress"])
-    assert run(args) == 1
-    assert "cannot read training data" in capsys.readouterr().err
-    assert not (tmp_path / "m.npz").exists()
-
-
-# ------------------------------------------------------------ sklearn import
-@needs_data
-def test_from_sklearn_matches_predict_proba_on_real_digits():
-    x, y = _mnist("train10k")
-    xt, _ = _mnist("test")
-    clf = _fit_quietly(MLPClassifier((64, 32), max_iter=5, random_state=0),
-                       x[:3000].reshape(-1, 784) / 255.0, y[:3000])
-    net = mlp_from_sklearn(clf)
-    features = xt.reshape(-1, 784) / 255.0
-    np.testing.assert_allclose(net.predict_proba(xt), clf.predict_proba(features), atol=1e-5)
-    np.testing.assert_array_equal(net.predict(xt), clf.predict(features))
-    assert net.metadata["classes"] == list(range(10))
-
-
-@pytest.mark.parametrize("activation, name", [("relu", "relu"), ("logistic", "sigmoid"),
-                                              ("tanh", "tanh"), ("identity", "identity")])
-def test_from_sklearn_activations(activation, name):
-    x, y = _bars(200)
-    clf = _fit_quietly(MLPClassifier((10,), activation=activation, max_iter=3, random_state=0),
-                       x.reshape(-1, 784) / 255.0, y)
-    net = mlp_from_sklearn(clf)
-    assert net.hidden == [name] and net.output == "softmax"
-    xt, _ = _bars(50, seed=2)
-    np.testing.assert_allclose(net.predict_proba(xt), clf.predict_proba(xt.reshape(-1, 784) / 255.0),
-                               atol=1e-5)
-
-
-def test_from_sklearn_binary_becomes_two_output_softmax():
-    x, y = _bars(200)
-    yb = (y == 1).astype(int)
-    clf = _fit_quietly(MLPClassifier((10,), max_iter=3, random_state=0), x.reshape(-1, 784) / 255.0, yb)
-    assert clf.out_activation_ == "logistic"
-    net = mlp_from_sklearn(clf)
-    assert net.n_classes == 2
-    f = x.reshape(-1, 784) / 255.0
-    np.testing.assert_allclose(net.predict_proba(x), clf.predict_proba(f), atol=1e-5)
-    np.testing.assert_array_equal(net.predict(x), clf.predict(f))
-
-
-def test_from_sklearn_encoding_is_used():
-    x, y = _bars(100)
-    f = x.reshape(-1, 784) / 255.0 * 2 - 1
-    clf = _fit_quietly(MLPClassifier((6,), max_iter=2, random_state=0), f, y)
-    net = mlp_from_sklearn(clf, encoding=Encoding(-1.0, 1.0))
-    np.testing.assert_allclose(net.predict_proba(x), clf.predict_proba(f), atol=1e-5)
-
-
-def test_from_sklearn_errors():
-    x, y = _bars(60)
-    f = x.reshape(-1, 784) / 255.0
-    with pytest.raises(TypeError, match="must be a fitted sklearn.neural_network.MLPClassifier"):
-        mlp_from_sklearn(object())
-    reg = _fit_quietly(MLPRegressor(hidden_layer_sizes=(4,), max_iter=1), f, y.astype(float))
-    with pytest.raises(TypeError, match="MLPRegressor"):
-        mlp_from_sklearn(reg)
-    with pytest.raises(ValueError, match="not fitted"):
-        mlp_from_sklearn(MLPClassifier())
-    small = _fit_quietly(MLPClassifier((4,), max_iter=1), f[:, :100], y)
-    with pytest.raises(ValueError, match="takes 100 features"):
-        mlp_from_sklearn(small)
-    multilabel = _fit_quietly(MLPClassifier((4,), max_iter=1), f, np.eye(3, dtype=int)[y])
-    with pytest.raises(ValueError, match="multi-label"):
-        mlp_from_sklearn(multilabel)
-    clf = _fit_quietly(MLPClassifier((4,), max_iter=1), f, y)
-    with pytest.raises(TypeError, match="encoding must be a netdream.Encoding"):
-        mlp_from_sklearn(clf, encoding=(0, 1))
-
-
-# ------------------------------------------------------------- default model
-def test_default_model_ships_with_a_model_card():
-    assert DEFAULT_MODEL.is_file(), "python/netdream/data/default.npz is missing"
-    assert (DEFAULT_MODEL.parent / "MODEL_CARD.md").is_file()
-    net = MLP.load(DEFAULT_MODEL)
-    assert net.sizes[0] == 784 and net.n_classes == 10
-    meta = net.metadata
-    assert meta["command"].startswith("netdream train ")
-    assert meta["test_accuracy"]["total"] == 10000
-
-
-@needs_data
-def test_default_model_scores_at_least_97_percent():
-    xt, yt = _mnist("test")
-    net = MLP.load(DEFAULT_MODEL)
-    res = netdream.evaluate(net, xt, yt)
-    assert res.accuracy >= 0.97, str(res)
-    assert res.correct == net.metadata["test_accuracy"]["correct"]  # the card tells the truth

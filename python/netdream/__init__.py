@@ -2,23 +2,52 @@
 
 Images are always given in one convention: shape ``(28, 28)`` or
 ``(N, 28, 28)``, ``uint8`` 0..255 or float 0..1, ink high (MNIST's own).
+
+Where each idea lives: models (:mod:`netdream.model`, files in
+:mod:`netdream.formats`, imports from other frameworks in
+:mod:`netdream.importers`), the causal index and Garson importance
+(:mod:`netdream.causal`), accuracy (:mod:`netdream.evaluation`), what the
+searches maximise (:mod:`netdream.goals`), dreams by hill climbing
+(:mod:`netdream.dream`), genetic fooling images (:mod:`netdream.evolve`),
+gradients and morphing (:mod:`netdream.gradient`), their common result
+(:mod:`netdream.results`), regularisers and priors
+(:mod:`netdream.regularizers`, :mod:`netdream.priors`), looking inside
+(:mod:`netdream.inside`, :mod:`netdream.pca`), pictures
+(:mod:`netdream.images`), photos of digits (:mod:`netdream.photo`), data
+(:mod:`netdream.datasets`), training (:mod:`netdream.train`) and the report
+(:mod:`netdream.report`).
 """
 
-from ._model import MLP, Encoding
-from ._analysis import EvaluationResult, activations, causal_index, evaluate, forward64, garson
-from .dream import DreamResult, average, hill_climb
+import warnings as _warnings
+
+from .model import MLP, Encoding
+from .causal import causal_index, garson
+from .evaluation import EvaluationResult, evaluate
+from .results import SearchResult, Trajectory, average
+from .dream import hill_climb
 from .evolve import evolve
 from .gradient import gradient_ascent, input_gradient, morph, transfer
-from .inside import (compare_activations, distinctive_neurons, misclassified, receptive_fields,
-                     save_misclassified, weight_images)
+from .inside import (activations, compare_activations, distinctive_neurons, forward64,
+                     misclassified, receptive_fields, save_misclassified, weight_images)
 from .report import make_report
-from . import datasets, images, inside, pca, priors, regularizers, report
+from . import (datasets, formats, goals, images, importers, inside, pca, photo, priors,
+               regularizers, report)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["MLP", "Encoding", "evaluate", "EvaluationResult", "causal_index", "garson",
-           "activations", "forward64", "hill_climb", "DreamResult", "average", "regularizers",
-           "datasets", "images", "evolve", "priors", "inside", "pca", "receptive_fields",
-           "compare_activations", "distinctive_neurons", "misclassified", "save_misclassified",
-           "weight_images", "input_gradient", "gradient_ascent", "morph", "transfer",
-           "make_report", "report", "__version__"]
+           "activations", "forward64", "hill_climb", "SearchResult", "Trajectory", "average",
+           "regularizers", "datasets", "formats", "goals", "images", "importers", "photo",
+           "evolve", "priors", "inside", "pca", "receptive_fields", "compare_activations",
+           "distinctive_neurons", "misclassified", "save_misclassified", "weight_images",
+           "input_gradient", "gradient_ascent", "morph", "transfer", "make_report", "report",
+           "__version__"]
+
+
+def __getattr__(name):
+    # names that moved in 0.2
+    if name == "DreamResult":
+        _warnings.warn("netdream.DreamResult is deprecated; use netdream.SearchResult",
+                       DeprecationWarning, stacklevel=2)
+        return SearchResult
+    raise AttributeError(f"module 'netdream' has no attribute {name!r}")

@@ -152,20 +152,28 @@ def l2_delta(img, pr, pc, new, params):
 # ------------------------------------------------------------- C wrappers
 def make_cfuncs(value, delta, n_params):
     """C-callable wrappers of a pair of njit kernels ``value(img2d, params)``
-    and ``delta(img2d, row, col, new, params)``."""
+    and ``delta(img2d, row, col, new, params)``. A kernel that raises returns
+    NaN through its wrapper (an exception cannot cross into C++); the engines
+    stop on NaN and Python re-runs the kernel to raise its own error."""
     n_params = max(int(n_params), 1)
 
     @numba.cfunc(VALUE_SIG, nopython=True)
     def value_c(img_ptr, h, w, params_ptr):
         img = numba.carray(img_ptr, (h, w))
         params = numba.carray(params_ptr, (n_params,))
-        return value(img, params)
+        try:
+            return value(img, params)
+        except Exception:
+            return np.nan
 
     @numba.cfunc(DELTA_SIG, nopython=True)
     def delta_c(img_ptr, h, w, i, new, params_ptr):
         img = numba.carray(img_ptr, (h, w))
         params = numba.carray(params_ptr, (n_params,))
-        return delta(img, i // w, i % w, new, params)
+        try:
+            return delta(img, i // w, i % w, new, params)
+        except Exception:
+            return np.nan
 
     return value_c, delta_c
 

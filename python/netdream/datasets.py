@@ -32,6 +32,7 @@ __all__ = [
     "read_idx",
     "load_mnist",
     "default_root",
+    "expected_files",
     "DownloadError",
     "MIRRORS",
     "IDX_DTYPES",
@@ -265,6 +266,13 @@ def load_mnist(split, root=None, download=False, *, mirrors=None, progress=True,
                       progress=progress, timeout=timeout)
         paths = [_find(root, name) for name in names]
     return _load_pair(*paths)
+
+
+def expected_files(split) -> list[str]:
+    """The file names (gzipped) that hold ``split``: images, then labels."""
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {sorted(_SPLITS)}, got {split!r}")
+    return [name + ".gz" for name in _SPLITS[split]]
 
 
 def _find(root: Path, name: str):

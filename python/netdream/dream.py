@@ -1,119 +1,38 @@
 """Dreaming by hill climbing: what does the network think a class looks like?
 
 Start from a near-blank image, perturb one pixel at a time, keep the change
-if the objective improves. The C++ core keeps layer 0's pre-activations and
+if the score improves. The C++ core keeps layer 0's pre-activations and
 updates them by ``delta * W[:, i]`` for a change of pixel ``i``, so a
 candidate costs O(hidden) instead of a full forward pass.
 """
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass, field
+import warnings
 
 import numpy as np
 
 from . import _core
-from ._model import MLP
 from ._progress import progress_bar
-from ._validation import as_images, check_int, check_threads
-from .regularizers import Regularizer, smoothness as _smoothness
+from ._validation import (as_unit_float, check_bool, check_choice, check_int, check_memory,
+                          check_net, check_rate, check_real, check_seed, check_threads)
+from .goals import OBJECTIVES, make_goal, score_of_confidence
+from .regularizers import Regularizer, core_terms, reraise, smoothness as _smoothness
+from .results import SearchResult, Trajectory, average
 
-__all__ = ["hill_climb", "DreamResult", "Trajectory", "average", "OBJECTIVES"]
+__all__ = ["hill_climb", "average", "STARTS"]
 
-OBJECTIVES = {"prob": 0, "logprob": 1, "margin": 2}
-_STARTS = {"blank": 0, "sparse": 1, "noise": 2}
-_MAX_SEED = 2**64 - 1
-
-
-@dataclass
-class Trajectory:
-    """Snapshots of each run every ``every`` steps (the start included)."""
-
-    every: int
-    images: np.ndarray  # (runs, records, 28, 28) float32
-    values: np.ndarray  # (runs, records): the objective plus the regulariser
-
-    @property
-    def steps(self) -> np.ndarray:
-        return np.arange(self.values.shape[1]) * self.every
+#: Named starts of a hill climb (or pass images).
+STARTS = ("blank", "sparse", "noise")
+_MAX_STEPS = 2**62
 
 
-@dataclass
-class DreamResult:
-    """What a search found.
-
-    ``images``: (runs, 28, 28) in [0, 1], ink high (float32, or float64 for a
-    search run with ``precision="float64"``). ``confidence``:
-    the model's probability of the target class for each image (for a hidden
-    unit target: the unit's activation), computed from the returned images.
-    """
-
-    images: np.ndarray
-    confidence: np.ndarray
-    target: object
-    objective: np.ndarray = field(repr=False)
-    accepted: np.ndarray = field(repr=False)
-    steps: int = 0
-    trajectory: Trajectory | None = field(default=None, repr=False)
-    method: str = "hill_climb"
-    history: dict | None = field(default=None, repr=False)
-    generations: int = 0
-
-    def __repr__(self):
-        c = self.confidence
-        return (f"DreamResult({self.method}, target={self.target!r}, runs={len(self.images)}, "
-                f"confidence min/median/max={c.min():.4f}/{np.median(c):.4f}/{c.max():.4f})")
-
-    def average(self) -> np.ndarray:
-        """The mean image, (28, 28) float64."""
-        return average(self)
-
-    def _repr_png_(self):
-        from .images import grid_image
-        import io
-        n = min(len(self.images), 32)
-        labels = [f"{c:.3f}" for c in self.confidence[:n]]
-        buf = io.BytesIO()
-        grid_image(self.images[:n], labels=labels, cmap="gray").save(buf, format="PNG")
-        return buf.getvalue()
-
-
-def average(result) -> np.ndarray:
-    """The average of a search's images (the seed's "average of 1000 dreams"):
-    (28, 28) float64. Takes a result with ``.images`` or an image array."""
-    images = getattr(result, "images", result)
-    x, _ = as_images(images)
-    x = x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
-    return x.mean(axis=0)
-
-
-def _parse_target(net: MLP, target):
-    """-> (objective override or None, class/unit, layer)."""
-    if isinstance(target, tuple):
-        if len(target) != 3 or target[0] != "hidden":
-            raise ValueError("target must be a class index or ('hidden', layer, unit)")
-        layer = check_int(target[1], "target layer", 0)
-        unit = check_int(target[2], "target unit", 0)
-        n_hidden = len(net.weights) - 1
-        if layer >= n_hidden:
-            raise ValueError(f"target layer {layer} is not a hidden layer (the net has {n_hidden})")
-        if unit >= net.weights[layer].shape[0]:
-            raise ValueError(f"target unit {unit} out of range: hidden layer {layer} has "
-                             f"{net.weights[layer].shape[0]} units")
-        return 3, unit, layer
-    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-        raise TypeError(f"target must be a class index or ('hidden', layer, unit), got {target!r}")
-    if not 0 <= int(target) < net.n_classes:
-        raise ValueError(f"target must lie in 0..{net.n_classes - 1}, got {target}")
-    return None, int(target), 0
-
-
-def hill_climb(net: MLP, target, *, steps: int = 20000, runs: int = 1, start="blank",
-               step: float = 0.1, objective: str = "logprob", smoothness: float = 0.0,
+def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
+               step_size: float = 0.1, objective: str = "logprob",
                regularizer: Regularizer | None = None, recipe: str | None = None, seed: int = 0,
                threads: int | None = None, record_every: int = 0, progress: bool = True,
-               precision: str = "float32", refresh_every: int = 4096) -> DreamResult:
+               precision: str = "float32", refresh_every: int = 4096,
+               stop_at: float | None = None, first_run: int = 0, **deprecated) -> SearchResult:
     """Make the network dream of ``target`` by hill climbing on the pixels.
 
     Parameters
@@ -128,18 +47,19 @@ def hill_climb(net: MLP, target, *, steps: int = 20000, runs: int = 1, start="bl
     start : "blank" (all background), "sparse" (the seed's start: 10% of the
         pixels get ink U(0, 0.1)), "noise" (uniform), or images (28, 28) /
         (runs, 28, 28) in the public convention.
-    step : a candidate moves one pixel by U(-step, step), clamped to [0, 1].
-    objective : "logprob" (default, -log p), "prob" (1 - p, the seed's; it
-        saturates when p is about 0), or "margin" (best other logit minus the
-        target's). Ignored for hidden targets (their activation is maximised).
-    smoothness : weight of the seed's smoothness prior (0: off).
-    regularizer : a :class:`netdream.regularizers.Regularizer` (added to
-        the smoothness, if both are given it is an error).
-    recipe : "seed" reproduces the published demo exactly: objective "prob",
-        start "sparse", steps of U(-0.1, 0.1) in the seed's [-1, 1] units,
-        and ``smoothness`` in those units too.
-    seed : random seed; run ``r`` uses stream ``r`` of it, so results are
-        bit-identical for any ``threads``.
+    step_size : a candidate moves one pixel by U(-step_size, step_size),
+        clamped to [0, 1].
+    objective : "logprob" (default), "prob", "margin" or "logit": see
+        :mod:`netdream.goals` (ignored for hidden targets).
+    regularizer : a :class:`netdream.regularizers.Regularizer` (or a sum of
+        them, e.g. ``regularizers.smoothness(1e-5) + prior``), subtracted
+        from the score.
+    recipe : "seed" reproduces the published demo exactly: the seed's error
+        1 - p (which saturates where p is about 0), start "sparse", steps of U(-0.1, 0.1) in the seed's [-1, 1] units,
+        and the regulariser's weight in those units too.
+    seed : random seed; run ``r`` uses stream ``first_run + r`` of it, so
+        results are bit-identical for any ``threads`` and any split of the
+        runs over calls.
     threads : worker threads (default: every core).
     record_every : keep a snapshot every so many steps (``result.trajectory``).
     progress : show a tqdm progress bar.
@@ -147,90 +67,133 @@ def hill_climb(net: MLP, target, *, steps: int = 20000, runs: int = 1, start="bl
         the images are then returned in float64 too).
     refresh_every : recompute the incrementally kept state from scratch every
         so many steps, so float32 rounding never accumulates (0: never).
+    stop_at : stop a run as soon as the target's probability reaches this
+        (objectives "logprob" and "prob"; None: run every step).
+    first_run : index of the first run (for splitting runs over calls or
+        machines: the runs of ``first_run=a, runs=n`` are runs a..a+n-1 of one
+        big call).
 
     Returns
     -------
-    DreamResult
+    SearchResult
+        ``score``: the final score of each run (the objective's score minus
+        the weighted regulariser; higher is better).
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
-    hidden_obj, tgt, layer = _parse_target(net, target)
-    steps = check_int(steps, "steps", 0)
+    regularizer, step_size = _deprecated_arguments(deprecated, regularizer, step_size)
+    net = check_net(net)
+    goal = make_goal(net, target, objective if not isinstance(target, tuple) else "logprob")
+    steps = check_int(steps, "steps", 0, _MAX_STEPS)
     runs = check_int(runs, "runs", 1)
-    seed = check_int(seed, "seed", 0)
-    if seed > _MAX_SEED:
-        raise ValueError("seed must be < 2**64")
+    seed = check_seed(seed)
+    first_run = check_int(first_run, "first_run", 0, _MAX_STEPS)
     record_every = check_int(record_every, "record_every", 0)
     refresh_every = check_int(refresh_every, "refresh_every", 0)
     threads = check_threads(threads)
-    if precision not in ("float32", "float64"):
-        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
-    if isinstance(smoothness, bool) or not isinstance(smoothness, numbers.Real) or \
-            not np.isfinite(smoothness) or smoothness < 0:
-        raise ValueError(f"smoothness must be a finite number >= 0, got {smoothness!r}")
+    check_choice(precision, "precision", ("float32", "float64"))
+    check_bool(progress, "progress")
     if regularizer is not None and not isinstance(regularizer, Regularizer):
         raise TypeError("regularizer must be a netdream.regularizers.Regularizer, got "
                         f"{type(regularizer).__name__}")
-    if regularizer is not None and smoothness:
-        raise ValueError("give either smoothness= or regularizer=, not both "
-                         "(use regularizers.smoothness(w) to weight it yourself)")
-    if recipe not in (None, "seed"):
-        raise ValueError(f"recipe must be None or 'seed', got {recipe!r}")
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not 0 < step <= 1:
-        raise ValueError(f"step must be a number in (0, 1], got {step!r}")
+    if recipe is not None:
+        check_choice(recipe, "recipe", ("seed",))
+    step_size = check_real(step_size, "step_size", low=0.0, high=1.0, low_open=True)
+    stop_score = np.inf
+    if stop_at is not None:
+        stop_at = check_rate(stop_at, "stop_at")
+        if isinstance(target, tuple):
+            raise ValueError("stop_at needs a class target")
+        stop_score = score_of_confidence(objective if recipe is None else "seed_error", stop_at)
 
-    reg = regularizer if regularizer is not None else (_smoothness(smoothness) if smoothness else None)
+    reg = regularizer
     start_kind = start
     if recipe == "seed":
-        objective = "prob"
+        # the seed's error 1 - p, with its saturation where p is about 0
+        goal = make_goal(net, target, "seed_error") if not isinstance(target, tuple) else goal
         # The seed works in [-1, 1]: its steps U(-0.1, 0.1) are half that in
         # [0, 1]; its smoothness weight applies to squared [-1, 1] differences.
-        step = 0.1 / abs(net.encoding.scale) if net.encoding.scale else 0.05
+        step_size = 0.1 / abs(net.encoding.scale)
         if isinstance(start, str) and start == "blank":
             start_kind = "sparse"
         if reg is not None:
             reg = reg.scaled(net.encoding.scale ** 2)
-    if hidden_obj is None and objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    obj_code = hidden_obj if hidden_obj is not None else OBJECTIVES[objective]
 
     h, w = net.image_shape
+    n_pixels = h * w
+    records = steps // record_every + 1 if record_every else 0
+    check_memory(runs * n_pixels * (16 + 4 * records),
+                 f"runs={runs:,} x {n_pixels} pixels" + (f" x {records:,} records" if records else ""))
     if isinstance(start_kind, str):
-        if start_kind not in _STARTS:
-            raise ValueError(f"start must be 'blank', 'sparse', 'noise' or images, got {start_kind!r}")
-        start_code = _STARTS[start_kind]
-        init = np.zeros((runs, h * w))
+        check_choice(start_kind, "start", STARTS)
+        core_start = _core.Start.__members__["given" if start_kind == "blank" else start_kind]
+        init = np.zeros((runs, n_pixels))
     else:
-        x, single = as_images(start_kind, name="start", shape=net.image_shape)
-        x = x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
+        x, single = as_unit_float(start_kind, "start", net.image_shape)
         if single or x.shape[0] == 1:
             x = np.repeat(x.reshape(1, -1), runs, axis=0)
         elif x.shape[0] != runs:
             raise ValueError(f"start has {x.shape[0]} images but runs={runs}")
         init = np.ascontiguousarray(x.reshape(runs, -1))
-        start_code = 0
+        core_start = _core.Start.given
 
-    if reg is not None and reg.weight > 0:
-        v_addr, d_addr = reg.addresses
-        reg_weight, params = reg.weight, reg.params
-    else:
-        v_addr = d_addr = 0
-        reg_weight, params = 0.0, np.zeros(1)
-
+    spec = _core.HillSpec(
+        goal=goal, steps=steps, step_size=step_size, start=core_start,
+        sparse_fraction=0.1, sparse_amount=0.1,  # the seed's sparse start
+        precision=_core.Precision.__members__[precision], regularizer=core_terms(reg),
+        record_every=record_every, refresh_every=refresh_every, stop_score=stop_score,
+        seed=seed, first_run=first_run)
     with progress_bar(total=runs * steps, enabled=progress, unit="step", unit_scale=True,
                       desc=f"dreaming {target}") as bar:
-        images, accepted, obj, total, trace_i, trace_v = _core.hill_climb(
-            net.core, init, obj_code, tgt, layer, steps, float(step), start_code, 0.1, 0.1,
-            precision == "float64", reg_weight, d_addr, v_addr, params, h, w, record_every,
-            refresh_every, seed, threads, bar.hook)
+        try:
+            out = _core.hill_climb(net.core, spec, init, threads, bar.hook)
+        except _core.RegularizerError as err:
+            reraise(reg, err, net.image_shape)
 
-    images = images.reshape(runs, h, w).astype(np.float64 if precision == "float64" else np.float32)
-    if hidden_obj is None:
-        confidence = net.predict_proba(images, threads=threads)[:, tgt].astype(np.float64)
-    else:
-        from ._analysis import activations
-        confidence = activations(net, images)[layer][:, tgt]
+    images = out["images"].reshape(runs, h, w).astype(
+        np.float64 if precision == "float64" else np.float32)
+    confidence = _confidence(net, images, target, threads)
     trajectory = None
     if record_every:
-        trajectory = Trajectory(record_every, trace_i.reshape(runs, -1, h, w), trace_v)
-    return DreamResult(images, confidence, target, obj, accepted, steps, trajectory)
+        trajectory = Trajectory(out["trace_images"].reshape(runs, -1, h, w), out["trace_scores"],
+                                np.arange(records) * record_every)
+    settings = dict(objective=objective if recipe is None else "seed_error", step_size=step_size,
+                    start=start_kind if isinstance(start_kind, str) else "images",
+                    regularizer=repr(reg) if reg is not None else None, recipe=recipe,
+                    seed=seed, first_run=first_run, precision=precision)
+    return SearchResult(images, confidence, target, out["total"], method="hill_climb",
+                        steps=steps, accepted=out["accepted"], trajectory=trajectory,
+                        settings=settings, _legacy_objective=-out["score"])
+
+
+def _confidence(net, images, target, threads):
+    """The target's probability of each image (a hidden unit's activation)."""
+    if isinstance(target, tuple):
+        from .inside import activations
+        _, layer, unit = target
+        return activations(net, images)[layer][:, unit]
+    x = np.clip(images, 0.0, 1.0).astype(np.float32)
+    return net.predict_proba(x, threads=threads)[:, target].astype(np.float64)
+
+
+def _deprecated_arguments(deprecated, regularizer, step_size):
+    """The names hill_climb took before 0.2: smoothness= and step=."""
+    for name in deprecated:
+        if name not in ("smoothness", "step"):
+            raise TypeError(f"hill_climb() got an unexpected keyword argument {name!r}")
+    if "step" in deprecated:
+        warnings.warn("hill_climb(step=) is deprecated; use step_size=", DeprecationWarning,
+                      stacklevel=3)
+        step_size = deprecated["step"]
+    if "smoothness" in deprecated:
+        weight = deprecated["smoothness"]
+        warnings.warn("hill_climb(smoothness=w) is deprecated; use "
+                      "regularizer=netdream.regularizers.smoothness(w)", DeprecationWarning,
+                      stacklevel=3)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.floating)) or \
+                not np.isfinite(weight) or weight < 0:
+            raise ValueError(f"smoothness must be a finite number >= 0, got {weight!r}")
+        if weight:
+            if regularizer is not None:
+                raise ValueError("give either smoothness= or regularizer=, not both "
+                                 "(add them: regularizers.smoothness(w) + other)")
+            regularizer = _smoothness(weight)
+    return regularizer, step_size

@@ -4,46 +4,47 @@ Nguyen, Yosinski & Clune (2015), "Deep Neural Networks are Easily Fooled":
 a population of images is bred for the network's confidence in a class;
 images it classifies with >= 99.99% confidence while they look like noise
 appear within a few dozen generations. The generation loop runs in C++:
-fitness of the whole population is a batched forward pass split over
-threads, and selection, crossover and mutation use one random stream per
-child (derived from seed, generation and index), so results are
+children are evaluated from their parent's layer-0 state where they differ
+in few pixels, and selection, crossover and mutation use one random stream
+per child (derived from seed, run, generation and index), so results are
 bit-identical for any number of threads.
 """
 
 from __future__ import annotations
 
-import numbers
+import warnings
 
 import numpy as np
 
 from . import _core
-from ._model import MLP
 from ._progress import progress_bar
-from ._validation import check_int, check_threads
-from .dream import DreamResult
+from ._validation import (check_bool, check_choice, check_int, check_memory, check_net,
+                          check_rate, check_real, check_seed, check_threads)
+from .goals import OBJECTIVES, make_goal, wanted_goal
 from .priors import Prior
-from .regularizers import Regularizer
+from .regularizers import Regularizer, core_terms, reraise
+from .results import SearchResult, Trajectory
 
-__all__ = ["evolve"]
+__all__ = ["evolve", "SELECTIONS", "CROSSOVERS", "MUTATIONS", "STARTS"]
 
-_SELECTION = {"tournament": 0, "truncation": 1}
-_CROSSOVER = {"uniform": 0, "sbx": 1}
-_MUTATION = {"polynomial": 0, "gaussian": 1, "resample": 2}
+SELECTIONS = ("tournament", "truncation")
+CROSSOVERS = ("uniform", "sbx")
+MUTATIONS = ("polynomial", "gaussian", "resample")
+#: The first population: uniform noise, or pixels drawn from a prior's histogram.
+STARTS = ("noise", "prior")
+
+_ETA_CROSSOVER = 15.0  # SBX's distribution index (Deb's usual value)
+_TRUNCATION = 0.5      # truncation selection: the better half may breed
 
 
-def _rate(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
-
-
-def evolve(net: MLP, target, *, population: int = 200, generations: int = 200, elite: int = 10,
+def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int = 10,
            selection: str = "tournament", tournament: int = 10, crossover: str = "uniform",
            crossover_rate: float = 0.5, mutation_rate: float = 0.1,
            mutation: str = "polynomial", eta: float = 5.0, sigma: float = 0.1,
-           prior: Regularizer | None = None, init: str = "uniform", wanted=None,
-           stop_at: float | None = None, seed: int = 0, threads: int | None = None,
-           progress: bool = True, incremental: bool = True) -> DreamResult:
+           objective: str = "prob", regularizer: Regularizer | None = None,
+           start: str = "noise", wanted=None, stop_at: float | None = None, seed: int = 0,
+           run: int = 0, threads: int | None = None, record_every: int = 0,
+           progress: bool = True, incremental: bool = True, **deprecated) -> SearchResult:
     """Breed images for the network's confidence.
 
     Parameters
@@ -51,7 +52,8 @@ def evolve(net: MLP, target, *, population: int = 200, generations: int = 200, e
     target : int, "all" or None
         A class; ``"all"`` for a MAP-Elites archive with one elite per class
         (Nguyen's MNIST setup); None with ``wanted``.
-    population, generations : children per generation, and generations.
+    population : children per generation.
+    steps : generations.
     elite : the best individuals copied unchanged into the next generation.
     selection : "tournament" (the best of ``tournament`` random individuals)
         or "truncation" (a random individual of the better half).
@@ -62,13 +64,22 @@ def evolve(net: MLP, target, *, population: int = 200, generations: int = 200, e
         (``sigma``) or "resample" (a new value drawn from the prior's pixel
         histogram, or uniform without a prior); ``mutation_rate``: the
         probability that a pixel mutates.
-    prior : a :class:`netdream.priors.Prior` (or any regulariser): fitness is
-        the confidence minus ``prior.weight * prior.value(image)``.
-    init : "uniform" (uniform noise) or "prior" (pixels drawn from the prior).
+    objective : the fitness of a class (see :mod:`netdream.goals`); "prob"
+        (the default, Nguyen's: the confidence itself) or "logprob",
+        "margin", "logit".
+    regularizer : e.g. a :class:`netdream.priors.Prior`: fitness is the
+        score minus the weighted regulariser.
+    start : "noise" (uniform noise) or "prior" (pixels drawn from the pixel
+        histogram of the :class:`~netdream.priors.Prior` in ``regularizer``).
     wanted : a full wanted output vector; fitness is then ``-sum |p - wanted|``
         (the seed's cost).
     stop_at : stop once the best confidence (every class's, for "all")
         reaches this, e.g. 0.9999.
+    run : which independent search of ``seed`` this is (runs use different
+        random streams; ``evolve(..., run=r)`` for r = 0, 1, ... are
+        independent repeats).
+    record_every : keep the best image (for "all": the archive) every so many
+        generations, and at the last one (``result.trajectory``).
     incremental : evaluate a child from its first parent's layer-0
         pre-activations when it differs from it in at most half of the
         pixels (every 16th generation is computed in full); False computes
@@ -76,96 +87,131 @@ def evolve(net: MLP, target, *, population: int = 200, generations: int = 200, e
 
     Returns
     -------
-    DreamResult with ``method="evolve"``: ``images`` (the population sorted by
-    fitness, or the archive in class order for "all"), ``confidence`` (the
+    SearchResult with ``method="evolve"``: ``images`` (the population sorted
+    by fitness, or the archive in class order for "all"), ``confidence`` (the
     target's probability; for "all", each cell's own class; with ``wanted``,
-    ``1 - sum|p - wanted| / 2``), ``objective`` (fitness) and ``history``
-    (``best`` and ``mean`` per generation, index 0 the first population; for
-    "all" the lowest and mean confidence over the archive) and ``generations``.
+    ``1 - sum|p - wanted| / 2``), ``score`` (fitness, higher is better),
+    ``steps`` (generations run) and ``history`` (``best`` and ``mean``
+    fitness per generation, index 0 the first population; for "all" the
+    lowest and mean confidence over the archive).
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
+    steps, regularizer, start = _deprecated_arguments(deprecated, steps, regularizer, start)
+    net = check_net(net)
     k = net.n_classes
-    wanted_arr = np.zeros(0)
+    map_elites = isinstance(target, str) and target == "all"
     if wanted is not None:
-        wanted_arr = np.asarray(wanted, dtype=np.float64)
-        if wanted_arr.shape != (k,):
-            raise ValueError(f"wanted must have shape ({k},), got {wanted_arr.shape}")
-        if not np.all(np.isfinite(wanted_arr)):
-            raise ValueError("wanted contains NaN or infinite values")
-        if target not in (None, "all") and not isinstance(target, numbers.Integral):
-            raise TypeError("target must be a class, 'all' or None")
-        cls = int(np.argmax(wanted_arr)) if target is None else target
-    else:
-        cls = target
-    if cls == "all":
-        if wanted is not None:
+        if map_elites:
             raise ValueError("wanted= does not combine with target='all'")
-        code = -1
-    elif isinstance(cls, bool) or not isinstance(cls, numbers.Integral):
-        raise TypeError(f"target must be a class index or 'all', got {target!r}")
-    elif not 0 <= int(cls) < k:
-        raise ValueError(f"target must lie in 0..{k - 1}, got {cls}")
+        goal = wanted_goal(net, wanted)
+        if target is not None:
+            goal.index = make_goal(net, target, allow_hidden=False).index
+    elif map_elites:
+        check_choice(objective, "objective", OBJECTIVES)
+        goal = _core.Goal(kind=_core.TargetKind.output,
+                          objective=_core.Objective.__members__[objective])
     else:
-        code = int(cls)
-    population = check_int(population, "population", 2)
-    generations = check_int(generations, "generations", 0)
+        if target is None:
+            raise ValueError("target=None needs wanted= (a whole wanted output vector)")
+        if isinstance(target, str):
+            raise TypeError(f"target must be a class index or 'all', got {target!r}")
+        goal = make_goal(net, target, objective, allow_hidden=False)
+    population = check_int(population, "population", 2, 10**7)
+    steps = check_int(steps, "steps", 0, 10**9)
     elite = check_int(elite, "elite", 0)
     if elite >= population:
         raise ValueError(f"elite must be smaller than population, got {elite} >= {population}")
     tournament = check_int(tournament, "tournament", 1)
-    seed = check_int(seed, "seed", 0)
-    if seed >= 2**64:
-        raise ValueError("seed must be < 2**64")
+    if tournament > population:
+        raise ValueError(f"tournament must be at most the population ({population}), got "
+                         f"{tournament}")
+    seed = check_seed(seed)
+    run = check_int(run, "run", 0, 2**17 - 1)
     threads = check_threads(threads)
-    crossover_rate = _rate(crossover_rate, "crossover_rate")
-    mutation_rate = _rate(mutation_rate, "mutation_rate")
-    for value, table, name in ((selection, _SELECTION, "selection"), (crossover, _CROSSOVER, "crossover"),
-                               (mutation, _MUTATION, "mutation")):
-        if value not in table:
-            raise ValueError(f"{name} must be one of {', '.join(table)}, got {value!r}")
-    for value, name in ((eta, "eta"), (sigma, "sigma")):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 \
-                or not np.isfinite(value):
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if init not in ("uniform", "prior"):
-        raise ValueError(f"init must be 'uniform' or 'prior', got {init!r}")
-    if prior is not None and not isinstance(prior, Regularizer):
-        raise TypeError(f"prior must be a netdream.priors.Prior, got {type(prior).__name__}")
-    cdf = np.zeros(0)
-    if isinstance(prior, Prior):
-        cdf = prior.cdf
-    if init == "prior" and cdf.size == 0:
-        raise ValueError("init='prior' needs prior=netdream.priors.fit(...)")
+    record_every = check_int(record_every, "record_every", 0)
+    check_bool(progress, "progress")
+    crossover_rate = check_rate(crossover_rate, "crossover_rate")
+    mutation_rate = check_rate(mutation_rate, "mutation_rate")
+    check_choice(selection, "selection", SELECTIONS)
+    check_choice(crossover, "crossover", CROSSOVERS)
+    check_choice(mutation, "mutation", MUTATIONS)
+    eta = check_real(eta, "eta", low=0.0, low_open=True)
+    sigma = check_real(sigma, "sigma", low=0.0, low_open=True)
+    check_choice(start, "start", STARTS)
+    if regularizer is not None and not isinstance(regularizer, Regularizer):
+        raise TypeError(f"regularizer must be a netdream.regularizers.Regularizer (e.g. "
+                        f"netdream.priors.fit(...)), got {type(regularizer).__name__}")
+    priors_in = [t for t in (regularizer.terms if regularizer is not None else [])
+                 if isinstance(t, Prior)]
+    cdf = priors_in[0].cdf if priors_in else np.zeros(0)
+    if start == "prior" and cdf.size == 0:
+        raise ValueError("start='prior' needs regularizer=netdream.priors.fit(...)")
     if stop_at is None:
         stop_at = 2.0  # never
-    elif isinstance(stop_at, bool) or not isinstance(stop_at, numbers.Real) or not np.isfinite(stop_at):
-        raise ValueError(f"stop_at must be a number, got {stop_at!r}")
-    if prior is not None and prior.weight > 0:
-        reg_value, _ = prior.addresses
-        reg_weight, params = prior.weight, prior.params
     else:
-        reg_value, reg_weight, params = 0, 0.0, np.zeros(1)
-
+        stop_at = check_real(stop_at, "stop_at")
     h, w = net.image_shape
-    with progress_bar(total=generations, enabled=progress, unit="gen",
-                      desc=f"evolving {target}") as bar:
-        images, fitness, best, mean, done = _core.evolve(
-            net.core, population, generations, elite, _SELECTION[selection], tournament, 0.5,
-            _CROSSOVER[crossover], crossover_rate, mutation_rate, _MUTATION[mutation], float(eta),
-            15.0, float(sigma), init == "prior", cdf, code, wanted_arr, reg_weight, reg_value,
-            params, h, w, float(stop_at), seed, threads, bar.hook, bool(incremental))
-    images = images.reshape(-1, h, w)
-    if code >= 0:
+    n_pixels = h * w
+    width0 = net.weights[0].shape[0]
+    check_memory(population * (n_pixels + width0 + 2 * k) * 4 * 2,
+                 f"population={population:,} x {n_pixels} pixels")
+
+    spec = _core.GaSpec(
+        goal=goal, map_elites=map_elites, population=population, steps=steps, elite=elite,
+        selection=_core.Selection.__members__[selection], tournament=tournament,
+        truncation=_TRUNCATION, crossover=_core.Crossover.__members__[crossover],
+        crossover_rate=crossover_rate, mutation_rate=mutation_rate,
+        mutation=_core.Mutation.__members__[mutation], eta_mutation=eta,
+        eta_crossover=_ETA_CROSSOVER, sigma=sigma, start=_core.GaStart.__members__[start],
+        cdf=cdf.tolist(), regularizer=core_terms(regularizer), stop_at=stop_at,
+        incremental=bool(incremental), record_every=record_every, seed=seed, run=run)
+    with progress_bar(total=steps, enabled=progress, unit="gen", desc=f"evolving {target}") as bar:
+        try:
+            out = _core.evolve(net.core, spec, threads, bar.hook)
+        except _core.RegularizerError as err:
+            reraise(regularizer, err, net.image_shape)
+    images = out["images"].reshape(-1, h, w)
+    fitness = out["fitness"]
+    if not map_elites:
         order = np.argsort(-fitness, kind="stable")
         images, fitness = images[order], fitness[order]
     probs = net.predict_proba(images, threads=threads).astype(np.float64)
-    if code == -1:
+    if map_elites:
         confidence = probs[np.arange(k), np.arange(k)]
     elif wanted is not None:
-        confidence = 1.0 - np.abs(probs - wanted_arr).sum(axis=1) / 2
+        confidence = 1.0 - np.abs(probs - np.asarray(wanted, dtype=np.float64)).sum(axis=1) / 2
     else:
-        confidence = probs[:, code]
-    history = {"best": best, "mean": mean}
-    return DreamResult(images, confidence, target, fitness, np.zeros(len(images), np.int64),
-                       steps=0, method="evolve", history=history, generations=int(done))
+        confidence = probs[:, goal.index]
+    trajectory = None
+    if record_every:
+        t = out["trace_images"]
+        trajectory = Trajectory(np.swapaxes(t, 0, 1).reshape(t.shape[1], t.shape[0], h, w),
+                                out["trace_scores"].T.copy(), out["trace_steps"])
+    settings = dict(objective=objective if wanted is None else "wanted", population=population,
+                    selection=selection, crossover=crossover, mutation=mutation,
+                    regularizer=repr(regularizer) if regularizer is not None else None,
+                    start=start, seed=seed, run=run)
+    return SearchResult(images, confidence, target, fitness, method="evolve",
+                        steps=int(out["generations"]), trajectory=trajectory,
+                        history={"best": out["best"], "mean": out["mean"]}, settings=settings)
+
+
+def _deprecated_arguments(deprecated, steps, regularizer, start):
+    """The names evolve took before 0.2: generations=, prior=, init=."""
+    for name in deprecated:
+        if name not in ("generations", "prior", "init"):
+            raise TypeError(f"evolve() got an unexpected keyword argument {name!r}")
+    if "generations" in deprecated:
+        warnings.warn("evolve(generations=) is deprecated; use steps=", DeprecationWarning,
+                      stacklevel=3)
+        steps = deprecated["generations"]
+    if "prior" in deprecated:
+        warnings.warn("evolve(prior=) is deprecated; use regularizer=", DeprecationWarning,
+                      stacklevel=3)
+        if regularizer is not None:
+            raise ValueError("give either prior= or regularizer=, not both")
+        regularizer = deprecated["prior"]
+    if "init" in deprecated:
+        warnings.warn("evolve(init=) is deprecated; use start= ('noise' or 'prior')",
+                      DeprecationWarning, stacklevel=3)
+        start = {"uniform": "noise"}.get(deprecated["init"], deprecated["init"])
+    return steps, regularizer, start

@@ -1,35 +1,30 @@
 """Gradient ascent on the input, and adversarial morphing of real digits.
 
-The gradient of an objective with respect to the image is computed in C++ by
-backpropagation through the MLP (double precision), in the public
-convention: images (N, 28, 28), ink high, values in [0, 1]; the model's own
-input encoding is differentiated through.
+The gradient of a goal's score (:mod:`netdream.goals`) with respect to the
+image is computed in C++ by backpropagation through the network (double
+precision), in the public convention: images (N, 28, 28), ink high, values
+in [0, 1]; the model's own input encoding is differentiated through.
 """
 
 from __future__ import annotations
 
-import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _core
-from ._model import MLP
 from ._progress import progress_bar
-from ._validation import as_images, check_int, check_threads
-from .dream import DreamResult, Trajectory
+from ._validation import (as_images, as_unit_float, check_bool, check_choice, check_int,
+                          check_net, check_rate, check_real, check_seed, check_threads)
+from .goals import make_goal
 from .regularizers import Regularizer
+from .results import SearchResult, Trajectory
 
 __all__ = ["input_gradient", "gradient_ascent", "morph", "MorphResult", "transfer",
-           "TransferResult"]
+           "TransferResult", "MORPH_METHODS"]
 
-_OBJECTIVES = {"logprob": 0, "prob": 1, "margin": 2, "logit": 3}
-
-
-def _images64(images, net, name="images"):
-    x, single = as_images(images, name=name, shape=net.image_shape, keep_float64=True)
-    x = x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
-    return x, single
+MORPH_METHODS = ("gradient", "hill")
 
 
 def _targets(target, n, k):
@@ -44,40 +39,38 @@ def _targets(target, n, k):
     return t
 
 
-def _objective(objective):
-    if objective not in _OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(_OBJECTIVES)}, got {objective!r}")
-    return _OBJECTIVES[objective]
-
-
-def _gradient(net, x, targets, code, threads):
+def _gradient(net, x, goal, indices, threads):
+    """(d score / dx, score) for images x (N, H, W) in float64."""
     n = x.shape[0]
-    g, v = _core.input_gradient(net.core, np.ascontiguousarray(x.reshape(n, -1)), targets, code,
+    g, v = _core.input_gradient(net.core, np.ascontiguousarray(x.reshape(n, -1)), goal, indices,
                                 threads)
     return g.reshape(x.shape), v
 
 
-def input_gradient(net: MLP, images, target, objective: str = "logprob", *,
+def _goal_and_indices(net, target, objective, n):
+    """The goal template and one index (class or unit) per image."""
+    if isinstance(target, tuple):
+        goal = make_goal(net, target)
+        return goal, np.full(n, goal.index, dtype=np.int64)
+    t = _targets(target, n, net.n_classes)
+    goal = make_goal(net, int(t[0]) if n else 0, objective)
+    return goal, t
+
+
+def input_gradient(net, images, target, objective: str = "logprob", *,
                    threads: int | None = None) -> np.ndarray:
-    """d(objective)/d(image) for each image: (N, 28, 28) float64 ((28, 28) for one).
+    """d(score)/d(image) for each image: (N, 28, 28) float64 ((28, 28) for one).
 
     ``objective`` (to maximise): "logprob" (log p[target]), "prob",
-    "margin" (target logit minus the best other) or "logit". ``target``: a
-    class, or one per image.
+    "margin" (target logit minus the best other) or "logit" (see
+    :mod:`netdream.goals`). ``target``: a class, one class per image, or
+    ``("hidden", layer, unit)`` (the unit's pre-activation).
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
-    x, single = _images64(images, net)
-    t = _targets(target, x.shape[0], net.n_classes)
-    g, _ = _gradient(net, x, t, _objective(objective), check_threads(threads))
+    net = check_net(net)
+    x, single = as_unit_float(images, shape=net.image_shape)
+    goal, idx = _goal_and_indices(net, target, objective, x.shape[0])
+    g, _ = _gradient(net, x, goal, idx, check_threads(threads))
     return g[0] if single else g
-
-
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 \
-            or not np.isfinite(value):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def _start_images(net, start, runs, seed):
@@ -85,12 +78,11 @@ def _start_images(net, start, runs, seed):
     if start is None:
         start = "blank"
     if isinstance(start, str):
+        check_choice(start, "start", ("blank", "noise"))
         if start == "blank":
             return np.zeros((runs, h, w))
-        if start == "noise":
-            return np.random.default_rng(seed).random((runs, h, w))
-        raise ValueError(f"start must be 'blank', 'noise' or images, got {start!r}")
-    x, _ = _images64(start, net, "start")
+        return np.random.default_rng(seed).random((runs, h, w))
+    x, _ = as_unit_float(start, "start", net.image_shape)
     if x.shape[0] == 1:
         x = np.repeat(x, runs, axis=0)
     elif x.shape[0] != runs:
@@ -98,44 +90,48 @@ def _start_images(net, start, runs, seed):
     return x.copy()
 
 
-def gradient_ascent(net: MLP, target, *, start=None, runs: int = 1, steps: int = 200,
+def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
                     step_size: float = 0.01, normalize: bool = True, clamp: bool = True,
                     objective: str = "logprob", regularizer: Regularizer | None = None,
                     seed: int = 0, threads: int | None = None, record_every: int = 0,
-                    progress: bool = True) -> DreamResult:
+                    progress: bool = True) -> SearchResult:
     """Gradient ascent on the pixels (the seeds' recipes).
 
     Each step moves every image by ``step_size`` times the gradient of the
-    objective (minus the regulariser's weighted gradient); with ``normalize``
+    score (the objective minus the weighted regulariser); with ``normalize``
     the gradient is first scaled to unit L2 norm, so ``step_size`` is the L2
-    length of a step. With ``clamp`` pixels are kept in [0, 1].
-    ``start``: None or "blank" (all background), "noise" (uniform, from
-    ``seed``) or images.
+    length of a step. With ``clamp`` pixels are kept in [0, 1] (without it the
+    returned images may leave [0, 1]; their confidence is computed as they
+    are). ``start``: None or "blank" (all background), "noise" (uniform, from
+    ``seed``) or images. ``target``: a class, one per run, or ``("hidden",
+    layer, unit)``.
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
-    code = _objective(objective)
+    net = check_net(net)
     runs = check_int(runs, "runs", 1)
     steps = check_int(steps, "steps", 0)
-    seed = check_int(seed, "seed", 0)
+    seed = check_seed(seed)
     record_every = check_int(record_every, "record_every", 0)
-    step_size = _positive(step_size, "step_size")
+    step_size = check_real(step_size, "step_size", low=0.0, low_open=True)
     threads = check_threads(threads)
+    check_bool(normalize, "normalize")
+    check_bool(clamp, "clamp")
+    check_bool(progress, "progress")
     if regularizer is not None and not isinstance(regularizer, Regularizer):
         raise TypeError("regularizer must be a netdream.regularizers.Regularizer")
+    goal, idx = _goal_and_indices(net, target, objective, runs)
     x = _start_images(net, start, runs, seed)
-    t = _targets(target, runs, net.n_classes)
-    frames, values = [], []
+    frames, scores, record_steps = [], [], []
     with progress_bar(total=steps, enabled=progress, unit="step", desc=f"ascending {target}") as bar:
         for s in range(steps + 1):
-            g, v = _gradient(net, x, t, code, threads)
-            if regularizer is not None and regularizer.weight:
+            g, v = _gradient(net, x, goal, idx, threads)
+            if regularizer is not None:
                 for r in range(runs):
-                    g[r] -= regularizer.weight * regularizer.gradient(x[r])
-                v = v - regularizer.weight * np.atleast_1d(regularizer.value(x))
-            if record_every and s % record_every == 0:
+                    g[r] -= regularizer.penalty_gradient(x[r])
+                v = v - np.atleast_1d(regularizer.penalty(x))
+            if record_every and (s % record_every == 0 or s == steps):
                 frames.append(x.astype(np.float32))
-                values.append(v)
+                scores.append(v)
+                record_steps.append(s)
             if s == steps:
                 break
             if normalize:
@@ -147,53 +143,72 @@ def gradient_ascent(net: MLP, target, *, start=None, runs: int = 1, steps: int =
             if bar.hook:
                 bar.callback(s + 1)
     images = x.astype(np.float32)
-    probs = net.predict_proba(images, threads=threads)
-    confidence = probs[np.arange(runs), t].astype(np.float64)
+    confidence = _confidence(net, images, target, idx, threads)
     trajectory = None
     if record_every:
-        trajectory = Trajectory(record_every, np.stack(frames, axis=1), np.stack(values, axis=1))
-    return DreamResult(images, confidence, target, v, np.zeros(runs, np.int64), steps,
-                       trajectory, method="gradient_ascent")
+        trajectory = Trajectory(np.stack(frames, axis=1), np.stack(scores, axis=1),
+                                np.array(record_steps))
+    settings = dict(objective=objective, step_size=step_size, normalize=normalize, clamp=clamp,
+                    regularizer=repr(regularizer) if regularizer is not None else None, seed=seed)
+    return SearchResult(images, confidence, target, v, method="gradient_ascent", steps=steps,
+                        trajectory=trajectory, settings=settings)
 
 
-@dataclass
-class MorphResult(DreamResult):
+def _confidence(net, images, target, idx, threads):
+    """The target's probability (a hidden unit's activation) of images that
+    may lie outside [0, 1] (unclamped ascent): through the core directly."""
+    flat = np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32)
+    if isinstance(target, tuple):
+        _, post = net.core.forward64(flat.astype(np.float64))
+        return post[target[1]][:, target[2]].copy()
+    p = net.core.forward(flat, threads, False)
+    return p[np.arange(len(images)), idx].astype(np.float64)
+
+
+@dataclass(repr=False)
+class MorphResult(SearchResult):
     """A morphed image: ``images`` and ``confidence`` like the other searches,
     plus how much each image changed: ``l2``, ``linf`` and ``changed`` (the
-    number of pixels that moved by more than 1/255), and ``original``."""
+    number of pixels that moved by more than 1/255), ``original``, and
+    ``reached`` (whether the confidence was reached)."""
 
-    original: np.ndarray = None
-    l2: np.ndarray = None
-    linf: np.ndarray = None
-    changed: np.ndarray = None
-    reached: np.ndarray = None
+    original: np.ndarray | None = None
+    l2: np.ndarray | None = None
+    linf: np.ndarray | None = None
+    changed: np.ndarray | None = None
+    reached: np.ndarray | None = None
 
 
-def morph(net: MLP, image, target, *, method: str = "gradient", max_steps: int = 1000,
+def morph(net, image, target, *, method: str = "gradient", steps: int = 1000,
           confidence: float = 0.9, step_size: float = 0.01, seed: int = 0,
-          threads: int | None = None, progress: bool = True) -> MorphResult:
+          threads: int | None = None, progress: bool = True, **deprecated) -> MorphResult:
     """The smallest change that makes the network call a real digit ``target``.
 
     ``method="gradient"``: normalised gradient steps of L2 length
     ``step_size`` on log p[target], clamped to [0, 1], stopping as soon as
     p[target] >= ``confidence``. ``method="hill"``: one-pixel hill climbing
-    (netdream.hill_climb) from the image, in rounds of 100 candidates, with
-    the same stop. ``image``: (28, 28) or (N, 28, 28). ``max_steps`` counts
-    gradient steps or hill-climbing candidates.
+    (:func:`netdream.hill_climb`, candidates of U(-0.1, 0.1)) from the image,
+    in one call of the engine, each run stopping as soon as p[target] >=
+    ``confidence``. ``image``: (28, 28) or (N, 28, 28). ``steps`` counts
+    gradient steps or hill-climbing candidates (at most).
     """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
-    if method not in ("gradient", "hill"):
-        raise ValueError(f"method must be 'gradient' or 'hill', got {method!r}")
-    x0, single = _images64(image, net, "image")
+    if "max_steps" in deprecated:
+        warnings.warn("morph(max_steps=) is deprecated; use steps=", DeprecationWarning,
+                      stacklevel=2)
+        steps = deprecated.pop("max_steps")
+    if deprecated:
+        raise TypeError(f"morph() got an unexpected keyword argument {next(iter(deprecated))!r}")
+    net = check_net(net)
+    check_choice(method, "method", MORPH_METHODS)
+    x0, single = as_unit_float(image, "image", net.image_shape)
     n = x0.shape[0]
     t = _targets(target, n, net.n_classes)
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) \
-            or not 0 < confidence < 1:
+    confidence = check_rate(confidence, "confidence")
+    if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
-    max_steps = check_int(max_steps, "max_steps", 1)
-    step_size = _positive(step_size, "step_size")
-    seed = check_int(seed, "seed", 0)
+    steps = check_int(steps, "steps", 1)
+    step_size = check_real(step_size, "step_size", low=0.0, low_open=True)
+    seed = check_seed(seed)
     threads = check_threads(threads)
     x = x0.copy()
     rows = np.arange(n)
@@ -201,43 +216,39 @@ def morph(net: MLP, image, target, *, method: str = "gradient", max_steps: int =
     def reached_now():
         return net.predict_proba(x.astype(np.float32), threads=threads)[rows, t] >= confidence
 
-    done = reached_now()
-    with progress_bar(total=max_steps, enabled=progress, unit="step", desc="morphing") as bar:
-        if method == "gradient":
-            for s in range(max_steps):
+    if method == "gradient":
+        goal = make_goal(net, int(t[0]) if n else 0, "logprob")
+        done = reached_now()
+        with progress_bar(total=steps, enabled=progress, unit="step", desc="morphing") as bar:
+            for s in range(steps):
                 if done.all():
                     break
                 act = ~done
-                g, _ = _gradient(net, x[act], t[act], 0, threads)
+                g, _ = _gradient(net, x[act], goal, t[act], threads)
                 norm = np.sqrt((g * g).sum(axis=(1, 2), keepdims=True))
                 x[act] = np.clip(x[act] + step_size * g / np.maximum(norm, 1e-12), 0.0, 1.0)
                 done = reached_now()
                 if bar.hook:
                     bar.callback(s + 1)
-        else:
-            from .dream import hill_climb
-            rounds = (max_steps + 99) // 100
-            for k in range(rounds):
-                act = np.flatnonzero(~done)
-                if act.size == 0:
-                    break
-                for i in act:
-                    r = hill_climb(net, int(t[i]), start=x[i].astype(np.float32), steps=100,
-                                   seed=seed + k, progress=False, threads=1)
-                    x[i] = r.images[0]
-                done = reached_now()
-                if bar.hook:
-                    bar.callback(min(max_steps, 100 * (k + 1)))
+    else:
+        from .dream import hill_climb
+        for cls in np.unique(t):  # one engine call per target class
+            sel = np.flatnonzero(t == cls)
+            r = hill_climb(net, int(cls), start=x[sel].astype(np.float32), runs=sel.size,
+                           steps=steps, stop_at=confidence, seed=seed, threads=threads,
+                           progress=progress)
+            x[sel] = r.images
+        done = reached_now()
     images = x.astype(np.float32)
     probs = net.predict_proba(images, threads=threads)
     diff = images.astype(np.float64) - x0
-    result = MorphResult(
-        images=images, confidence=probs[rows, t].astype(np.float64), target=target,
-        objective=np.log(np.maximum(probs[rows, t], 1e-300)), accepted=np.zeros(n, np.int64),
-        method=f"morph/{method}", original=x0.astype(np.float32),
+    p = probs[rows, t].astype(np.float64)
+    return MorphResult(
+        images=images, confidence=p, target=target, score=np.log(np.maximum(p, 1e-300)),
+        method=f"morph/{method}", steps=steps, original=x0.astype(np.float32),
         l2=np.sqrt((diff ** 2).sum(axis=(1, 2))), linf=np.abs(diff).max(axis=(1, 2)),
-        changed=(np.abs(diff) > 1 / 255).sum(axis=(1, 2)), reached=done)
-    return result
+        changed=(np.abs(diff) > 1 / 255).sum(axis=(1, 2)), reached=done,
+        settings=dict(method=method, confidence=confidence, step_size=step_size, seed=seed))
 
 
 @dataclass
@@ -259,27 +270,33 @@ class TransferResult:
                 f"other network ({100 * self.rate:.1f}%) at p >= {self.threshold:g}")
 
 
-def transfer(images, other_net: MLP, target=None, *, threshold: float = 0.5,
+def transfer(net, images, target=None, *, threshold: float = 0.5,
              threads: int | None = None) -> TransferResult:
-    """Do fooling or morphed images fool ``other_net`` too?
+    """Do fooling or morphed images fool ``net`` (another network) too?
 
     ``images``: an array or a search result (its ``target`` is used when
-    ``target`` is not given). An image still fools when the other network
-    predicts the target with probability >= ``threshold``.
+    ``target`` is not given). An image still fools when ``net`` predicts the
+    target with probability >= ``threshold``. (Before 0.2 the network came
+    second, ``transfer(images, net)``: that order still works, with a
+    DeprecationWarning.)
     """
-    if not isinstance(other_net, MLP):
-        raise TypeError(f"other_net must be a netdream.MLP, got {type(other_net).__name__}")
+    from .model import MLP
+    if not isinstance(net, MLP) and isinstance(images, MLP):
+        warnings.warn("transfer(images, net) is deprecated; pass the network first: "
+                      "transfer(net, images)", DeprecationWarning, stacklevel=2)
+        net, images = images, net
+    net = check_net(net)
+    threshold = check_rate(threshold, "threshold")
     if target is None:
         target = getattr(images, "target", None)
-        if target is None or target == "all":
-            if target == "all":
-                target = np.arange(len(images.images))
-            else:
-                raise ValueError("give target= (the class the images were made for)")
+        if target is None:
+            raise ValueError("give target= (the class the images were made for)")
+        if isinstance(target, str) and target == "all":
+            target = np.arange(len(images.images))
     imgs = getattr(images, "images", images)
-    x, _ = as_images(imgs, shape=other_net.image_shape)
-    t = _targets(target, x.shape[0], other_net.n_classes)
-    p = other_net.predict_proba(x, threads=threads)
+    x, _ = as_images(imgs, shape=net.image_shape)
+    t = _targets(target, x.shape[0], net.n_classes)
+    p = net.predict_proba(x, threads=threads)
     pred = p.argmax(axis=1)
     conf = p[np.arange(len(t)), t].astype(np.float64)
     return TransferResult(pred, conf, (pred == t) & (conf >= threshold), float(threshold))

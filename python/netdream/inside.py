@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._analysis import activations
-from ._model import MLP
-from ._validation import as_images, check_int, check_path
+from ._validation import (as_images, as_unit_float, check_int, check_labels, check_net,
+                          check_path, unit_float)
+from .causal import path_product
 
-__all__ = ["receptive_fields", "ReceptiveFields", "compare_activations",
+__all__ = ["activations", "forward64", "receptive_fields", "ReceptiveFields", "compare_activations",
            "ActivationComparison", "LayerComparison", "distinctive_neurons",
            "DistinctiveNeurons", "weight_images", "misclassified", "Misclassified",
            "save_misclassified"]
@@ -32,13 +32,7 @@ __all__ = ["receptive_fields", "ReceptiveFields", "compare_activations",
 _MAX_DRAWN = 32  # cells drawn by the Jupyter previews
 
 
-def _check_net(net) -> MLP:
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
-    return net
-
-
-def _check_layer(net: MLP, layer) -> int:
+def _check_layer(net, layer) -> int:
     layer = check_int(layer, "layer", 0)
     n = len(net.weights)
     if layer >= n:
@@ -47,21 +41,31 @@ def _check_layer(net: MLP, layer) -> int:
     return layer
 
 
-def _check_labels(labels, n: int, k: int) -> np.ndarray:
-    y = np.asarray(labels)
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
-    if y.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},) to match images, got {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"labels must lie in 0..{k - 1}, got values in [{y.min()}, {y.max()}]")
-    return y.astype(np.int64)
-
-
 def _png(im) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------
+# Activations: the one double-precision forward pass
+# --------------------------------------------------------------------------
+
+def activations(net, images) -> list[np.ndarray]:
+    """Every layer's activations for ``images``, in double precision: a list
+    of (N, width) float64 arrays, the hidden layers first and the output
+    (its activation applied, e.g. softmax probabilities) last. Computed by
+    the core's one float64 forward pass."""
+    net = check_net(net)
+    x, _ = as_unit_float(images, shape=net.image_shape)
+    _, post = net.core.forward64(np.ascontiguousarray(x.reshape(x.shape[0], -1)))
+    return list(post)
+
+
+def forward64(net, images) -> np.ndarray:
+    """The output of ``net`` in double precision (the reference for the
+    compiled float32 forward pass): (N, K) float64."""
+    return activations(net, images)[-1]
 
 
 # --------------------------------------------------------------------------
@@ -124,14 +128,6 @@ def _check_indices(idx, n: int, name: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _path_product(net: MLP, layer: int) -> np.ndarray:
-    """``W[layer] @ ... @ W[0]``: (n_units, n_in) in the model's input order."""
-    m = net.weights[0]
-    for w in net.weights[1:layer + 1]:
-        m = w @ m
-    return m
-
-
 def _focus(maps, window: int = 7) -> tuple[np.ndarray, np.ndarray]:
     """Focus of maps (N, H, W): ``(focus, window_origin)``; see
     :func:`receptive_fields`. All-zero maps score 0 with origin (0, 0)."""
@@ -153,7 +149,7 @@ def _focus(maps, window: int = 7) -> tuple[np.ndarray, np.ndarray]:
     return focus, origin
 
 
-def receptive_fields(net: MLP, layer: int = 0, *, window: int = 7) -> ReceptiveFields:
+def receptive_fields(net, layer: int = 0, *, window: int = 7) -> ReceptiveFields:
     """The receptive field of every unit of ``layer``, and how focused it is.
 
     Parameters
@@ -194,19 +190,19 @@ def receptive_fields(net: MLP, layer: int = 0, *, window: int = 7) -> ReceptiveF
     mass stays inside the image) or scaled, nor when its sign is flipped. A
     unit with no weight at all scores 0.
     """
-    net = _check_net(net)
+    net = check_net(net)
     layer = _check_layer(net, layer)
     h, w = net.image_shape
     window = check_int(window, "window", 1)
     if window > min(h, w):
         raise ValueError(f"window must be at most {min(h, w)} (the image side), got {window}")
-    m = _path_product(net, layer) * np.sign(net.encoding.scale)
+    m = path_product(net, layer) * np.sign(net.encoding.scale)
     images = np.ascontiguousarray(net.encoding.to_image_order(m, net.image_shape), dtype=np.float64)
     focus, origin = _focus(images, window)
     return ReceptiveFields(images, focus, origin, layer, window)
 
 
-def weight_images(net: MLP) -> np.ndarray:
+def weight_images(net) -> np.ndarray:
     """The weights of a network without hidden layers (multinomial logistic
     regression, as in the TensorFlow MNIST tutorial) as images.
 
@@ -218,7 +214,7 @@ def weight_images(net: MLP) -> np.ndarray:
     red positive). For a network with hidden layers use
     :func:`receptive_fields` or :func:`netdream.causal_index`.
     """
-    net = _check_net(net)
+    net = check_net(net)
     n_hidden = len(net.weights) - 1
     if n_hidden:
         raise ValueError(f"net has {n_hidden} hidden layer{'s' if n_hidden > 1 else ''}; "
@@ -296,7 +292,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip((da @ db) / den, -1.0, 1.0)) if den > 0 else float("nan")
 
 
-def compare_activations(net: MLP, real, ideal, *, top: int = 5) -> ActivationComparison:
+def compare_activations(net, real, ideal, *, top: int = 5) -> ActivationComparison:
     """Compare what every layer computes for a real image and an ideal one.
 
     Parameters
@@ -317,23 +313,18 @@ def compare_activations(net: MLP, real, ideal, *, top: int = 5) -> ActivationCom
         ``ideal - real``, their Pearson correlation across units, and the
         ``top`` units with the largest ``|ideal - real|``.
     """
-    net = _check_net(net)
+    net = check_net(net)
     top = check_int(top, "top", 1)
     x_real = _one_image(real, "real", net.image_shape)
     x_ideal = _one_image(ideal, "ideal", net.image_shape)
-    acts = activations(net, np.concatenate([_unit_float(x_real), _unit_float(x_ideal)]))
+    acts = activations(net, np.concatenate([unit_float(x_real), unit_float(x_ideal)]))
     layers = []
     for l, a in enumerate(acts):
         r, i = a[0].copy(), a[1].copy()
         d = i - r
         order = np.argsort(-np.abs(d), kind="stable")[:min(top, d.size)]
         layers.append(LayerComparison(l, r, i, d, _pearson(r, i), order))
-    return ActivationComparison(layers, _unit_float(x_real)[0], _unit_float(x_ideal)[0])
-
-
-def _unit_float(x: np.ndarray) -> np.ndarray:
-    """Validated images -> float64 in [0, 1]."""
-    return x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
+    return ActivationComparison(layers, unit_float(x_real)[0], unit_float(x_ideal)[0])
 
 
 # --------------------------------------------------------------------------
@@ -416,7 +407,7 @@ def _auc(a: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def distinctive_neurons(net: MLP, images, labels, layer: int = 0, top: int = 10, *,
+def distinctive_neurons(net, images, labels, layer: int = 0, top: int = 10, *,
                         method: str = "cohen_d", direction: str = "higher") -> DistinctiveNeurons:
     """For each class, the units of ``layer`` that most separate its images
     from the images of the other classes.
@@ -463,7 +454,7 @@ def distinctive_neurons(net: MLP, images, labels, layer: int = 0, top: int = 10,
         scores of those units), plus ``all_scores`` (K, width). Ties keep the
         lower unit index first.
     """
-    net = _check_net(net)
+    net = check_net(net)
     layer = _check_layer(net, layer)
     top = check_int(top, "top", 1)
     if method not in _METHODS:
@@ -472,7 +463,7 @@ def distinctive_neurons(net: MLP, images, labels, layer: int = 0, top: int = 10,
         raise ValueError(f"direction must be 'higher', 'lower' or 'either', got {direction!r}")
     x, _ = as_images(images, shape=net.image_shape, keep_float64=True)
     k = net.n_classes
-    y = _check_labels(labels, x.shape[0], k)
+    y = check_labels(labels, x.shape[0], k)
     counts = np.bincount(y, minlength=k)
     if (counts == 0).any():
         raise ValueError(f"labels: classes {np.flatnonzero(counts == 0).tolist()} have no images; "
@@ -553,7 +544,7 @@ def _first(m: Misclassified, n: int) -> Misclassified:
                          m.indices[:n], m.n_wrong, m.n_total, m.percent)
 
 
-def misclassified(net: MLP, images, labels, n: int | None = None, *,
+def misclassified(net, images, labels, n: int | None = None, *,
                   threads=None) -> Misclassified:
     """The images ``net`` classifies wrongly, sorted by the network's
     confidence in its wrong answer, highest first (ties: input order).
@@ -561,9 +552,9 @@ def misclassified(net: MLP, images, labels, n: int | None = None, *,
     ``n`` keeps only the first ``n`` (None: all). Predictions are those of
     :func:`netdream.evaluate` (the compiled float32 forward pass).
     """
-    net = _check_net(net)
+    net = check_net(net)
     x, _ = as_images(images, shape=net.image_shape, keep_float64=True)
-    y = _check_labels(labels, x.shape[0], net.n_classes)
+    y = check_labels(labels, x.shape[0], net.n_classes)
     if n is not None:
         n = check_int(n, "n", 0)
     proba = np.asarray(net.predict_proba(x, threads=threads), dtype=np.float64).reshape(
@@ -580,7 +571,7 @@ def misclassified(net: MLP, images, labels, n: int | None = None, *,
                          net.output in ("softmax", "sigmoid"))
 
 
-def save_misclassified(net: MLP, images, labels, path, *, n: int = 100, ncols: int = 10,
+def save_misclassified(net, images, labels, path, *, n: int = 100, ncols: int = 10,
                        scale: int = 3, threads=None):
     """Draw the ``n`` most confident mistakes of ``net`` as a labelled PNG grid
     (labels like ``"7->2 98%"``: true class, predicted class, confidence) and

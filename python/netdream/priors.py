@@ -46,11 +46,6 @@ class Prior(Regularizer):
         params = np.concatenate([[self.bins, norm], np.log(self.pixel_hist), np.log(self.diff_hist)])
         super().__init__("prior", _kernels.prior_value, _kernels.prior_delta, weight, params)
 
-    def scaled(self, factor: float) -> "Prior":
-        p = Prior(self.pixel_hist, self.diff_hist, self.weight * factor)
-        p._cfuncs = self._cfuncs
-        return p
-
     @property
     def cdf(self) -> np.ndarray:
         """Cumulative pixel-value distribution, ``bins + 1`` values from 0 to 1."""

@@ -1,8 +1,13 @@
 """Regularisers for the searches: priors on what an image should look like.
 
-A regulariser has a full value ``R(image)`` and an O(1) delta (the change of
-``R`` when one pixel changes), both Numba kernels. The C++ hill climber calls
-the delta for every candidate without the GIL, through a C function pointer.
+A regulariser is a weighted sum of terms, each ``weight * R(image)`` with a
+full value and an O(1) single-pixel delta, both Numba kernels; the searches
+subtract it from their score. The C++ hill climber calls the deltas for every
+candidate without the GIL, through C function pointers. Regularisers add and
+scale, as Lucent's objectives do::
+
+    reg = regularizers.smoothness(1e-5) + 0.1 * priors.fit(train_images)
+    netdream.hill_climb(net, 3, regularizer=reg)
 
 Built in: :func:`smoothness` (the seed's), :func:`total_variation`,
 :func:`l2`. Your own: write two ``numba.njit`` functions and wrap them with
@@ -20,7 +25,8 @@ Built in: :func:`smoothness` (the seed's), :func:`total_variation`,
     reg = netdream.regularizers.custom(value, delta, weight=1e-3, params=[0.5])
     netdream.hill_climb(net, 3, regularizer=reg)
 
-Images are in the public convention (row-major, ink high, [0, 1]).
+Images are in the public convention (row-major, ink high, [0, 1]). A kernel
+that raises, or returns NaN or infinity, stops the search with its error.
 """
 
 from __future__ import annotations
@@ -29,13 +35,20 @@ import numbers
 
 import numpy as np
 
-from . import _kernels
+from . import _core, _kernels
+from ._validation import check_real
 
 __all__ = ["Regularizer", "smoothness", "total_variation", "l2", "custom"]
 
 
 class Regularizer:
-    """A weighted regulariser: ``weight * R(image)``, with its Numba kernels."""
+    """A weighted regulariser: ``weight * R(image)``, with its Numba kernels.
+
+    ``value``, ``delta`` and ``gradient`` give ``R`` without the weight;
+    ``penalty`` and friends include it. ``a + b`` is a regulariser whose
+    penalty is the sum of both; ``c * a`` scales the weight (of every term of a
+    sum).
+    """
 
     def __init__(self, name, value, delta, weight=1.0, params=None):
         if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
@@ -57,15 +70,36 @@ class Regularizer:
         self._delta = delta
         self._cfuncs = None
 
+    # ----------------------------------------------------------- combining
+    @property
+    def terms(self) -> list:
+        """The single-term regularisers whose weighted values add up to this one."""
+        return [self]
+
     def __repr__(self):
         return f"{self.name}(weight={self.weight:g})"
 
     def scaled(self, factor: float) -> "Regularizer":
         """The same regulariser with its weight multiplied by ``factor``."""
-        r = Regularizer(self.name, self._value, self._delta, self.weight * factor, self.params)
-        r._cfuncs = self._cfuncs
+        factor = check_real(factor, "factor", low=0.0)
+        r = object.__new__(type(self))
+        r.__dict__.update(self.__dict__)
+        r.weight = self.weight * factor
         return r
 
+    def __mul__(self, factor):
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+            return NotImplemented
+        return self.scaled(factor)
+
+    __rmul__ = __mul__
+
+    def __add__(self, other):
+        if not isinstance(other, Regularizer):
+            return NotImplemented
+        return Sum([*self.terms, *other.terms])
+
+    # ------------------------------------------------------------- values
     def value(self, images) -> np.ndarray | float:
         """``R`` (without the weight) of one (h, w) image or of each of (N, h, w)."""
         x = np.asarray(images, dtype=np.float64)
@@ -91,6 +125,21 @@ class Regularizer:
             raise ValueError(f"image must have shape (h, w), got {x.shape}")
         return _kernels.delta_gradient(self._delta, x, self.params, float(eps))
 
+    def penalty(self, images):
+        """The weighted penalty (what a search subtracts from its score) of one
+        image or of each of (N, h, w)."""
+        return sum(t.weight * t.value(images) for t in self.terms if t.weight)
+
+    def penalty_gradient(self, image) -> np.ndarray:
+        """The gradient of :meth:`penalty` for one (h, w) image."""
+        x = np.asarray(image, dtype=np.float64)
+        g = np.zeros_like(x)
+        for t in self.terms:
+            if t.weight:
+                g += t.weight * t.gradient(x)
+        return g
+
+    # --------------------------------------------------------- for the core
     @property
     def addresses(self) -> tuple[int, int]:
         """C addresses of the (value, delta) cfuncs, compiled on first use."""
@@ -103,9 +152,81 @@ class Regularizer:
         return v.address, d.address
 
 
+class Sum(Regularizer):
+    """The sum of several weighted regularisers (made by ``a + b``). Its
+    ``value``, ``delta`` and ``gradient`` are the weighted sums (its own
+    weight is 1)."""
+
+    def __init__(self, terms):
+        self._terms = list(terms)
+        self.name = " + ".join(t.name for t in self._terms)
+        self.weight = 1.0
+
+    @property
+    def terms(self) -> list:
+        return list(self._terms)
+
+    def __repr__(self):
+        return " + ".join(repr(t) for t in self._terms)
+
+    def scaled(self, factor: float) -> "Sum":
+        return Sum([t.scaled(factor) for t in self._terms])
+
+    def value(self, images):
+        return self.penalty(images)
+
+    def delta(self, image, index: int, new: float) -> float:
+        return sum(t.weight * t.delta(image, index, new) for t in self._terms if t.weight)
+
+    def gradient(self, image, eps: float = 1e-6) -> np.ndarray:
+        return self.penalty_gradient(image)
+
+    @property
+    def addresses(self):
+        raise AttributeError("a sum of regularisers has one pair of addresses per term: "
+                             "use .terms")
+
+
 # Compiled C wrappers, one pair per (value, delta, number of params): they
 # stay alive here for as long as the process, so their addresses stay valid.
 _CFUNCS: dict = {}
+
+
+def core_terms(reg) -> list:
+    """The core's RegTerm list for a regulariser (or None)."""
+    if reg is None:
+        return []
+    out = []
+    for t in reg.terms:
+        if not t.weight:
+            continue
+        v, d = t.addresses
+        out.append(_core.RegTerm(name=t.name, weight=t.weight, value=v, delta=d,
+                                 params=t.params.tolist()))
+    return out
+
+
+def reraise(reg, err, shape) -> None:
+    """Turn the core's RegularizerError into the term's own error: run the
+    term's kernel on the (h, w) image it failed on, in Python, so that
+    whatever it raises is raised here; if it merely returned NaN or infinity,
+    say so."""
+    terms = [t for t in reg.terms if t.weight]
+    term = terms[err.term]
+    img = np.asarray(err.image, dtype=np.float64).reshape(shape)
+    where = "its value" if err.pixel < 0 else f"its delta at pixel {err.pixel} (new value {err.new_value:.6g})"
+    try:
+        if err.pixel < 0:
+            result = term._value(img, term.params)
+        else:
+            r, c = divmod(int(err.pixel), img.shape[1])
+            result = term._delta(img, r, c, float(err.new_value), term.params)
+    except Exception as exc:
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"raised by regularizer {term.name!r} ({where}) during a search")
+        raise exc from None
+    raise ValueError(f"regularizer {term.name!r} returned {result} for {where}: a "
+                     "regulariser must return finite numbers; the search stopped") from None
 
 
 def smoothness(weight: float = 1e-5) -> Regularizer:

@@ -1,69 +1,76 @@
-// Hill climbing on the input of an MLP: perturb one pixel at a time, keep the
-// change if the objective improves. Plain C++: no Python.
+// Hill climbing on the input of a network: perturb one pixel at a time, keep
+// the change if the score improves. Plain C++: no Python.
 //
-// The core trick: a change of pixel i by d moves layer 0's pre-activations
-// by d * W[:, i] (a contiguous row of the transposed layer 0), so a candidate
-// costs O(hidden) plus the remaining layers instead of a full forward pass.
+// The core trick: the engine keeps a per-image state from which a one-pixel
+// change is re-evaluated incrementally (for an MLP, layer 0's
+// pre-activations: a change of pixel i by d moves them by d * W[:, i], a
+// contiguous row of the transposed layer 0), so a candidate costs a sliver
+// of a forward pass.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
+#include <vector>
 
 #include "netdream/net.hpp"
-#include "netdream/rng.hpp"
+#include "netdream/objective.hpp"
+#include "netdream/regularizer.hpp"
 
 namespace netdream {
 
-enum class Objective : int { Prob = 0, LogProb = 1, Margin = 2, Hidden = 3 };
-enum class Start : int { Given = 0, Sparse = 1, Uniform = 2 };
-
-// Change in a regulariser's value when pixel i (row-major in an h x w image)
-// is set to new_value: a Numba cfunc or any C function. Must be thread-safe
-// (it only reads img and params).
-using RegDeltaFn = double (*)(const double* img, std::int64_t h, std::int64_t w, std::int64_t i,
-                              double new_value, const double* params);
-// A regulariser's full value on an h x w image.
-using RegValueFn = double (*)(const double* img, std::int64_t h, std::int64_t w,
-                              const double* params);
+enum class Start : int { Given = 0, Sparse = 1, Noise = 2 };
+enum class Precision : int { Float32 = 0, Float64 = 1 };
 
 struct HillSpec {
-    Objective objective = Objective::LogProb;
-    int target = 0;        // class, or unit of target_layer for Objective::Hidden
-    int target_layer = 0;  // hidden layer (0 = first) for Objective::Hidden
-    std::int64_t steps = 0;
-    double step = 0.1;     // a candidate moves a pixel by U(-step, step), clamped to [0, 1]
+    Goal goal;
+    std::int64_t steps = 0;        // candidates per run
+    double step_size = 0.1;        // a candidate moves a pixel by U(-step_size, step_size), clamped to [0, 1]
     Start start = Start::Given;
     double sparse_fraction = 0.1;  // Start::Sparse: this share of pixels gets U(0, sparse_amount)
     double sparse_amount = 0.1;
-    bool float64 = false;  // evaluate in double precision (exact recipes)
-    double reg_weight = 0.0;
-    RegDeltaFn reg_delta = nullptr;  // both or neither
-    RegValueFn reg_value = nullptr;
-    const double* reg_params = nullptr;
-    int height = 28, width = 28;
-    std::int64_t record_every = 0;  // 0: no trajectory
-    std::int64_t refresh_every = 0; // recompute the kept state from scratch every so many steps (0: never)
+    Precision precision = Precision::Float32;
+    std::vector<RegTerm> regularizer;  // score -= sum of weight * term
+    std::int64_t record_every = 0;   // 0: no trajectory
+    std::int64_t refresh_every = 0;  // recompute the kept state from scratch this often (0: never)
+    // Stop a run once its objective score (without the regulariser) reaches
+    // this (checked after every accepted candidate; +inf: never).
+    double stop_score = std::numeric_limits<double>::infinity();
     std::uint64_t seed = 0;
+    std::int64_t first_run = 0;      // run r of a call uses random stream first_run + r
 };
 
 // One run's input and output. image: in, the start (Start::Given), out, the
-// final image; n_in doubles in [0, 1], row-major, ink high.
+// final image; n_in doubles in [0, 1], ink high.
 struct HillRun {
     double* image = nullptr;
     std::int64_t accepted = 0;       // out
-    double objective = 0.0;          // out: final objective (without the regulariser)
-    double total = 0.0;              // out: objective + reg_weight * regulariser
+    std::int64_t steps = 0;          // out: candidates tried (fewer than spec.steps after a stop_score stop)
+    double score = 0.0;              // out: the final objective score, without the regulariser
+    double total = 0.0;              // out: score - the weighted regulariser
     float* trace_images = nullptr;   // out (optional): records x n_in
-    double* trace_values = nullptr;  // out (optional): records (total)
+    double* trace_scores = nullptr;  // out (optional): records (total)
 };
 
 inline std::int64_t hill_records(const HillSpec& s) {
     return s.record_every > 0 ? s.steps / s.record_every + 1 : 0;
 }
 
-// Runs one hill climb (run index r decides the random stream). Returns false
-// if stop became true before the end (the run is then incomplete).
-using HillFn = bool (*)(const Net& net, const HillSpec& spec, std::int64_t r, HillRun& run,
-                        const std::atomic<bool>& stop, std::atomic<std::int64_t>& steps_done);
+// The engine of one call: checks the spec against the network once, then
+// runs are independent (run r of the call uses random stream first_run + r),
+// so they can be spread over threads in any way.
+class HillClimber {
+public:
+    HillClimber(const Net& net, const HillSpec& spec);  // std::invalid_argument if they do not fit
+    // Runs one hill climb. Returns false if stop became true before the end
+    // (the run is then incomplete). steps_done counts candidates across runs.
+    bool run(std::int64_t r, HillRun& run, const std::atomic<bool>& stop,
+             std::atomic<std::int64_t>& steps_done) const;
+
+private:
+    const Net& net_;
+    HillSpec spec_;
+    Regularizer reg_;
+};
 
 }  // namespace netdream

@@ -6,8 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "netdream/hill.hpp"
 #include "netdream/net.hpp"
+#include "netdream/objective.hpp"
 
 namespace netdream {
 
@@ -21,21 +21,22 @@ struct Kernels {
     // layer's pre-activations.
     void (*forward_rows)(const Net& net, const void* x, InputKind kind, std::size_t begin,
                          std::size_t end, float* out, bool logits);
-    // From layer 0's pre-activations to the output (logits and output
-    // activation). scratch holds net.scratch_size() floats.
+    // From layer 0's pre-activations to the output (logits and/or output
+    // activation; either may be null). scratch holds net.scratch_size() floats.
     void (*forward_from_pre0)(const Net& net, const float* pre0, float* logits, float* out,
                               float* scratch);
-    // One hill-climbing run (see hill.hpp).
-    HillFn hill_climb;
-    // Layer 0's pre-activations: pre = init + sum_k val[k] * W[:, idx[k]]
-    // (init = the bias for a full pass, or a parent's pre-activations).
+    // The one incremental update of layer 0 (the hill climber's candidate, the
+    // genetic search's child from its parent, a full pass from the bias):
+    // pre = init + sum_k val[k] * W0[:, idx[k]] (init may equal pre).
     void (*layer0_update)(const Net& net, const float* init, const int* idx, const float* val,
                           int n, float* pre);
+    // The score of a goal (objective.hpp) from layer 0's pre-activations.
+    double (*score_from_pre0)(const Net& net, const float* pre0, const Goal& goal, float* scratch);
 };
 
-const Kernels& kernels();                // the best for this CPU (or NETDREAM_ISA)
+const Kernels& kernels();                        // the best for this CPU (or NETDREAM_ISA)
 const Kernels* kernels_named(const char* name);  // nullptr if unsupported here
-const char* const* kernel_names();       // null-terminated list built in
-void set_kernels(const char* name);      // for tests: force one instruction set
+const char* const* kernel_names();               // null-terminated list built in
+void set_kernels(const char* name);              // for tests: force one instruction set
 
 }  // namespace netdream

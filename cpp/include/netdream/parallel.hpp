@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <cstdint>
 #include <mutex>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -30,22 +32,32 @@ public:
         return *pool;
     }
 
-    // Runs job(k) for k in [0, n) with the caller taking k = 0; returns false
-    // (having run nothing) if the pool is busy or was inherited over fork.
+    // Runs job(k) for every k in [0, n): the caller takes k = 0 and the
+    // pool's workers the others; returns false (having run nothing) if the
+    // pool is busy or was inherited over fork. If the system refuses to start
+    // as many workers as asked for, the ones that exist take what they can
+    // and the caller runs the rest (results never depend on who runs a k).
     bool try_run(int n, const std::function<void(int)>& job) {
         std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
         if (!busy.owns_lock() || owner_ != ::getpid()) return false;
+        int helpers;
         {
             std::lock_guard<std::mutex> lock(m_);
-            while (static_cast<int>(workers_.size()) < n - 1)
-                workers_.emplace_back([this, k = static_cast<int>(workers_.size()) + 1] { loop(k); });
+            try {
+                while (static_cast<int>(workers_.size()) < n - 1)
+                    workers_.emplace_back([this, k = static_cast<int>(workers_.size()) + 1] { loop(k); });
+            } catch (const std::system_error&) {
+                // fewer threads: run with the workers that started
+            }
+            helpers = std::min(n - 1, static_cast<int>(workers_.size()));
             job_ = &job;
-            active_ = n;
-            pending_ = n - 1;
+            active_ = helpers + 1;
+            pending_ = helpers;
             ++generation_;
         }
         cv_.notify_all();
         job(0);
+        for (int k = helpers + 1; k < n; ++k) job(k);
         std::unique_lock<std::mutex> lock(m_);
         done_.wait(lock, [&] { return pending_ == 0; });
         job_ = nullptr;
@@ -106,10 +118,16 @@ void parallel_for(std::size_t n, int threads, F&& fn) {
         }
     };
     if (!Pool::instance().try_run(static_cast<int>(t), run)) {
+        // the pool is busy (another Python thread): threads of our own, as
+        // many as the system gives; the caller runs the ks of the others
         std::vector<std::thread> pool;
         pool.reserve(t - 1);
-        for (std::size_t k = 1; k < t; ++k) pool.emplace_back(run, static_cast<int>(k));
+        try {
+            for (std::size_t k = 1; k < t; ++k) pool.emplace_back(run, static_cast<int>(k));
+        } catch (const std::system_error&) {
+        }
         run(0);
+        for (std::size_t k = pool.size() + 1; k < t; ++k) run(static_cast<int>(k));
         for (auto& th : pool) th.join();
     }
     if (error) std::rethrow_exception(error);
@@ -128,7 +146,8 @@ void parallel_items_monitored(std::size_t n, int threads, F&& fn, Tick&& tick,
     std::exception_ptr error;
     std::mutex m;
     std::condition_variable cv;
-    int running = static_cast<int>(std::min<std::size_t>(std::max(1, threads), std::max<std::size_t>(n, 1)));
+    const int t = static_cast<int>(std::min<std::size_t>(std::max(1, threads), std::max<std::size_t>(n, 1)));
+    int running = 0;  // workers started and not yet done
     auto work = [&]() {
         try {
             for (;;) {
@@ -147,15 +166,36 @@ void parallel_items_monitored(std::size_t n, int threads, F&& fn, Tick&& tick,
         cv.notify_all();
     };
     std::vector<std::thread> pool;
-    const int t = running;
     pool.reserve(t);
-    for (int k = 0; k < t; ++k) pool.emplace_back(work);
+    for (int k = 0; k < t; ++k) {
+        {
+            std::lock_guard<std::mutex> lock(m);
+            ++running;
+        }
+        try {
+            pool.emplace_back(work);
+        } catch (const std::system_error&) {
+            // fewer threads than asked for: the ones that started take every item
+            std::lock_guard<std::mutex> lock(m);
+            --running;
+            break;
+        }
+    }
+    if (pool.empty())
+        throw std::runtime_error("could not start a worker thread (the system refused; "
+                                 "lower threads or free resources)");
+    bool ticking = true;
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(m);
             if (cv.wait_for(lock, period, [&] { return running == 0; })) break;
         }
-        if (!tick()) stop = true;
+        // once tick has asked to stop, it is not called again (a pending
+        // Python exception must not meet another Python call)
+        if (ticking && !tick()) {
+            ticking = false;
+            stop = true;
+        }
     }
     for (auto& th : pool) th.join();
     if (error) std::rethrow_exception(error);

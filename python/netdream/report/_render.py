@@ -1,15 +1,4 @@
-"""A one-page HTML report of what a network has learned.
-
-:func:`make_report` runs the package's analyses on one network and writes a
-single self-contained HTML file: every picture is an embedded PNG (a
-``data:`` URI), the style sheet is inline, and the page loads nothing else and
-runs no script, so it can be mailed, archived or opened offline.
-
-Sections, in order: the model, accuracy and the confusion matrix, the causal
-index, one dream per class, the average of many dreams per class, fooling
-images, receptive fields sorted by focus, eigen-digits with the PCA baseline,
-and the most confident mistakes.
-"""
+"""Drawing the report: the HTML page from a ReportData (no computing here)."""
 
 from __future__ import annotations
 
@@ -18,262 +7,25 @@ import html
 import io
 import json
 import numbers
-import os
 
 import numpy as np
 from PIL import Image
 
-from ._analysis import causal_index, evaluate
-from ._model import MLP
-from ._validation import as_images, check_int, check_path, check_threads
-from .dream import hill_climb
-from .evolve import evolve
-from .images import _DIVERGING, _colourise
-from .inside import misclassified, receptive_fields
-from .pca import PCAClassifier, eigendigits
+from ..images import _DIVERGING, _colourise
+from ._compute import (_BIG, _GENERATIONS, _N_EXAMPLES, _N_FIELDS, _N_MISTAKES, _N_PAIRS,
+                       _SMALL, _STEPS, _STOP_AT, ReportData)
 
-__all__ = ["make_report", "SECTIONS"]
+__all__ = ["SECTIONS", "render"]
 
 #: The page's section headings, in order.
 SECTIONS = ("Model", "Accuracy", "Causal index", "Dreams", "Average dreams", "Fooling images",
             "Receptive fields", "Eigen-digits", "Mistakes")
 
-_STEPS = 20000         # hill-climbing steps per dream (the CLI's default)
-_SMOOTHNESS = 1e-5     # the seed's smoothness prior for the dreams
-_GENERATIONS = 300     # fooling images: generations at most
-_STOP_AT = 0.9999      # ... stopping once every class reaches this confidence
-_N_FIELDS = 20         # receptive fields shown
-_N_EIGEN = 10          # eigen-digits shown, and the PCA baseline's components
-_N_MISTAKES = 40       # misclassified images shown
-_N_PAIRS = 3           # commonest confusions shown beside the confusion matrix
-_N_EXAMPLES = 5        # ... with this many examples each
-_BIG, _SMALL = 4, 3    # PNG pixels per image pixel: 112 and 84 CSS pixels wide
 
+def render(r: ReportData) -> str:
+    """The whole page."""
+    return _page(r)
 
-# --------------------------------------------------------------------------
-# The public entry point
-# --------------------------------------------------------------------------
-
-def make_report(net: MLP, images, labels, *, path, train_images=None, train_labels=None,
-                dreams: int = 200, seed: int = 0, progress: bool = True, threads=None) -> str:
-    """Write a one-page HTML report of what ``net`` has learned.
-
-    Parameters
-    ----------
-    net : MLP
-    images : (N, 28, 28), public convention
-        Held-out labelled images (normally the MNIST test set): accuracy,
-        confusion matrix and mistakes are computed on them.
-    labels : (N,) integers in 0..K-1
-    path : str or os.PathLike
-        The HTML file to write (replaced if it exists; its folder must exist).
-    train_images : (M, 28, 28), optional
-        Images for the eigen-digits (e.g. MNIST's training images). Without
-        them the eigen-digits come from ``images``; the page says which.
-    train_labels : (M,) integers, optional
-        Labels of ``train_images``: the PCA baseline is then fitted on the
-        training images and scored on ``images``. Without them it is fitted
-        on one half of ``images`` and scored on the other, both ways round
-        (even and odd positions), so no image is scored by a fit that saw it.
-    dreams : int, default 200
-        Hill-climbing runs per class (20,000 steps each, smoothness 1e-5);
-        the page shows the first run and the average of all of them.
-    seed : int, default 0
-        Random seed of the dreams and the fooling images. Class ``k``'s
-        dreams are exactly ``netdream dream k --seed S --runs N``'s.
-    progress : bool, default True
-        Show a tqdm progress bar over the sections.
-    threads : int, optional
-        Worker threads (default: every core). The page does not depend on it.
-
-    Returns
-    -------
-    str
-        ``path``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        For a bad argument (the message names it).
-    FileNotFoundError
-        If the folder of ``path`` does not exist (checked before any work).
-    """
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a netdream.MLP, got {type(net).__name__}")
-    path = check_path(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"path: the folder {folder!r} does not exist")
-    x, _ = as_images(images, shape=net.image_shape, keep_float64=True)
-    if x.shape[0] == 0:
-        raise ValueError("images: need at least one image")
-    y = _labels(labels, x.shape[0], net.n_classes, "labels")
-    xt = yt = None
-    if train_images is not None:
-        xt, _ = as_images(train_images, name="train_images", shape=net.image_shape,
-                          keep_float64=True)
-        if xt.shape[0] < 2:
-            raise ValueError(f"train_images: need at least 2 images, got {xt.shape[0]}")
-        if train_labels is not None:
-            yt = _labels(train_labels, xt.shape[0], None, "train_labels")
-    elif train_labels is not None:
-        raise ValueError("train_labels given without train_images")
-    dreams = check_int(dreams, "dreams", 1)
-    seed = check_int(seed, "seed", 0)
-    if seed >= 2**64:
-        raise ValueError(f"seed must be < 2**64, got {seed}")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True or False, got {progress!r}")
-    threads = check_threads(threads)
-
-    r = _Results(net=net, n=x.shape[0], dreams=dreams, seed=seed)
-    steps = [
-        ("accuracy", lambda: _accuracy(r, x, y, threads)),
-        ("causal index", lambda: _causal(r)),
-        ("dreams", lambda: _dreams(r, threads, bar)),
-        ("fooling images", lambda: _fooling(r, threads)),
-        ("receptive fields", lambda: _fields(r)),
-        ("eigen-digits", lambda: _eigen(r, x, y, xt, yt)),
-        ("mistakes", lambda: _mistakes(r, x, y, threads)),
-        ("writing", lambda: _write(path, _page(r))),
-    ]
-    # the dreams take most of the time: they count one step per class
-    bar = _SectionBar(len(steps) - 1 + net.n_classes, progress)
-    try:
-        for name, step in steps:
-            bar.note(name)
-            step()
-            if name != "dreams":
-                bar.advance()
-    finally:
-        bar.close()
-    return path
-
-
-def _labels(labels, n: int, k, name: str) -> np.ndarray:
-    y = np.asarray(labels)
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be integers, got dtype {y.dtype}")
-    if y.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},) to match the images, got {y.shape}")
-    if k is not None and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"{name} must lie in 0..{k - 1}, got values in [{y.min()}, {y.max()}]")
-    return y.astype(np.int64)
-
-
-class _SectionBar:
-    """A tqdm bar over the sections (shows nothing when disabled)."""
-
-    def __init__(self, total: int, enabled: bool):
-        self._bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-            self._bar = tqdm(total=total, desc="report", unit="part", leave=False)
-
-    def note(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.set_postfix_str(text)
-
-    def advance(self) -> None:
-        if self._bar is not None:
-            self._bar.update(1)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-# --------------------------------------------------------------------------
-# Computing the sections
-# --------------------------------------------------------------------------
-
-class _Results:
-    """What the sections computed (filled in step by step)."""
-
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
-
-
-def _accuracy(r, x, y, threads) -> None:
-    r.eval = evaluate(r.net, x, y, threads=threads)
-
-
-def _causal(r) -> None:
-    r.causal = causal_index(r.net)
-
-
-def _dreams(r, threads, bar) -> None:
-    k = r.net.n_classes
-    first, avg, conf_first, conf_avg, conf_median = [], [], [], [], []
-    for c in range(k):
-        bar.note(f"dreams {c + 1}/{k}")
-        res = hill_climb(r.net, c, steps=_STEPS, runs=r.dreams, smoothness=_SMOOTHNESS,
-                         seed=r.seed, threads=threads, progress=False)
-        first.append(res.images[0])
-        conf_first.append(res.confidence[0])
-        conf_median.append(float(np.median(res.confidence)))
-        a = res.average()
-        avg.append(a)
-        conf_avg.append(float(r.net.predict_proba(a, threads=threads)[c]))
-        bar.advance()
-    r.dream_images = np.stack(first)
-    r.dream_conf = np.array(conf_first)
-    r.dream_median = np.array(conf_median)
-    r.average_images = np.stack(avg)
-    r.average_conf = np.array(conf_avg)
-
-
-def _fooling(r, threads) -> None:
-    r.fool = evolve(r.net, "all", generations=_GENERATIONS, stop_at=_STOP_AT, seed=r.seed,
-                    threads=threads, progress=False)
-
-
-def _fields(r) -> None:
-    r.fields = receptive_fields(r.net, 0)
-
-
-def _eigen(r, x, y, xt, yt) -> None:
-    source = xt if xt is not None else x
-    r.eigen_from_train = xt is not None
-    r.eigen_n = source.shape[0]
-    r.eigen = eigendigits(source, min(_N_EIGEN, source.shape[0] - 1)) \
-        if source.shape[0] >= 2 else None
-    r.pca_accuracy, r.pca_how = None, ""
-    if yt is not None:
-        clf = PCAClassifier(_N_EIGEN).fit(xt, yt)
-        r.pca_accuracy = clf.score(x, y)
-        r.pca_how = (f"fitted on the {xt.shape[0]:,} training images and scored on the "
-                     f"{x.shape[0]:,} test images")
-    elif x.shape[0] >= 4:
-        correct = 0
-        for fit, test in ((slice(0, None, 2), slice(1, None, 2)),
-                          (slice(1, None, 2), slice(0, None, 2))):
-            clf = PCAClassifier(min(_N_EIGEN, x[fit].shape[0] - 1)).fit(x[fit], y[fit])
-            correct += int(np.sum(np.atleast_1d(clf.predict(x[test])) == y[test]))
-        r.pca_accuracy = correct / x.shape[0]
-        r.pca_how = ("no labelled training images were given, so it was fitted on half of the "
-                     "test images and scored on the other half, both ways round")
-
-
-def _mistakes(r, x, y, threads) -> None:
-    r.mistakes = misclassified(r.net, x, y, threads=threads)  # all, most confident first
-
-
-def _write(path: str, text: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-# --------------------------------------------------------------------------
-# Drawing
-# --------------------------------------------------------------------------
 
 def _png_uris(maps, cmap: str, scale: int) -> list[str]:
     """One ``data:image/png`` URI per map, each pixel a ``scale``-square block."""
@@ -395,7 +147,7 @@ footer{color:var(--muted);font-size:12px;text-align:center;margin-top:22px}
 
 
 def _page(r) -> str:
-    from . import __version__
+    from .. import __version__
     net = r.net
     name = str(net.metadata.get("name") or "an unnamed network")
     percent = net.output in ("softmax", "sigmoid")
@@ -569,7 +321,7 @@ def _fooling_section(r, percent) -> str:
                "digit with near certainty. To a person they look like nothing; the network is "
                "sure. Under each: its confidence.")
     low = int(np.sum(f.confidence < _STOP_AT))
-    stopped = (f"Evolved for {f.generations} generation{'s' if f.generations != 1 else ''}")
+    stopped = (f"Evolved for {f.steps} generation{'s' if f.steps != 1 else ''}")
     if percent and low == 0:
         stopped += f", when every digit had reached {100 * _STOP_AT:g}%."
     elif percent:

@@ -1,4 +1,4 @@
-"""evaluate, causal_index, garson, activations."""
+"""netdream.causal: the causal index and Garson importance."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def test_causal_index_one_hidden_layer_is_the_seed_formula(seed_net):
     assert c[3, 5, 20] == pytest.approx(explicit[3, 20 * 28 + 5])
 
 
+
 def test_causal_index_two_hidden_layers_is_the_path_sum():
     rng = np.random.default_rng(0)
     net = random_mlp(rng, [784, 12, 7, 4], ["relu", "tanh"])
@@ -34,6 +35,7 @@ def test_causal_index_two_hidden_layers_is_the_path_sum():
     np.testing.assert_allclose(c, expected, rtol=1e-12, atol=1e-15)
 
 
+
 def test_causal_index_no_hidden_layer_and_sign_relative_to_ink():
     rng = np.random.default_rng(1)
     w = rng.normal(size=(3, 784))
@@ -41,6 +43,7 @@ def test_causal_index_no_hidden_layer_and_sign_relative_to_ink():
     low = netdream.MLP([w], [np.zeros(3)], encoding=Encoding(0, 1, "low", "row"))
     np.testing.assert_array_equal(netdream.causal_index(high), w.reshape(3, 28, 28))
     np.testing.assert_array_equal(netdream.causal_index(low), -w.reshape(3, 28, 28))
+
 
 
 @pytest.mark.parametrize("ink, order", [("high", "column"), ("low", "row"), ("high", "row")])
@@ -58,6 +61,7 @@ def test_causal_index_is_the_ink_gradient_of_a_linear_net(ink, order):
         np.testing.assert_allclose(d / (0.25 * 2.0), c[:, r, col], rtol=1e-9, atol=1e-12)
 
 
+
 def test_garson_hand_computed():
     w1 = np.zeros((2, 784))
     w1[0, 0], w1[0, 1], w1[1, 1] = 1.0, -3.0, 2.0
@@ -70,28 +74,3 @@ def test_garson_hand_computed():
     assert g[0, 0, 1] == pytest.approx(1.75 / 2)
     assert g.sum() == pytest.approx(1.0)
     assert (g >= 0).all()
-
-
-def test_evaluate_confusion_and_checks():
-    rng = np.random.default_rng(2)
-    net = random_mlp(rng, [784, 10, 3], "relu")
-    x = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)
-    pred = net.predict(x)
-    r = netdream.evaluate(net, x, pred)
-    assert r.correct == 50 and r.accuracy == 1.0
-    assert r.confusion.sum() == 50
-    assert "<table>" in r._repr_html_()
-    with pytest.raises(ValueError, match="shape"):
-        netdream.evaluate(net, x, pred[:-1])
-    with pytest.raises(ValueError, match="0..2"):
-        netdream.evaluate(net, x, np.full(50, 3))
-    with pytest.raises(TypeError, match="integers"):
-        netdream.evaluate(net, x, pred.astype(float))
-    with pytest.raises(TypeError, match="MLP"):
-        netdream.evaluate("net", x, pred)
-
-
-def test_activations_shapes_and_output(seed_net, mnist_test):
-    acts = netdream.activations(seed_net, mnist_test[0][:5])
-    assert [a.shape for a in acts] == [(5, 200), (5, 10)]
-    np.testing.assert_allclose(acts[-1], seed_net.predict_proba(mnist_test[0][:5]), atol=1e-5)

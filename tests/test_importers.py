@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 
 from netdream import Encoding
-from netdream._imports import mlp_from_keras, mlp_from_onnx, mlp_from_torch
+from netdream.importers import from_keras as mlp_from_keras
+from netdream.importers import from_onnx as mlp_from_onnx
+from netdream.importers import from_sklearn
+from netdream.importers import from_torch as mlp_from_torch
+
+from conftest import bars, fit_quietly, mnist, needs_mnist
 
 N_IMAGES = 10000  # the whole official test set
 ATOL = 1e-5
@@ -59,7 +64,7 @@ def _train_a_little(torch, model, images, labels, steps=15):
     model.eval()
 
 
-def test_torch_sequential_matches_on_mnist(torch, digits, mnist_test):
+def test_torch_sequential_matches_onmnist(torch, digits, mnist_test):
     from torch import nn
     images, x = digits
     torch.manual_seed(0)
@@ -276,7 +281,7 @@ def _keras_out(model, x):
     return np.asarray(out)
 
 
-def test_keras_sequential_matches_on_mnist(keras, digits):
+def test_keras_sequential_matches_onmnist(keras, digits):
     images, x = digits
     keras.utils.set_random_seed(0)
     L = keras.layers
@@ -368,7 +373,7 @@ def _onnx_run(model, x):
     return ReferenceEvaluator(model).run(None, {"x": x})[0]
 
 
-def test_onnx_gemm_chain_matches_on_mnist(onnx, digits, tmp_path):
+def test_onnx_gemm_chain_matches_onmnist(onnx, digits, tmp_path):
     from onnx import helper
     images, x = digits
     rng = np.random.default_rng(0)
@@ -498,3 +503,82 @@ def test_missing_framework_says_what_to_install(monkeypatch, module, call, match
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     with pytest.raises(ImportError, match=match):
         call()
+
+
+# =================================================================== sklearn
+try:
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+except ImportError:  # the sk fixture skips these tests
+    MLPClassifier = MLPRegressor = None
+
+
+@pytest.fixture(scope="module")
+def sk():
+    return pytest.importorskip("sklearn")
+
+
+@needs_mnist
+def test_from_sklearn_matches_predict_proba_on_real_digits(sk):
+    x, y = mnist("train10k")
+    xt, _ = mnist("test")
+    clf = fit_quietly(MLPClassifier((64, 32), max_iter=5, random_state=0),
+                       x[:3000].reshape(-1, 784) / 255.0, y[:3000])
+    net = from_sklearn(clf)
+    features = xt.reshape(-1, 784) / 255.0
+    np.testing.assert_allclose(net.predict_proba(xt), clf.predict_proba(features), atol=1e-5)
+    np.testing.assert_array_equal(net.predict(xt), clf.predict(features))
+    assert net.metadata["classes"] == list(range(10))
+
+
+@pytest.mark.parametrize("activation, name", [("relu", "relu"), ("logistic", "sigmoid"),
+                                              ("tanh", "tanh"), ("identity", "identity")])
+def test_from_sklearn_activations(sk, activation, name):
+    x, y = bars(200)
+    clf = fit_quietly(MLPClassifier((10,), activation=activation, max_iter=3, random_state=0),
+                       x.reshape(-1, 784) / 255.0, y)
+    net = from_sklearn(clf)
+    assert net.hidden == [name] and net.output == "softmax"
+    xt, _ = bars(50, seed=2)
+    np.testing.assert_allclose(net.predict_proba(xt), clf.predict_proba(xt.reshape(-1, 784) / 255.0),
+                               atol=1e-5)
+
+
+def test_from_sklearn_binary_becomes_two_output_softmax(sk):
+    x, y = bars(200)
+    yb = (y == 1).astype(int)
+    clf = fit_quietly(MLPClassifier((10,), max_iter=3, random_state=0), x.reshape(-1, 784) / 255.0, yb)
+    assert clf.out_activation_ == "logistic"
+    net = from_sklearn(clf)
+    assert net.n_classes == 2
+    f = x.reshape(-1, 784) / 255.0
+    np.testing.assert_allclose(net.predict_proba(x), clf.predict_proba(f), atol=1e-5)
+    np.testing.assert_array_equal(net.predict(x), clf.predict(f))
+
+
+def test_from_sklearn_encoding_is_used(sk):
+    x, y = bars(100)
+    f = x.reshape(-1, 784) / 255.0 * 2 - 1
+    clf = fit_quietly(MLPClassifier((6,), max_iter=2, random_state=0), f, y)
+    net = from_sklearn(clf, encoding=Encoding(-1.0, 1.0))
+    np.testing.assert_allclose(net.predict_proba(x), clf.predict_proba(f), atol=1e-5)
+
+
+def test_from_sklearn_errors(sk):
+    x, y = bars(60)
+    f = x.reshape(-1, 784) / 255.0
+    with pytest.raises(TypeError, match="must be a fitted sklearn.neural_network.MLPClassifier"):
+        from_sklearn(object())
+    reg = fit_quietly(MLPRegressor(hidden_layer_sizes=(4,), max_iter=1), f, y.astype(float))
+    with pytest.raises(TypeError, match="MLPRegressor"):
+        from_sklearn(reg)
+    with pytest.raises(ValueError, match="not fitted"):
+        from_sklearn(MLPClassifier())
+    small = fit_quietly(MLPClassifier((4,), max_iter=1), f[:, :100], y)
+    with pytest.raises(ValueError, match="takes 100 features"):
+        from_sklearn(small)
+    multilabel = fit_quietly(MLPClassifier((4,), max_iter=1), f, np.eye(3, dtype=int)[y])
+    with pytest.raises(ValueError, match="multi-label"):
+        from_sklearn(multilabel)
+    clf = fit_quietly(MLPClassifier((4,), max_iter=1), f, y)
+    with pytest.raises(TypeError, match="encoding must be a netdream.Encoding"):
+        from_sklearn(clf, encoding=(0, 1))

@@ -7,48 +7,26 @@ image is flattened row by row or column by column. Every public function
 takes images in one convention — ``(28, 28)`` or ``(N, 28, 28)``, uint8
 0..255 or float 0..1, ink high — and the model encodes them itself.
 
-The ``.npz`` format (read with ``allow_pickle=False``)
-------------------------------------------------------
-============== =========================================================
-key            content
-============== =========================================================
-format         ``"netdream-mlp"``
-version        ``1``
-n_layers       number of weight layers L (hidden layers + 1)
-W0 .. W{L-1}   float32 or float64, shape ``(n_out, n_in)``
-b0 .. b{L-1}   shape ``(n_out,)``
-activations    L strings: the hidden activations, then the output one
-               (hidden: identity, relu, leaky_relu, sigmoid, tanh;
-               output: softmax, sigmoid, identity)
-leaky_slope    float
-enc_range      ``[low, high]``: the encoded values of the two ends
-enc_ink        ``"high"`` (ink is ``high``) or ``"low"``
-enc_order      ``"row"`` or ``"column"`` (flattening of the image)
-image_shape    ``[28, 28]``
-metadata       a JSON object as a string (name, model card, ...)
-============== =========================================================
+Models are saved and loaded in netdream's ``.npz`` format, documented in
+:mod:`netdream.formats` (read without pickle), or read from the seed demo's
+``net.js`` (parsed as data, never evaluated).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
 from . import _core
-from ._validation import as_images, check_path, check_threads
+from ._validation import as_images, check_threads, unit_float
 
 __all__ = ["MLP", "Encoding", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS"]
 
 HIDDEN_ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 OUTPUT_ACTIVATIONS = ("softmax", "sigmoid", "identity")
 _ALIASES = {"logistic": "sigmoid", "linear": "identity", "leaky": "leaky_relu"}
-FORMAT_NAME = "netdream-mlp"
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -147,7 +125,7 @@ class MLP:
             raise ValueError("weights: a network needs at least one layer")
         if len(weights) != len(biases):
             raise ValueError(f"weights has {len(weights)} layers but biases has {len(biases)}")
-        self.image_shape = tuple(int(s) for s in image_shape)
+        self.image_shape = _check_image_shape(image_shape)
         n_pixels = self.image_shape[0] * self.image_shape[1]
         ws, bs = [], []
         for l, (w, b) in enumerate(zip(weights, biases)):
@@ -239,21 +217,25 @@ class MLP:
             self._core_net = _core.Net(
                 [np.ascontiguousarray(w, dtype=np.float64) for w in ws],
                 [np.ascontiguousarray(b, dtype=np.float64) for b in bs],
-                self.activations, self.leaky_slope)
+                [_core.Act.__members__[a] for a in self.activations], self.leaky_slope,
+                (1, *self.image_shape))
         return self._core_net
 
     # ---------------------------------------------------------------- predict
     def predict_proba(self, images, *, threads=None) -> np.ndarray:
         """Output activations (probabilities for softmax): ``(N, K)`` float32,
         or ``(K,)`` for one image."""
-        x, single = as_images(images, shape=self.image_shape)
-        out = self.core.forward(x.reshape(x.shape[0], -1), check_threads(threads), False)
-        return out[0] if single else out
+        return self._forward(images, threads, logits=False)
 
     def logits(self, images, *, threads=None) -> np.ndarray:
         """The output layer's pre-activations, ``(N, K)`` float32."""
+        return self._forward(images, threads, logits=True)
+
+    def _forward(self, images, threads, logits):
         x, single = as_images(images, shape=self.image_shape)
-        out = self.core.forward(x.reshape(x.shape[0], -1), check_threads(threads), True)
+        threads = check_threads(threads)
+        out = self.core.forward(x.reshape(x.shape[0], self.sizes[0]), threads, logits)
+        _check_finite_outputs(self, out)
         return out[0] if single else out
 
     def predict(self, images, *, threads=None) -> np.ndarray:
@@ -264,110 +246,59 @@ class MLP:
     def encode(self, images) -> np.ndarray:
         """The model's own input vectors for images, ``(N, n_in)`` float64."""
         x, _ = as_images(images, shape=self.image_shape, keep_float64=True)
-        x = x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
-        return self.encoding.encode(x)
+        return self.encoding.encode(unit_float(x))
 
     # -------------------------------------------------------------------- I/O
     def save(self, path) -> None:
-        """Write the documented ``.npz`` format (see the module docstring)."""
-        path = check_path(path)
-        arrays = {
-            "format": np.array(FORMAT_NAME),
-            "version": np.array(FORMAT_VERSION),
-            "n_layers": np.array(len(self.weights)),
-            "activations": np.array(self.activations),
-            "leaky_slope": np.array(self.leaky_slope),
-            "enc_range": np.array([self.encoding.low, self.encoding.high], dtype=np.float64),
-            "enc_ink": np.array(self.encoding.ink),
-            "enc_order": np.array(self.encoding.order),
-            "image_shape": np.array(self.image_shape),
-            "metadata": np.array(json.dumps(self.metadata)),
-        }
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            dtype = self.metadata.get("storage_dtype", "float32")
-            arrays[f"W{l}"] = w.astype(dtype)
-            arrays[f"b{l}"] = b.astype(dtype)
-        tmp = path + ".tmp.npz" if not path.endswith(".npz") else path[:-4] + ".tmp.npz"
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        """Write netdream's ``.npz`` format (see :mod:`netdream.formats`)."""
+        from .formats import save_npz
+        save_npz(self, path)
 
     @classmethod
     def load(cls, path) -> "MLP":
-        """Read a model: netdream ``.npz``, or the seed network's ``net.js``."""
-        path = check_path(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no model file at {path!r}")
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-        if head.startswith(b"PK"):
-            return _load_npz(cls, path)
-        if path.endswith(".npz"):
-            raise ValueError(f"{path!r} is not a valid .npz file (no zip header)")
-        return cls.from_netjs(path)
+        """Read a model: netdream ``.npz`` (:mod:`netdream.formats`), or the
+        seed network's ``net.js``."""
+        from .formats import load_model
+        return load_model(path)
 
     @classmethod
     def from_netjs(cls, path) -> "MLP":
         """The seed network's JavaScript file: arrays ``w12``, ``bias2``,
-        ``w23``, ``bias3`` (784-200-10, logistic hidden, softmax output).
-
-        The arrays are parsed as data; the JavaScript is never evaluated. The
-        file's comment says the input is in [-1, 1] with background 1,
-        flattened column by column. The column order is right, but the
-        published 9,808/10,000 is reached only with background -1 (ink +1):
-        with background 1 the network scores 32/10,000.
-        """
-        path = check_path(path)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except UnicodeDecodeError:
-            raise ValueError(f"{path!r} is not a text file") from None
-        w12 = _js_array(text, "w12", 2, path)
-        bias2 = _js_array(text, "bias2", 1, path)
-        w23 = _js_array(text, "w23", 2, path)
-        bias3 = _js_array(text, "bias3", 1, path)
-        if w12.shape[1] != 784:
-            raise ValueError(f"{path!r}: w12 has {w12.shape[1]} inputs, expected 784")
-        if bias2.shape != (w12.shape[0],):
-            raise ValueError(f"{path!r}: bias2 has {bias2.size} values, w12 has {w12.shape[0]} rows")
-        if w23.shape[1] != w12.shape[0]:
-            raise ValueError(f"{path!r}: w23 has {w23.shape[1]} columns, w12 has {w12.shape[0]} rows")
-        if bias3.shape != (w23.shape[0],):
-            raise ValueError(f"{path!r}: bias3 has {bias3.size} values, w23 has {w23.shape[0]} rows")
-        return cls([w12, w23], [bias2, bias3], hidden="sigmoid", output="softmax",
-                   encoding=Encoding(-1.0, 1.0, ink="high", order="column"),
-                   metadata={"name": "seed net.js", "source": os.path.basename(path)})
+        ``w23``, ``bias3`` (784-200-10, logistic hidden, softmax output),
+        parsed as data, never evaluated (see :func:`netdream.formats.read_netjs`)."""
+        from .formats import read_netjs
+        return read_netjs(path)
 
     @classmethod
     def from_sklearn(cls, clf, encoding=None) -> "MLP":
         """A fitted ``sklearn.neural_network.MLPClassifier`` as an MLP (see
-        :func:`netdream._sklearn.mlp_from_sklearn`). ``encoding`` describes
+        :func:`netdream.importers.from_sklearn`). ``encoding`` describes
         the input the classifier was trained on (default: [0, 1], ink high,
         row-major)."""
-        from ._sklearn import mlp_from_sklearn
-        return mlp_from_sklearn(clf, encoding=encoding)
+        from .importers import from_sklearn
+        return from_sklearn(clf, encoding=encoding)
 
     @classmethod
     def from_torch(cls, module_or_state_dict, layers=None, *, encoding=None, output=None) -> "MLP":
         """A PyTorch ``nn.Sequential`` of Linear and activation layers, or a
         module / state dict plus ``layers=[...]`` (see
-        :func:`netdream._imports.mlp_from_torch`). ``encoding``: the input the
+        :func:`netdream.importers.from_torch`). ``encoding``: the input the
         network was trained on (default [0, 1], ink high, row-major)."""
-        from ._imports import mlp_from_torch
-        return mlp_from_torch(module_or_state_dict, layers, encoding=encoding, output=output)
+        from .importers import from_torch
+        return from_torch(module_or_state_dict, layers, encoding=encoding, output=output)
 
     @classmethod
     def from_keras(cls, model, *, encoding=None, output=None) -> "MLP":
-        """A Keras 3 ``Sequential`` of Dense layers (see :func:`netdream._imports.mlp_from_keras`)."""
-        from ._imports import mlp_from_keras
-        return mlp_from_keras(model, encoding=encoding, output=output)
+        """A Keras 3 ``Sequential`` of Dense layers (see :func:`netdream.importers.from_keras`)."""
+        from .importers import from_keras
+        return from_keras(model, encoding=encoding, output=output)
 
     @classmethod
     def from_onnx(cls, path, *, encoding=None, output=None) -> "MLP":
         """An ONNX file of Gemm/MatMul+Add and Relu/Sigmoid/Tanh/Softmax nodes
-        (see :func:`netdream._imports.mlp_from_onnx`)."""
-        from ._imports import mlp_from_onnx
-        return mlp_from_onnx(path, encoding=encoding, output=output)
+        (see :func:`netdream.importers.from_onnx`)."""
+        from .importers import from_onnx
+        return from_onnx(path, encoding=encoding, output=output)
 
     @classmethod
     def pretrained(cls) -> "MLP":
@@ -398,100 +329,31 @@ def _float_array(a, name):
     return arr
 
 
-def _load_npz(cls, path):
-    # Open the file ourselves: np.load leaks its handle when the zip is broken.
-    with open(path, "rb") as fh:
-        try:
-            data = np.load(fh, allow_pickle=False)
-        except Exception as exc:
-            raise ValueError(f"{path!r} is not a readable .npz file: {exc}") from None
-        with data:
-            try:
-                fields = _npz_fields(data, path)
-            except ValueError:
-                raise
-            except Exception as exc:  # corrupt members, object arrays, bad JSON
-                raise ValueError(f"{path!r} is not a valid netdream model: {exc}") from None
-    weights, biases, acts, enc, slope, shape, meta = fields
-    return cls(weights, biases, hidden=acts[:-1], output=acts[-1], encoding=enc,
-               leaky_slope=slope, image_shape=shape, metadata=meta)
+def _check_image_shape(shape) -> tuple[int, int]:
+    """A model's image shape: (height, width), two positive integers."""
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"image_shape must be a pair (height, width), got {shape!r}") from None
+    if len(dims) != 2:
+        raise ValueError(f"image_shape must be a pair (height, width) of a greyscale image, got "
+                         f"{dims!r}")
+    out = []
+    for d in dims:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise TypeError(f"image_shape must hold integers, got {dims!r}")
+        if not 1 <= int(d) <= 4096:
+            raise ValueError(f"image_shape sizes must lie in 1..4096, got {dims!r}")
+        out.append(int(d))
+    return tuple(out)
 
 
-def _npz_fields(data, path):
-    keys = set(data.files)
-    if "format" not in keys or str(data["format"]) != FORMAT_NAME:
-        raise ValueError(f"{path!r} is not a netdream model (no format={FORMAT_NAME!r})")
-    version = int(data["version"])
-    if version > FORMAT_VERSION:
-        raise ValueError(f"{path!r} has format version {version}; this netdream reads "
-                         f"up to {FORMAT_VERSION}")
-    n = int(data["n_layers"])
-    missing = [k for l in range(n) for k in (f"W{l}", f"b{l}") if k not in keys]
-    if missing:
-        raise ValueError(f"{path!r} lacks arrays {missing}")
-    weights = [data[f"W{l}"] for l in range(n)]
-    biases = [data[f"b{l}"] for l in range(n)]
-    acts = [str(a) for a in data["activations"]]
-    if len(acts) != n:
-        raise ValueError(f"{path!r}: {len(acts)} activations for {n} layers")
-    low, high = (float(v) for v in data["enc_range"])
-    enc = Encoding(low, high, ink=str(data["enc_ink"]), order=str(data["enc_order"]))
-    shape = tuple(int(s) for s in data["image_shape"])
-    meta = json.loads(str(data["metadata"])) if "metadata" in keys else {}
-    slope = float(data["leaky_slope"]) if "leaky_slope" in keys else 0.01
-    return weights, biases, acts, enc, slope, shape, meta
-
-
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-
-
-def _js_array(text, name, ndim, path):
-    m = re.search(r"\bvar\s+" + name + r"\s*=\s*\[", text)
-    if not m:
-        raise ValueError(f"{path!r}: no array 'var {name} = [...]' found")
-    start = m.end() - 1
-    depth, end = 0, None
-    for i in range(start, len(text)):
-        c = text[i]
-        if c == "[":
-            depth += 1
-            if depth > ndim:
-                raise ValueError(f"{path!r}: {name} is nested deeper than {ndim} levels")
-        elif c == "]":
-            depth -= 1
-            if depth == 0:
-                end = i + 1
-                break
-    if end is None:
-        raise ValueError(f"{path!r}: array {name} is not closed (truncated file?)")
-    body = text[start:end]
-    if ndim == 1:
-        rows_text = [body[1:-1]]
-    else:
-        inner = body[1:-1]
-        rows_text = re.findall(r"\[([^\[\]]*)\]", inner)
-        leftover = re.sub(r"\[[^\[\]]*\]", "", inner)
-        if leftover.replace(",", "").strip():
-            raise ValueError(f"{path!r}: {name} has values outside its rows")
-        if not rows_text:
-            raise ValueError(f"{path!r}: {name} is empty")
-    rows = []
-    for r, row in enumerate(rows_text):
-        items = [s.strip() for s in row.split(",")]
-        if items and items[-1] == "":
-            items.pop()  # trailing comma
-        try:
-            # float() accepts exactly the decimal literals JavaScript writes
-            # (and nan/inf spellings, refused below as non-finite)
-            rows.append(np.array([float(v) for v in items], dtype=np.float64))
-        except ValueError:
-            bad = next(v for v in items if not re.fullmatch(_NUMBER, v))
-            raise ValueError(f"{path!r}: {name} row {r} has a value that is not a number: "
-                             f"{bad[:30]!r}") from None
-    lengths = {len(r) for r in rows}
-    if len(lengths) != 1 or 0 in lengths:
-        raise ValueError(f"{path!r}: {name} rows have different or zero lengths {sorted(lengths)[:5]}")
-    arr = np.stack(rows) if ndim == 2 else rows[0]
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{path!r}: {name} contains values that overflow to inf")
-    return arr
+def _check_finite_outputs(net, out) -> None:
+    """A forward pass that overflows float32 gives NaN or inf outputs: say so
+    rather than let argmax call them class 0."""
+    if out.size and not np.all(np.isfinite(out)):
+        bad = np.flatnonzero(~np.all(np.isfinite(out.reshape(out.shape[0], -1)), axis=1))
+        raise ValueError(f"the model's output is NaN or infinite for {bad.size} image"
+                         f"{'s' if bad.size != 1 else ''} (the first: image {bad[0]}): its "
+                         "forward pass overflows float32 (weights or activations too large "
+                         "for float32)")

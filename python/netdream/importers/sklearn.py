@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._model import MLP, Encoding
+from ..model import MLP, Encoding
 
-__all__ = ["mlp_from_sklearn"]
+__all__ = ["from_sklearn"]
 
 # scikit-learn hidden activation -> netdream name
 _HIDDEN = {"relu": "relu", "logistic": "sigmoid", "tanh": "tanh", "identity": "identity"}
 
 
-def mlp_from_sklearn(clf, encoding: Encoding | None = None) -> MLP:
+def from_sklearn(clf, encoding: Encoding | None = None) -> MLP:
     """A netdream :class:`MLP` computing the same function as a fitted
     :class:`sklearn.neural_network.MLPClassifier`.
 

@@ -1,0 +1,75 @@
+// Helpers shared by the register_<area>.cpp files (the Python bindings).
+// The bindings only convert, check and release the GIL; the algorithms live
+// in include/netdream and never see Python.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+
+#include "netdream/parallel.hpp"
+
+namespace netdream::bind {
+
+namespace py = pybind11;
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using ByteArray = py::array_t<std::uint8_t, py::array::c_style>;
+
+// The threads to use: threads <= 0 means every core; never more than four
+// per core (more only costs memory and switching).
+inline int resolve_threads(int threads) {
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    const int most = static_cast<int>(4 * hw);
+    if (threads <= 0) return static_cast<int>(hw);
+    return std::min(threads, most);
+}
+
+// Runs fn(item, stop) for items [0, n) on `threads` workers with the GIL
+// released; every 50 ms the caller's thread takes the GIL to check for
+// Ctrl-C and to call progress(done) with the work done so far. A Python
+// exception (KeyboardInterrupt, or one from progress) stops the workers and
+// is raised here; a C++ exception from a worker is rethrown here.
+template <class F>
+void run_monitored(std::size_t n, int threads, F&& fn, const py::object& progress,
+                   const std::atomic<std::int64_t>& done) {
+    bool py_error = false;
+    {
+        py::gil_scoped_release release;
+        parallel_items_monitored(
+            n, resolve_threads(threads), fn,
+            [&]() {
+                py::gil_scoped_acquire acquire;
+                if (PyErr_CheckSignals() != 0) {
+                    py_error = true;
+                    return false;
+                }
+                if (!progress.is_none()) {
+                    try {
+                        progress(done.load());
+                    } catch (py::error_already_set& e) {
+                        e.restore();
+                        py_error = true;
+                        return false;
+                    }
+                }
+                return true;
+            },
+            std::chrono::milliseconds(50));
+    }
+    if (py_error) throw py::error_already_set();
+    if (!progress.is_none()) progress(done.load());
+}
+
+void register_net(py::module_& m);
+void register_search(py::module_& m);
+void register_grad(py::module_& m);
+
+}  // namespace netdream::bind

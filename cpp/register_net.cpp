@@ -1,0 +1,149 @@
+// Bindings of the network: construction, batched forward passes.
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "netdream/forward64.hpp"
+#include "netdream/kernels.hpp"
+#include "netdream/net.hpp"
+
+namespace netdream::bind {
+namespace {
+
+Net build_net(const std::vector<DoubleArray>& weights, const std::vector<DoubleArray>& biases,
+              const std::vector<Act>& acts, float leaky_slope, const std::vector<int>& image_shape) {
+    std::vector<std::vector<double>> w, b;
+    std::vector<int> n_in, n_out;
+    if (weights.size() != biases.size() || weights.size() != acts.size())
+        throw std::invalid_argument("weights, biases and activations must have the same length");
+    if (image_shape.size() != 3)
+        throw std::invalid_argument("image_shape must be (channels, height, width)");
+    for (std::size_t l = 0; l < weights.size(); ++l) {
+        const auto& W = weights[l];
+        const auto& B = biases[l];
+        if (W.ndim() != 2) throw std::invalid_argument("weights must be 2-D (n_out, n_in)");
+        if (B.ndim() != 1) throw std::invalid_argument("biases must be 1-D");
+        n_out.push_back(static_cast<int>(W.shape(0)));
+        n_in.push_back(static_cast<int>(W.shape(1)));
+        w.emplace_back(W.data(), W.data() + W.size());
+        b.emplace_back(B.data(), B.data() + B.size());
+    }
+    return make_net(w, b, n_in, n_out, acts, leaky_slope, image_shape[0], image_shape[1],
+                    image_shape[2]);
+}
+
+template <class T>
+py::array_t<float> forward_impl(const Net& net, const py::array_t<T, py::array::c_style>& x,
+                                InputKind kind, int threads, bool logits) {
+    if (x.ndim() != 2 || x.shape(1) != net.n_in())
+        throw std::invalid_argument("x must have shape (N, " + std::to_string(net.n_in()) + ")");
+    const std::size_t n = static_cast<std::size_t>(x.shape(0));
+    py::array_t<float> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(net.n_out())});
+    const void* src = x.data();
+    float* dst = out.mutable_data();
+    const std::size_t n_out = static_cast<std::size_t>(net.n_out());
+    // Rows per thread below which splitting costs more than it saves.
+    constexpr std::size_t kMinRows = 16;
+    const int t = static_cast<int>(
+        std::min<std::size_t>(resolve_threads(threads), std::max<std::size_t>(1, n / kMinRows)));
+    const Kernels& k = kernels();
+    {
+        // Safe without the GIL: only the raw buffers of x and out (both kept
+        // alive by references held in this frame) and the immutable Net are
+        // touched.
+        py::gil_scoped_release release;
+        parallel_for(n, t, [&](std::size_t begin, std::size_t end, int) {
+            k.forward_rows(net, src, kind, begin, end, dst + begin * n_out, logits);
+        });
+    }
+    return out;
+}
+
+}  // namespace
+
+void register_net(py::module_& m) {
+    py::enum_<Act>(m, "Act", py::module_local(), "Activations of the core's layers.")
+        .value("identity", Act::Identity)
+        .value("relu", Act::Relu)
+        .value("leaky_relu", Act::LeakyRelu)
+        .value("sigmoid", Act::Sigmoid)
+        .value("tanh", Act::Tanh)
+        .value("softmax", Act::Softmax);
+
+    py::class_<Net>(m, "Net", py::module_local())
+        .def(py::init(&build_net), py::arg("weights"), py::arg("biases"), py::arg("activations"),
+             py::arg("leaky_slope") = 0.01f, py::arg("image_shape"),
+             "A dense network (float32, with a float64 copy). weights[l] has shape (n_out, n_in); "
+             "activations[l] is the activation of layer l (the last one is the output); "
+             "image_shape = (channels, height, width) of the input, in [0, 1].")
+        .def_property_readonly("sizes",
+                               [](const Net& net) {
+                                   std::vector<int> s{net.n_in()};
+                                   for (const auto& L : net.layers) s.push_back(L.n_out);
+                                   return s;
+                               })
+        .def_property_readonly("activations",
+                               [](const Net& net) {
+                                   std::vector<Act> s;
+                                   for (const auto& L : net.layers) s.push_back(L.act);
+                                   return s;
+                               })
+        .def_property_readonly("leaky_slope", [](const Net& net) { return net.leaky_slope; })
+        .def_property_readonly("image_shape", [](const Net& net) {
+            return py::make_tuple(net.channels, net.height, net.width);
+        })
+        .def(
+            "forward",
+            [](const Net& net, py::array x, int threads, bool logits) {
+                if (py::isinstance<py::array_t<std::uint8_t>>(x))
+                    return forward_impl<std::uint8_t>(net, ByteArray::ensure(x), InputKind::Uint8,
+                                                      threads, logits);
+                if (py::isinstance<py::array_t<float>>(x))
+                    return forward_impl<float>(net, FloatArray::ensure(x), InputKind::Float32,
+                                               threads, logits);
+                throw py::type_error("x must be a float32 or uint8 array");
+            },
+            py::arg("x"), py::arg("threads") = 0, py::arg("logits") = false,
+            "Forward pass of x (N, n_in), float32 in [0, 1] or uint8 (scaled by 1/255). "
+            "Returns (N, n_out) float32: the output activation, or the logits. threads <= 0 "
+            "uses every core.")
+        .def(
+            "forward64",
+            [](const Net& net, const DoubleArray& x) {
+                if (x.ndim() != 2 || x.shape(1) != net.n_in())
+                    throw std::invalid_argument("x must have shape (N, " + std::to_string(net.n_in()) + ")");
+                const py::ssize_t n = x.shape(0);
+                py::list pre, post;
+                std::vector<double*> pre_p, post_p;
+                for (const Layer& L : net.layers) {
+                    py::array_t<double> a({n, static_cast<py::ssize_t>(L.n_out)});
+                    py::array_t<double> b({n, static_cast<py::ssize_t>(L.n_out)});
+                    pre_p.push_back(a.mutable_data());
+                    post_p.push_back(b.mutable_data());
+                    pre.append(a);
+                    post.append(b);
+                }
+                const double* src = x.data();
+                const int n_in = net.n_in();
+                {
+                    // raw buffers (kept alive by the lists above) and the immutable Net only
+                    py::gil_scoped_release release;
+                    Acts64 acts(net);
+                    for (py::ssize_t r = 0; r < n; ++r) {
+                        forward64(net, src + r * n_in, acts);
+                        for (std::size_t l = 0; l < net.layers.size(); ++l) {
+                            const int w = net.layers[l].n_out;
+                            std::copy(acts.pre[l].begin(), acts.pre[l].begin() + w, pre_p[l] + r * w);
+                            std::copy(acts.post[l].begin(), acts.post[l].begin() + w, post_p[l] + r * w);
+                        }
+                    }
+                }
+                return py::make_tuple(pre, post);
+            },
+            py::arg("x"),
+            "The double-precision forward pass of x (N, n_in) in [0, 1]: (pre, post), one "
+            "(N, width) array per layer: pre-activations and activations (the last: the output "
+            "activation).");
+}
+
+}  // namespace netdream::bind

@@ -1,0 +1,121 @@
+"""What every command shares: loading models and data, output paths, and
+how numbers are written."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+__all__ = ["CommandError", "load_model", "load_test_set", "add_model", "add_threads",
+           "add_progress", "check_output", "percent", "positive_int", "nonneg_int",
+           "unit_float"]
+
+
+class CommandError(Exception):
+    """An error to print as one line, without a traceback."""
+
+
+def load_model(path):
+    """The model at ``path`` (netdream .npz or the seed's net.js), or the
+    shipped default; errors in CLI terms."""
+    from ..model import MLP
+    if path is None:
+        return MLP.pretrained()
+    if not os.path.exists(path):
+        raise CommandError(f"--model: no model file at {path}")
+    return MLP.load(path)
+
+
+def load_test_set(data, split: str = "test"):
+    """The labelled images of ``split`` from the folder ``data``, or from the
+    download cache (fetching them) when ``data`` is None."""
+    from ..datasets import DownloadError, default_root, expected_files, load_mnist
+    names = " and ".join(expected_files(split))
+    if data is not None:
+        try:
+            return load_mnist(split, root=data, progress=False)
+        except FileNotFoundError:
+            raise CommandError(f"--data {data}: the folder must hold {names} (gzipped or "
+                               "not)") from None
+    try:
+        return load_mnist(split, download=True)
+    except DownloadError as exc:
+        raise CommandError(
+            f"could not download the MNIST {split} set into {default_root()} ({_first_cause(exc)}); "
+            f"without internet, give --data DIR, a folder holding {names}") from None
+
+
+def _first_cause(exc) -> str:
+    lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+    return lines[0] if lines else str(exc)
+
+
+def add_model(p):
+    p.add_argument("--model", metavar="PATH",
+                   help="model file: netdream .npz or the seed's net.js (default: the shipped "
+                        "model)")
+
+
+def add_threads(p):
+    p.add_argument("--threads", type=positive_int, default=None, metavar="T",
+                   help="worker threads (default: every core)")
+
+
+def add_progress(p):
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def check_output(path, option: str, extensions):
+    """Check an output file before any work: its folder exists and its name
+    ends in one of ``extensions``."""
+    if path is None:
+        return None
+    from .._validation import check_output_path
+    try:
+        return check_output_path(path, option, extensions)
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+def percent(p: float) -> str:
+    """A probability as every command writes it: a percentage with two
+    decimals that never rounds up to 100% (a float32 softmax reaches 1.0; the
+    true value is below)."""
+    p = float(p)
+    if not np.isfinite(p):
+        return "n/a"
+    if p >= 1.0:
+        return ">99.99%"
+    return f"{np.floor(p * 1e4) / 100:.2f}%"
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
+    return v
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
+    return v
+
+
+def unit_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {v}")
+    return v

@@ -1,0 +1,109 @@
+"""Commands that look at a model: eval, causal, classify."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ._common import (CommandError, add_model, add_threads, check_output, load_model,
+                      load_test_set, percent, positive_int)
+
+
+def cmd_eval(args) -> int:
+    from ..evaluation import evaluate
+    net = load_model(args.model)
+    images, labels = load_test_set(args.data)
+    result = evaluate(net, images, labels, threads=args.threads)
+    print(result)
+    if args.confusion:
+        k = result.confusion.shape[0]
+        print("true\\pred " + " ".join(f"{p:>5}" for p in range(k)))
+        for t in range(k):
+            print(f"{t:>9} " + " ".join(f"{v:>5}" for v in result.confusion[t]))
+    return 0
+
+
+def cmd_causal(args) -> int:
+    from ..causal import causal_index, garson
+    from ..images import save_grid
+    check_output(args.output, "-o/--output", (".png",))
+    net = load_model(args.model)
+    if args.garson:
+        maps = np.asarray(garson(net, variant=args.garson))
+        # non-negative shares of at most a few thousandths: each map is drawn
+        # from black (0) to white (its own largest share)
+        top = maps.max(axis=(1, 2), keepdims=True)
+        maps = np.divide(maps, top, out=np.zeros_like(maps), where=top > 0)
+    else:
+        maps = np.asarray(causal_index(net))
+    labels = [str(k) for k in range(maps.shape[0])]
+    save_grid(maps, args.output, labels=labels, cmap="gray" if args.garson else "diverging",
+              scale=args.scale, ncols=min(5, maps.shape[0]))
+    what = (f"Garson importance ({args.garson}; white: the pixel's largest share)" if args.garson
+            else "causal index (red: ink there raises the class)")
+    print(f"wrote {args.output}: {what}")
+    return 0
+
+
+def cmd_classify(args) -> int:
+    from ..photo import load_image
+    net = load_model(args.model)
+    failed = 0
+    for path in args.images:
+        try:
+            img = load_image(path)
+        except (OSError, ValueError) as exc:
+            failed += 1
+            print(f"netdream classify: error: {exc}", file=sys.stderr)
+            continue
+        p = net.predict_proba(img)
+        best = int(np.argmax(p))
+        probs = " ".join(f"{k}:{percent(v)}" for k, v in enumerate(p))
+        print(f"{path}: {best} ({percent(p[best])})  {probs}")
+    if failed:
+        if len(args.images) > 1:
+            print(f"netdream classify: {failed} of {len(args.images)} files could not be read",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("eval", help="accuracy on the MNIST test set",
+                       description="Accuracy of a model on the official MNIST test set.")
+    add_model(p)
+    p.add_argument("--data", metavar="DIR",
+                   help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) "
+                        "(default: download them to the cache)")
+    p.add_argument("--confusion", action="store_true", help="also print the confusion matrix")
+    add_threads(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("causal", help="per-class heat maps of the causal index",
+                       description="Write a PNG grid of each class's causal index: "
+                                   "sum_j W2[k,j] W1[j,i] (the product of the weight matrices "
+                                   "for deeper nets). Red: ink there raises the class; blue: "
+                                   "lowers it.")
+    add_model(p)
+    p.add_argument("-o", "--output", required=True, metavar="PNG", help="the grid to write")
+    p.add_argument("--garson", nargs="?", const="class-weighted", default=None,
+                   choices=["class-weighted", "classic"],
+                   help="Garson importance instead: class-weighted (default) or classic "
+                        "(NeuralNetTools' garson, the same map for every class)")
+    p.add_argument("--scale", type=positive_int, default=6,
+                   help="pixels per image pixel (default: 6)")
+    p.set_defaults(func=cmd_causal)
+
+    p = sub.add_parser("classify", help="classify hand-drawn digit images",
+                       description="Classify PNG/JPEG images of digits, prepared like MNIST "
+                                   "(greyscale, uneven lighting removed, inverted if dark on "
+                                   "light, cropped, 20x20, centred). A file that cannot be read "
+                                   "is reported and the others are still classified; the exit "
+                                   "status is then 1.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    add_model(p)
+    p.set_defaults(func=cmd_classify)
+
+
+__all__ = ["add_commands", "CommandError"]

@@ -1,0 +1,314 @@
+"""The search commands: dream (hill climbing), evolve (genetic search),
+ascend (gradient ascent), morph."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ._common import (CommandError, add_model, add_progress, add_threads, check_output,
+                      load_model, nonneg_int, percent, positive_int)
+
+
+def _smoothness(weight):
+    from ..regularizers import smoothness
+    return smoothness(weight) if weight else None
+
+
+def cmd_dream(args) -> int:
+    from ..dream import hill_climb
+    from ..images import save_gif, save_grid
+    check_output(args.output, "-o/--output", (".png",))
+    check_output(args.average, "--average", (".png",))
+    check_output(args.gif, "--gif", (".gif",))
+    net = load_model(args.model)
+    if not 0 <= args.digit < net.n_classes:
+        raise CommandError(f"DIGIT must lie in 0..{net.n_classes - 1}, got {args.digit}")
+    every = max(1, args.steps // args.frames) if args.gif else 0
+    result = hill_climb(net, args.digit, runs=args.runs, steps=args.steps,
+                        objective=args.objective, regularizer=_smoothness(args.smoothness),
+                        recipe=args.recipe, seed=args.seed, threads=args.threads,
+                        step_size=args.step_size, start=args.start,
+                        progress=not args.no_progress)
+    shown = min(args.runs, args.show)
+    labels = [percent(c) for c in result.confidence[:shown]]
+    save_grid(result.images[:shown], args.output, labels=labels, cmap="gray", scale=args.scale)
+    c = result.confidence
+    print(f"dreamt {args.runs} x {args.digit} ({args.steps} steps each): confidence "
+          f"min {percent(c.min())}, median {percent(np.median(c))}, max {percent(c.max())}; "
+          f"wrote {args.output}")
+    if args.recipe == "seed" and c.max() < 0.01:
+        print(f"note: the seed's objective 1 - p saturates where p is about 0: p({args.digit}) "
+              f"started near 0 and stayed at {c.max():.2g}, so no candidate could change it. "
+              "Drop --recipe seed (the default objective is log p) to dream this digit.",
+              file=sys.stderr)
+    if args.average:
+        save_grid(result.average()[None], args.average, labels=[f"average of {args.runs}"],
+                  cmap="gray", scale=args.scale * 2)
+        print(f"wrote {args.average}")
+    if args.gif:
+        # Run 0 again, recording: its random stream does not depend on the
+        # number of runs, so this is exactly the first dream of the grid.
+        rec = hill_climb(net, args.digit, runs=1, steps=args.steps, objective=args.objective,
+                         regularizer=_smoothness(args.smoothness), recipe=args.recipe,
+                         seed=args.seed, threads=args.threads, step_size=args.step_size,
+                         start=args.start, record_every=every, progress=False)
+        _save_trajectory_gif(net, rec, args.digit, args.gif, args.scale * 2, "step")
+        print(f"wrote {args.gif}")
+    return 0
+
+
+def _save_trajectory_gif(net, result, target, path, scale, unit):
+    from ..images import save_gif
+    t = result.trajectory
+    frames = np.clip(t.images[0], 0, 1)
+    probs = net.predict_proba(frames)[:, target]
+    labels = [f"{unit} {s}: {percent(p)}" for s, p in zip(t.steps, probs)]
+    save_gif(frames, path, labels=labels, cmap="gray", scale=scale)
+
+
+def _parse_target(text):
+    if text == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise CommandError(f"DIGIT must be a class number or 'all', got {text!r}") from None
+
+
+def cmd_evolve(args) -> int:
+    from ..evolve import evolve
+    from ..images import save_grid
+    check_output(args.output, "-o/--output", (".png",))
+    check_output(args.average, "--average", (".png",))
+    check_output(args.gif, "--gif", (".gif",))
+    if args.gif and args.digit == "all":
+        raise CommandError("--gif needs a single digit")
+    net = load_model(args.model)
+    target = _parse_target(args.digit)
+    prior = None
+    if args.prior:
+        from ..datasets import load_mnist
+        from ..priors import fit
+        try:
+            images, _ = load_mnist(args.prior_split, root=args.prior, progress=False)
+        except FileNotFoundError as exc:
+            raise CommandError(f"--prior {args.prior}: {exc}") from None
+        prior = fit(images, weight=args.prior_weight)
+    start = args.start
+    if args.init_prior:
+        start = "prior"
+    if start == "prior" and prior is None:
+        raise CommandError("--start prior needs --prior DIR (the digits to learn the prior from)")
+    every = max(1, args.steps // 40) if args.gif else 0
+    kwargs = dict(population=args.population, steps=args.steps,
+                  mutation_rate=args.mutation_rate, mutation=args.mutation,
+                  selection=args.selection, crossover=args.crossover, regularizer=prior,
+                  start=start, stop_at=args.stop_at, seed=args.seed, threads=args.threads)
+    runs = [evolve(net, target, progress=not args.no_progress, record_every=every, **kwargs)]
+    for r in range(1, args.runs):  # independent searches for --average
+        runs.append(evolve(net, target, progress=False, run=r, **kwargs))
+    r = runs[0]
+    shown = min(len(r.images), args.show)
+    if target == "all":
+        labels = [f"{k}: {percent(c)}" for k, c in enumerate(r.confidence)]
+    else:
+        labels = [percent(c) for c in r.confidence[:shown]]
+    save_grid(r.images[:shown], args.output, labels=labels, cmap="gray", scale=args.scale)
+    c = r.confidence
+    print(f"evolved {target} for {r.steps} generations: confidence "
+          f"min {percent(c.min())}, max {percent(c.max())}; wrote {args.output}")
+    if args.average:
+        best = np.stack([x.images[0] for x in runs]) if target != "all" else r.images
+        save_grid(best.mean(axis=0)[None], args.average,
+                  labels=[f"average of {len(best)}"], cmap="gray", scale=args.scale * 2)
+        print(f"wrote {args.average}")
+    if args.gif:
+        _save_trajectory_gif(net, r, target, args.gif, args.scale * 2, "generation")
+        print(f"wrote {args.gif}")
+    return 0
+
+
+def cmd_ascend(args) -> int:
+    from ..gradient import gradient_ascent
+    from ..images import save_grid
+    check_output(args.output, "-o/--output", (".png",))
+    check_output(args.average, "--average", (".png",))
+    check_output(args.gif, "--gif", (".gif",))
+    net = load_model(args.model)
+    if not 0 <= args.digit < net.n_classes:
+        raise CommandError(f"DIGIT must lie in 0..{net.n_classes - 1}, got {args.digit}")
+    every = max(1, args.steps // 40) if args.gif else 0
+    r = gradient_ascent(net, args.digit, runs=args.runs, steps=args.steps,
+                        step_size=args.step_size, normalize=not args.no_normalize,
+                        start=args.start, seed=args.seed, threads=args.threads,
+                        record_every=every, progress=not args.no_progress)
+    labels = [percent(c) for c in r.confidence]
+    save_grid(r.images, args.output, labels=labels, cmap="gray", scale=args.scale)
+    print(f"gradient ascent on {args.digit}: confidence min {percent(r.confidence.min())}; "
+          f"wrote {args.output}")
+    if args.average:
+        save_grid(r.average()[None], args.average, labels=[f"average of {args.runs}"],
+                  cmap="gray", scale=args.scale * 2)
+        print(f"wrote {args.average}")
+    if args.gif:
+        _save_trajectory_gif(net, r, args.digit, args.gif, args.scale * 2, "step")
+        print(f"wrote {args.gif}")
+    return 0
+
+
+def cmd_morph(args) -> int:
+    from PIL import Image
+
+    from ..gradient import morph
+    from ..images import grid_image
+    from ..photo import load_image
+    check_output(args.output, "-o/--output", (".png",))
+    net = load_model(args.model)
+    if not 0 <= args.to < net.n_classes:
+        raise CommandError(f"--to must lie in 0..{net.n_classes - 1}, got {args.to}")
+    image = load_image(args.image)
+    before = net.predict_proba(image)
+    steps = args.steps or (2000 if args.method == "gradient" else 20000)
+    r = morph(net, image, args.to, method=args.method, steps=steps,
+              confidence=args.confidence, step_size=args.step_size, seed=args.seed,
+              progress=not args.no_progress)
+    diff = r.images[0].astype(np.float64) - r.original[0]
+    left = grid_image(np.stack([r.original[0], r.images[0]]), cmap="gray", scale=args.scale,
+                      labels=[f"{int(before.argmax())} ({percent(before.max())})",
+                              f"{args.to} ({percent(r.confidence[0])})"])
+    right = grid_image(diff[None], cmap="diverging", scale=args.scale,
+                       labels=["change (red: ink added)"])
+    canvas = Image.new("RGB", (left.width + right.width, max(left.height, right.height)), "white")
+    canvas.paste(left.convert("RGB"), (0, 0))
+    canvas.paste(right.convert("RGB"), (left.width, 0))
+    canvas.save(args.output)
+    state = "reached" if r.reached[0] else "NOT reached"
+    print(f"morphed {args.image} into {args.to}: p = {percent(r.confidence[0])} ({state}); "
+          f"L2 {r.l2[0]:.3f}, Linf {r.linf[0]:.3f}, {r.changed[0]} pixels changed; "
+          f"wrote {args.output}")
+    return 0 if r.reached[0] else 1
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("dream", help="what the network thinks a digit looks like",
+                       description="Hill climbing from a blank image: one pixel at a time, "
+                                   "keeping changes that raise the digit's probability.")
+    p.add_argument("digit", type=int, metavar="DIGIT", help="the class to dream of")
+    add_model(p)
+    p.add_argument("--runs", type=positive_int, default=16, help="independent dreams (default: 16)")
+    p.add_argument("--steps", type=nonneg_int, default=20000,
+                   help="candidates per dream (default: 20000)")
+    p.add_argument("--smoothness", type=float, default=1e-5,
+                   help="weight of the seed's smoothness prior (default: 1e-5; 0 turns it off)")
+    p.add_argument("--objective", default="logprob", choices=["logprob", "prob", "margin", "logit"],
+                   help="what to raise (default: logprob; prob is the seed's 1 - p)")
+    p.add_argument("--recipe", choices=["seed"], help="reproduce the published demo exactly")
+    p.add_argument("--step-size", "--step", dest="step_size", type=float, default=0.1,
+                   help="a candidate moves a pixel by U(-s, s) (default: 0.1)")
+    p.add_argument("--start", default="blank", choices=["blank", "sparse", "noise"],
+                   help="the first image of every run (default: blank)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
+    add_threads(p)
+    p.add_argument("-o", "--output", required=True, metavar="PNG", help="grid of dreams")
+    p.add_argument("--average", metavar="PNG", help="also write the average image")
+    p.add_argument("--gif", metavar="GIF", help="also write the first dream taking shape")
+    p.add_argument("--frames", type=positive_int, default=50, help="GIF frames (default: 50)")
+    p.add_argument("--show", type=positive_int, default=100,
+                   help="dreams in the grid at most (default: 100)")
+    p.add_argument("--scale", type=positive_int, default=4,
+                   help="pixels per image pixel (default: 4)")
+    add_progress(p)
+    p.set_defaults(func=cmd_dream)
+
+    p = sub.add_parser("evolve", help="fooling images by a genetic search",
+                       description="Breed images for the network's confidence (Nguyen, Yosinski "
+                                   "& Clune 2015). DIGIT may be 'all' for a MAP-Elites archive "
+                                   "with one elite per class.")
+    p.add_argument("digit", metavar="DIGIT|all", help="the class to fool, or all")
+    add_model(p)
+    p.add_argument("--population", type=positive_int, default=200,
+                   help="children per generation (default: 200)")
+    p.add_argument("--steps", "--generations", dest="steps", type=nonneg_int, default=200,
+                   help="generations at most (default: 200)")
+    p.add_argument("--stop-at", type=float, default=0.9999,
+                   help="stop when the confidence reaches this (default: 0.9999)")
+    p.add_argument("--mutation-rate", type=float, default=0.1,
+                   help="probability that a pixel mutates (default: 0.1)")
+    p.add_argument("--mutation", default="polynomial", choices=["polynomial", "gaussian", "resample"],
+                   help="how a pixel mutates (default: polynomial)")
+    p.add_argument("--selection", default="tournament", choices=["tournament", "truncation"],
+                   help="how parents are picked (default: tournament)")
+    p.add_argument("--crossover", default="uniform", choices=["uniform", "sbx"],
+                   help="how two parents mix (default: uniform)")
+    p.add_argument("--prior", metavar="DIR",
+                   help="fit a natural-image prior on the MNIST files in DIR and use it")
+    p.add_argument("--prior-split", default="train10k",
+                   help="which MNIST files of DIR the prior learns from (default: train10k)")
+    p.add_argument("--prior-weight", type=float, default=0.1,
+                   help="the prior's weight in the fitness (default: 0.1)")
+    p.add_argument("--start", default="noise", choices=["noise", "prior"],
+                   help="the first population: uniform noise or drawn from the prior "
+                        "(default: noise)")
+    p.add_argument("--init-prior", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--runs", "--repeats", dest="runs", type=positive_int, default=1,
+                   help="independent searches: --average averages their best (default: 1)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
+    add_threads(p)
+    p.add_argument("-o", "--output", required=True, metavar="PNG",
+                   help="the final population (or archive), best first")
+    p.add_argument("--average", metavar="PNG", help="also write the average image")
+    p.add_argument("--gif", metavar="GIF", help="also write the best individual per generation")
+    p.add_argument("--show", type=positive_int, default=50,
+                   help="images in the grid at most (default: 50)")
+    p.add_argument("--scale", type=positive_int, default=4,
+                   help="pixels per image pixel (default: 4)")
+    add_progress(p)
+    p.set_defaults(func=cmd_evolve)
+
+    p = sub.add_parser("ascend", help="gradient ascent on the input",
+                       description="Normalised gradient steps on log p(DIGIT), clamped to [0, 1].")
+    p.add_argument("digit", type=int, metavar="DIGIT", help="the class to raise")
+    add_model(p)
+    p.add_argument("--runs", type=positive_int, default=8, help="images (default: 8)")
+    p.add_argument("--steps", type=nonneg_int, default=200, help="gradient steps (default: 200)")
+    p.add_argument("--step-size", type=float, default=0.1,
+                   help="L2 length of a step (default: 0.1)")
+    p.add_argument("--no-normalize", action="store_true",
+                   help="raw gradient steps (the step size then multiplies the gradient)")
+    p.add_argument("--start", default="noise", choices=["blank", "noise"],
+                   help="the first image (default: noise)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
+    add_threads(p)
+    p.add_argument("-o", "--output", required=True, metavar="PNG", help="the final images")
+    p.add_argument("--average", metavar="PNG", help="also write the average image")
+    p.add_argument("--gif", metavar="GIF", help="also write the first image taking shape")
+    p.add_argument("--scale", type=positive_int, default=4,
+                   help="pixels per image pixel (default: 4)")
+    add_progress(p)
+    p.set_defaults(func=cmd_ascend)
+
+    p = sub.add_parser("morph", help="change a real digit until the network calls it another",
+                       description="The smallest change (by gradient or hill climbing) that makes "
+                                   "the network call IMAGE the digit given by --to.")
+    p.add_argument("image", metavar="IMAGE", help="a picture of a digit (PNG, JPEG, ...)")
+    p.add_argument("--to", type=int, required=True, metavar="DIGIT", help="the class to reach")
+    add_model(p)
+    p.add_argument("--method", default="gradient", choices=["gradient", "hill"],
+                   help="gradient steps or one-pixel hill climbing (default: gradient)")
+    p.add_argument("--steps", "--max-steps", dest="steps", type=positive_int, default=None,
+                   help="gradient steps or hill-climbing candidates at most "
+                        "(default: 2000 / 20000)")
+    p.add_argument("--confidence", type=float, default=0.9,
+                   help="stop when the network is this sure (default: 0.9)")
+    p.add_argument("--step-size", type=float, default=0.01,
+                   help="L2 length of a gradient step (default: 0.01)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
+    p.add_argument("-o", "--output", required=True, metavar="PNG",
+                   help="original, morphed and the change side by side")
+    p.add_argument("--scale", type=positive_int, default=6,
+                   help="pixels per image pixel (default: 6)")
+    add_progress(p)
+    p.set_defaults(func=cmd_morph)

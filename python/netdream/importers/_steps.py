@@ -1,0 +1,228 @@
+"""The steps every importer reads a framework's layers into, and how they
+become a netdream :class:`MLP`.
+
+Every importer reads the framework's layers into one small intermediate list
+of steps — ``linear`` (a weight matrix in netdream's ``W @ x`` convention and a
+bias), ``affine`` (a per-feature scale and shift: batch normalisation in
+inference mode, a constant added or multiplied), ``act`` (an element-wise
+activation) and ``softmax`` — which :func:`_assemble` folds and checks. Layers
+that compute nothing at inference (Flatten, Identity, Dropout in eval mode)
+are dropped; every other layer is refused with a ``ValueError`` naming it, so a
+network is never imported as something it is not.
+
+Folding: an ``affine`` step directly after a linear layer is multiplied into
+that layer; otherwise, when the next step is a linear layer, into that one
+(``W (s * h + t) + b = (W diag s) h + (W t + b)``) — exact either way.
+
+The output activation. A classifier trained with ``CrossEntropyLoss`` (or
+Keras' ``from_logits=True``) ends in a linear layer whose outputs are logits;
+what its user calls the class probabilities is their softmax. So a network
+whose last layer is linear becomes an MLP with a **softmax** output unless
+``output=`` says otherwise (``"identity"`` keeps the raw outputs, ``"sigmoid"``
+for a network trained with ``BCEWithLogitsLoss``); ``net.metadata
+["output_added"]`` records that the softmax was added. A network that ends in
+an explicit Softmax, LogSoftmax (``exp`` of its output is the softmax) or
+Sigmoid keeps it, and ``output=`` may only repeat it.
+
+The frameworks are imported only inside the functions that need them; none is
+a dependency of netdream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..model import MLP, OUTPUT_ACTIVATIONS, Encoding, _normalise_act
+
+__all__ = ["Step", "linear", "affine", "batchnorm", "act", "softmax", "assemble", "to_numpy",
+           "NOT_DENSE"]
+
+_N_PIXELS = 28 * 28
+NOT_DENSE = ("netdream imports dense networks only (linear layers, per-feature "
+              "affine layers and element-wise activations)")
+
+
+# --------------------------------------------------------------------- steps
+class Step:
+    """One layer of the intermediate list. ``where`` names the original layer."""
+
+    __slots__ = ("kind", "where", "w", "b", "s", "t", "act", "slope", "log")
+
+    def __init__(self, kind, where, *, w=None, b=None, s=None, t=None, act=None, slope=None,
+                 log=False):
+        self.kind, self.where = kind, where
+        self.w, self.b, self.s, self.t = w, b, s, t
+        self.act, self.slope, self.log = act, slope, log
+
+
+def linear(where, w, b=None):
+    w = np.asarray(w, dtype=np.float64)
+    b = np.zeros(w.shape[0]) if b is None else np.asarray(b, dtype=np.float64).reshape(-1)
+    return Step("linear", where, w=w, b=b)
+
+
+def affine(where, s=1.0, t=0.0):
+    return Step("affine", where, s=np.asarray(s, dtype=np.float64),
+                 t=np.asarray(t, dtype=np.float64))
+
+
+def batchnorm(where, mean, var, eps, gamma=None, beta=None):
+    """Inference-mode batch normalisation ``gamma * (x - mean) / sqrt(var + eps) + beta``."""
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+    var = np.asarray(var, dtype=np.float64).reshape(-1)
+    s = 1.0 / np.sqrt(var + float(eps))
+    if gamma is not None:
+        s = s * np.asarray(gamma, dtype=np.float64).reshape(-1)
+    t = -mean * s
+    if beta is not None:
+        t = t + np.asarray(beta, dtype=np.float64).reshape(-1)
+    return affine(where, s, t)
+
+
+def act(where, name, slope=None):
+    return Step("act", where, act=name, slope=None if slope is None else float(slope))
+
+
+def softmax(where, log=False):
+    return Step("softmax", where, log=log)
+
+
+def _width(v, n, what, where):
+    """A scalar or length-``n`` vector ``v`` as a length-``n`` vector."""
+    v = np.asarray(v, dtype=np.float64)
+    if v.size == 1:
+        return np.full(n, float(v.reshape(-1)[0]))
+    if v.shape != (n,):
+        raise ValueError(f"{where} has {v.size} {what} values but the layer it folds into "
+                         f"has {n} features")
+    return v
+
+
+def assemble(steps, output, encoding, metadata) -> MLP:
+    """Fold and check the steps of one network and build the MLP."""
+    if output is not None:
+        output = _normalise_act(output, OUTPUT_ACTIVATIONS, "output")
+    if encoding is not None and not isinstance(encoding, Encoding):
+        raise TypeError(f"encoding must be a netdream.Encoding or None, got {type(encoding).__name__}")
+    steps = [s for s in steps if not (s.kind == "act" and s.act == "identity")]
+
+    # merge runs of affine steps: s2 * (s1 * x + t1) + t2
+    merged = []
+    for st in steps:
+        if st.kind == "affine" and merged and merged[-1].kind == "affine":
+            prev = merged[-1]
+            try:
+                s, t = prev.s * st.s, prev.t * st.s + st.t
+            except ValueError:
+                raise ValueError(f"{st.where} has {st.s.size} features but {prev.where} has "
+                                 f"{prev.s.size}") from None
+            merged[-1] = Step("affine", prev.where, s=s, t=t)
+        else:
+            merged.append(st)
+
+    # fold each affine step into the linear layer before it, or else after it
+    folded = []
+    for i, st in enumerate(merged):
+        if st.kind != "affine":
+            folded.append(st)
+            continue
+        if folded and folded[-1].kind == "linear":
+            lin = folded[-1]
+            n = lin.w.shape[0]
+            s, t = _width(st.s, n, "scale", st.where), _width(st.t, n, "shift", st.where)
+            folded[-1] = linear(lin.where, s[:, None] * lin.w, s * lin.b + t)
+        elif i + 1 < len(merged) and merged[i + 1].kind == "linear":
+            lin = merged[i + 1]
+            n = lin.w.shape[1]
+            s, t = _width(st.s, n, "scale", st.where), _width(st.t, n, "shift", st.where)
+            merged[i + 1] = linear(lin.where, lin.w * s[None, :], lin.w @ t + lin.b)
+        else:
+            raise ValueError(f"{st.where} cannot be folded into a linear layer: netdream "
+                             "folds a per-feature affine layer (batch normalisation, a "
+                             "constant scale or shift) only directly before or after a "
+                             "linear layer")
+
+    if not folded or folded[0].kind != "linear":
+        if not any(st.kind == "linear" for st in folded):
+            raise ValueError("the network has no linear (dense) layer")
+        raise ValueError(f"{folded[0].where} comes before the first linear layer; netdream "
+                         "networks start with a linear layer")
+    first = folded[0]
+    if first.w.shape[1] != _N_PIXELS:
+        raise ValueError(f"{first.where} takes {first.w.shape[1]} inputs; netdream models take "
+                         f"{_N_PIXELS} (a flattened 28x28 image)")
+
+    weights, biases, hidden, slopes = [], [], [], []
+    final = None  # the explicit output activation step, if any
+    i = 0
+    while i < len(folded):
+        lin = folded[i]
+        if lin.kind != "linear":
+            raise ValueError(f"{lin.where} follows {folded[i - 1].where}; netdream needs one "
+                             "activation at most between two linear layers")
+        if weights and lin.w.shape[1] != weights[-1].shape[0]:
+            raise ValueError(f"{lin.where} takes {lin.w.shape[1]} inputs but the layer before "
+                             f"it has {weights[-1].shape[0]} outputs")
+        weights.append(lin.w)
+        biases.append(lin.b)
+        nxt = folded[i + 1] if i + 1 < len(folded) else None
+        last_linear = not any(st.kind == "linear" for st in folded[i + 1:])
+        if last_linear:
+            if nxt is not None and i + 2 < len(folded):
+                raise ValueError(f"{folded[i + 2].where} follows the output activation "
+                                 f"{nxt.where}; netdream's output activation is the last layer")
+            final = nxt
+            break
+        if nxt.kind == "linear":  # two linear layers in a row
+            hidden.append("identity")
+            i += 1
+        elif nxt.kind == "softmax":
+            raise ValueError(f"{nxt.where} is a softmax between hidden layers; netdream "
+                             "supports softmax only as the output activation")
+        else:
+            hidden.append(nxt.act)
+            if nxt.act == "leaky_relu":
+                slopes.append((nxt.slope, nxt.where))
+            i += 2
+
+    if final is None:
+        out = output if output is not None else "softmax"
+        metadata["output_added"] = output is None
+    else:
+        if final.kind == "softmax":
+            out = "softmax"
+        elif final.act == "sigmoid":
+            out = "sigmoid"
+        else:
+            raise ValueError(f"{final.where} ({final.act}) is the network's last layer; "
+                             "netdream's output activation must be softmax, sigmoid or none")
+        if output is not None and output != out:
+            raise ValueError(f"output={output!r} contradicts the network's last layer "
+                             f"{final.where}, which computes {out}")
+        metadata["output_added"] = False
+        if final.kind == "softmax" and final.log:
+            metadata["log_softmax"] = True  # exp(network output) == predict_proba
+
+    slope = 0.01
+    if slopes:
+        slope = slopes[0][0]
+        for other, where in slopes[1:]:
+            if other != slope:
+                raise ValueError(f"{where} has negative slope {other:g} but {slopes[0][1]} has "
+                                 f"{slope:g}; netdream uses one leaky_relu slope per network")
+    return MLP(weights, biases, hidden=hidden, output=out, encoding=encoding, leaky_slope=slope,
+               metadata=metadata)
+
+
+def to_numpy(x) -> np.ndarray:
+    """A framework tensor (torch, TensorFlow, JAX, NumPy) as a float64 array."""
+    if hasattr(x, "detach"):  # torch: np.asarray on a tensor warns under NumPy 2
+        return x.detach().cpu().double().numpy()
+    if hasattr(x, "numpy") and callable(x.numpy) and not isinstance(x, np.ndarray):
+        x = x.numpy()  # TensorFlow
+    return np.array(x, dtype=np.float64)
+
+

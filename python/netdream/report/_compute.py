@@ -1,0 +1,145 @@
+"""Computing what the report shows (no HTML here: see _render)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..causal import causal_index
+from ..dream import hill_climb
+from ..evaluation import EvaluationResult, evaluate
+from ..evolve import evolve
+from ..inside import Misclassified, ReceptiveFields, misclassified, receptive_fields
+from ..pca import Eigendigits, PCAClassifier, eigendigits
+from ..regularizers import smoothness
+from ..results import SearchResult
+
+__all__ = ["ReportData", "compute"]
+
+_STEPS = 20000         # hill-climbing steps per dream (the CLI's default)
+_SMOOTHNESS = 1e-5     # the seed's smoothness prior for the dreams
+_GENERATIONS = 300     # fooling images: generations at most
+_STOP_AT = 0.9999      # ... stopping once every class reaches this confidence
+_N_FIELDS = 20         # receptive fields shown
+_N_EIGEN = 10          # eigen-digits shown, and the PCA baseline's components
+_N_MISTAKES = 40       # misclassified images shown
+_N_PAIRS = 3           # commonest confusions shown beside the confusion matrix
+_N_EXAMPLES = 5        # ... with this many examples each
+_BIG, _SMALL = 4, 3    # PNG pixels per image pixel: 112 and 84 CSS pixels wide
+
+
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows, computed before any HTML is written."""
+
+    net: object
+    n: int                          # labelled (test) images
+    dreams: int                     # dreams per class
+    seed: int
+    eval: EvaluationResult | None = None
+    causal: np.ndarray | None = None            # (K, H, W)
+    dream_images: np.ndarray | None = None      # (K, H, W): the first dream of each class
+    dream_conf: np.ndarray | None = None        # (K,)
+    dream_median: np.ndarray | None = None      # (K,): median confidence of each class's dreams
+    average_images: np.ndarray | None = None    # (K, H, W)
+    average_conf: np.ndarray | None = None      # (K,): confidence in the average image
+    fool: SearchResult | None = None            # MAP-Elites archive
+    fields: ReceptiveFields | None = None
+    eigen: Eigendigits | None = None
+    eigen_from_train: bool = False
+    eigen_n: int = 0
+    pca_accuracy: float | None = None
+    pca_how: str = ""
+    mistakes: Misclassified | None = None
+
+
+def compute(net, x, y, xt, yt, *, dreams, seed, threads, bar) -> ReportData:
+    """Run every analysis of the page; ``bar`` (with ``note`` and
+    ``advance``) shows progress: one step per section, one per class of dreams."""
+    r = ReportData(net=net, n=x.shape[0], dreams=dreams, seed=seed)
+    steps = [
+        ("accuracy", lambda: _accuracy(r, x, y, threads)),
+        ("causal index", lambda: _causal(r)),
+        ("dreams", lambda: _dreams(r, threads, bar)),
+        ("fooling images", lambda: _fooling(r, threads)),
+        ("receptive fields", lambda: _fields(r)),
+        ("eigen-digits", lambda: _eigen(r, x, y, xt, yt)),
+        ("mistakes", lambda: _mistakes(r, x, y, threads)),
+    ]
+    for name, step in steps:
+        bar.note(name)
+        step()
+        if name != "dreams":
+            bar.advance()
+    return r
+
+
+def _accuracy(r, x, y, threads) -> None:
+    r.eval = evaluate(r.net, x, y, threads=threads)
+
+
+def _causal(r) -> None:
+    r.causal = causal_index(r.net)
+
+
+def _dreams(r, threads, bar) -> None:
+    k = r.net.n_classes
+    first, avg, conf_first, conf_avg, conf_median = [], [], [], [], []
+    for c in range(k):
+        bar.note(f"dreams {c + 1}/{k}")
+        res = hill_climb(r.net, c, steps=_STEPS, runs=r.dreams,
+                         regularizer=smoothness(_SMOOTHNESS), seed=r.seed, threads=threads,
+                         progress=False)
+        first.append(res.images[0])
+        conf_first.append(res.confidence[0])
+        conf_median.append(float(np.median(res.confidence)))
+        a = res.average()
+        avg.append(a)
+        conf_avg.append(float(r.net.predict_proba(a, threads=threads)[c]))
+        bar.advance()
+    r.dream_images = np.stack(first)
+    r.dream_conf = np.array(conf_first)
+    r.dream_median = np.array(conf_median)
+    r.average_images = np.stack(avg)
+    r.average_conf = np.array(conf_avg)
+
+
+def _fooling(r, threads) -> None:
+    r.fool = evolve(r.net, "all", steps=_GENERATIONS, stop_at=_STOP_AT, seed=r.seed,
+                    threads=threads, progress=False)
+
+
+def _fields(r) -> None:
+    r.fields = receptive_fields(r.net, 0)
+
+
+def _eigen(r, x, y, xt, yt) -> None:
+    source = xt if xt is not None else x
+    r.eigen_from_train = xt is not None
+    r.eigen_n = source.shape[0]
+    r.eigen = eigendigits(source, min(_N_EIGEN, source.shape[0] - 1)) \
+        if source.shape[0] >= 2 else None
+    r.pca_accuracy, r.pca_how = None, ""
+    if yt is not None:
+        clf = PCAClassifier(_N_EIGEN).fit(xt, yt)
+        r.pca_accuracy = clf.score(x, y)
+        r.pca_how = (f"fitted on the {xt.shape[0]:,} training images and scored on the "
+                     f"{x.shape[0]:,} test images")
+    elif x.shape[0] >= 4:
+        correct = 0
+        for fit, test in ((slice(0, None, 2), slice(1, None, 2)),
+                          (slice(1, None, 2), slice(0, None, 2))):
+            clf = PCAClassifier(min(_N_EIGEN, x[fit].shape[0] - 1)).fit(x[fit], y[fit])
+            correct += int(np.sum(np.atleast_1d(clf.predict(x[test])) == y[test]))
+        r.pca_accuracy = correct / x.shape[0]
+        r.pca_how = ("no labelled training images were given, so it was fitted on half of the "
+                     "test images and scored on the other half, both ways round")
+
+
+def _mistakes(r, x, y, threads) -> None:
+    r.mistakes = misclassified(r.net, x, y, threads=threads)  # all, most confident first
+
+
