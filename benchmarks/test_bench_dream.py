@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 
 import netdream
+from netdream.regularizers import smoothness
 
 NUMPY_STEPS = 2000
 CORE_STEPS = 2_000_000
+
+
+def _reg(weight):
+    return smoothness(weight) if weight else None
 
 
 def numpy_seed_recipe(net, target, steps, smoothness, rng):
@@ -57,7 +62,7 @@ def test_candidates_per_second(benchmark, record, note, seed_net, impl, smooth):
         per = NUMPY_STEPS
     else:
         benchmark.pedantic(netdream.hill_climb, args=(seed_net, 3),
-                           kwargs=dict(steps=CORE_STEPS, recipe="seed", smoothness=smooth,
+                           kwargs=dict(steps=CORE_STEPS, recipe="seed", regularizer=_reg(smooth),
                                        threads=1, progress=False), rounds=3, iterations=1)
         per = CORE_STEPS
     median = benchmark.stats.stats.median
@@ -73,7 +78,7 @@ class _PerCandidate:
 def test_two_threads_vs_one(benchmark, note, seed_net):
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs 2 cores")
-    kw = dict(steps=200_000, runs=8, smoothness=1e-5, progress=False)
+    kw = dict(steps=200_000, runs=8, regularizer=smoothness(1e-5), progress=False)
     timings = {}
     for t in (1, 2):
         best = []
@@ -90,7 +95,7 @@ def test_two_threads_vs_one(benchmark, note, seed_net):
 
 def test_thousand_dreams_averaged(benchmark, note, seed_net):
     def job():
-        r = netdream.hill_climb(seed_net, 3, steps=20000, runs=1000, smoothness=1e-5,
+        r = netdream.hill_climb(seed_net, 3, steps=20000, runs=1000, regularizer=smoothness(1e-5),
                                 progress=False)
         return netdream.average(r)
     avg = benchmark.pedantic(job, rounds=3, iterations=1)

@@ -58,7 +58,7 @@ def test_generations_per_second(benchmark, record, note, seed_net, population, i
                            iterations=1)
     else:
         benchmark.pedantic(netdream.evolve, args=(seed_net, 3),
-                           kwargs=dict(population=population, generations=GENERATIONS,
+                           kwargs=dict(population=population, steps=GENERATIONS,
                                        threads=2, progress=False), rounds=3, iterations=1)
     record(f"GA population {population:>4}, {GENERATIONS} generations, 2 threads", impl, benchmark)
     note(f"GA population {population}: {impl} {GENERATIONS / benchmark.stats.stats.median:.1f} "
@@ -69,11 +69,11 @@ def test_generations_per_second(benchmark, record, note, seed_net, population, i
 def test_map_elites_all_digits(benchmark, note, seed_net, model):
     net = seed_net if model == "seed" else netdream.MLP.pretrained()
     r = benchmark.pedantic(netdream.evolve, args=(net, "all"),
-                           kwargs=dict(generations=1000, stop_at=0.9999, threads=2,
+                           kwargs=dict(steps=1000, stop_at=0.9999, threads=2,
                                        progress=False), rounds=3, iterations=1)
     assert r.confidence.min() >= 0.9999
     note(f"MAP-Elites, all 10 digits >= 99.99% ({model} net): median "
-         f"{benchmark.stats.stats.median:.3f} s, {r.generations} generations")
+         f"{benchmark.stats.stats.median:.3f} s, {r.steps} generations")
 
 
 @pytest.mark.parametrize("crossover_rate", [0.0, 0.5])
@@ -83,7 +83,7 @@ def test_incremental_children(benchmark, record, seed_net, crossover_rate, incre
     group = f"GA population 200, crossover_rate {crossover_rate}: incremental vs full"
     benchmark.group = group
     benchmark.pedantic(netdream.evolve, args=(seed_net, 3),
-                       kwargs=dict(population=200, generations=GENERATIONS, threads=1,
+                       kwargs=dict(population=200, steps=GENERATIONS, threads=1,
                                    crossover_rate=crossover_rate, incremental=incremental,
                                    progress=False), rounds=3, iterations=1)
     record(group, "netdream" if incremental else "full evaluation", benchmark)

@@ -374,7 +374,7 @@ void forward_from_pre0(const Net& net, const float* pre0, float* logits, float* 
     const float* z = pre0;
     for (int l = 0; l + 1 < n_layers; ++l) {
         const Layer& L = net.layers[l];
-        apply_hidden(L.act, z, a, L.out_pad, net.leaky_slope);
+        apply_hidden(L.act, z, a, L.out_pad, static_cast<float>(net.leaky_slope));
         dense_rows(net.layers[l + 1], a, b);
         z = b;
         std::swap(a, b);
@@ -433,7 +433,7 @@ const float* forward_upto(const Net& net, const float* pre0, int upto, float* sc
     float* b = scratch + width;
     const float* z = pre0;
     for (int l = 0; l < upto; ++l) {
-        apply_hidden(net.layers[l].act, z, a, net.layers[l].out_pad, net.leaky_slope);
+        apply_hidden(net.layers[l].act, z, a, net.layers[l].out_pad, static_cast<float>(net.leaky_slope));
         dense_rows(net.layers[l + 1], a, b);
         z = b;
         std::swap(a, b);

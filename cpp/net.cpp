@@ -36,7 +36,7 @@ int Net::max_width() const {
 
 Net make_net(const std::vector<std::vector<double>>& weights,
              const std::vector<std::vector<double>>& biases, const std::vector<int>& n_ins,
-             const std::vector<int>& n_outs, const std::vector<Act>& acts, float leaky_slope,
+             const std::vector<int>& n_outs, const std::vector<Act>& acts, double leaky_slope,
              int channels, int height, int width) {
     const std::size_t n = weights.size();
     if (n == 0) throw std::invalid_argument("a network needs at least one layer");

@@ -11,7 +11,7 @@ namespace netdream::bind {
 namespace {
 
 Net build_net(const std::vector<DoubleArray>& weights, const std::vector<DoubleArray>& biases,
-              const std::vector<Act>& acts, float leaky_slope, const std::vector<int>& image_shape) {
+              const std::vector<Act>& acts, const std::vector<int>& image_shape, double leaky_slope) {
     std::vector<std::vector<double>> w, b;
     std::vector<int> n_in, n_out;
     if (weights.size() != biases.size() || weights.size() != acts.size())
@@ -72,7 +72,7 @@ void register_net(py::module_& m) {
 
     py::class_<Net>(m, "Net", py::module_local())
         .def(py::init(&build_net), py::arg("weights"), py::arg("biases"), py::arg("activations"),
-             py::arg("leaky_slope") = 0.01f, py::arg("image_shape"),
+             py::arg("image_shape"), py::arg("leaky_slope") = 0.01,
              "A dense network (float32, with a float64 copy). weights[l] has shape (n_out, n_in); "
              "activations[l] is the activation of layer l (the last one is the output); "
              "image_shape = (channels, height, width) of the input, in [0, 1].")

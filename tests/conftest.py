@@ -40,6 +40,41 @@ def lively_mlp(rng, sizes, hidden, output, starts, scale=1.0):
     return netdream.MLP(ws, bs, hidden=hidden, output=output, encoding=net.encoding)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def phone_browser():
+    """phone_browser(width) -> a selenium Chrome driver (Debian's chromium
+    and chromedriver) emulating a phone screen `width` CSS pixels wide; skips
+    when they or selenium are absent."""
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} is absent (apt-get install chromium "
+                    "chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    drivers = []
+
+    def make(width, height=900):
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = str(CHROMIUM)
+        for flag in CHROMIUM_FLAGS:
+            opts.add_argument(flag)
+        opts.add_experimental_option("mobileEmulation", {
+            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}})
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for d in drivers:
+        d.quit()
+
+
 def mnist(split):
     """An MNIST split from the shared data folder (the caller skips when absent)."""
     from netdream.datasets import load_mnist

@@ -74,3 +74,36 @@ def test_garson_hand_computed():
     assert g[0, 0, 1] == pytest.approx(1.75 / 2)
     assert g.sum() == pytest.approx(1.0)
     assert (g >= 0).all()
+
+
+def test_garson_variants_differ_where_output_weights_differ():
+    """Class-weighted: Q[k,j,i] = |W2[k,j]| |W1[j,i]| / sum_i' |W1[j,i']|; classic
+    (NeuralNetTools): normalised after multiplying by |W2[k,j]|, which cancels."""
+    rng = np.random.default_rng(3)
+    w1 = rng.normal(size=(5, 784))
+    w2 = rng.normal(size=(3, 5)) * np.array([1, 10, 0.1, 3, 0.5])
+    net = netdream.MLP([w1, w2], [np.zeros(5), np.zeros(3)], hidden="relu")
+    a, b = np.abs(w1), np.abs(w2)
+    share = a / a.sum(axis=1, keepdims=True)               # (hidden, pixels)
+    weighted = b @ share
+    weighted /= weighted.sum(axis=1, keepdims=True)
+    classic = np.tile(share.sum(axis=0) / share.sum(), (3, 1))
+    np.testing.assert_allclose(netdream.garson(net).reshape(3, -1), weighted, rtol=1e-12)
+    np.testing.assert_allclose(netdream.garson(net, variant="classic").reshape(3, -1), classic,
+                               rtol=1e-12)
+    assert np.abs(weighted - classic).max() > 1e-4
+    with pytest.raises(ValueError, match="variant"):
+        netdream.garson(net, variant="fancy")
+    deep = random_mlp(rng, [784, 4, 4, 3], "relu")
+    with pytest.raises(ValueError, match="one hidden layer"):
+        netdream.garson(deep, variant="classic")
+
+
+def test_maps_draw_themselves_in_jupyter(default_net):
+    from PIL import Image
+    import io
+    for maps in (netdream.causal_index(default_net), netdream.garson(default_net)):
+        png = maps._repr_png_()
+        with Image.open(io.BytesIO(png)) as im:
+            assert im.width > 200 and np.asarray(im.convert("L")).std() > 20
+        assert isinstance(maps, np.ndarray) and maps.shape == (10, 28, 28)

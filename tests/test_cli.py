@@ -40,6 +40,21 @@ def test_causal_writes_a_grid(tmp_path, capsys):
     assert main(["causal", "--garson", "-o", str(tmp_path / "g.png")]) == 0
 
 
+@pytest.mark.parametrize("variant", [[], ["classic"]])
+def test_garson_picture_is_not_black(tmp_path, capsys, variant):
+    """Garson shares are at most a few thousandths: each map must be drawn
+    scaled to its own range, not as absolute grey (which is all black)."""
+    out = tmp_path / "g.png"
+    assert main(["causal", "--garson", *variant, "-o", str(out)]) == 0
+    with Image.open(out) as im:
+        rgb = np.asarray(im.convert("L"), dtype=np.float64)
+    # the cells (framed, on white): their brightest pixels are near white
+    # and they hold a range of greys, not one flat black
+    cells = rgb[rgb < 250]
+    assert cells.size > 1000
+    assert np.percentile(cells, 99) > 200 and cells.std() > 30
+
+
 def test_dream_with_average_and_gif(tmp_path, capsys):
     args = ["dream", "3", "--runs", "4", "--steps", "2000", "--no-progress",
             "-o", str(tmp_path / "d.png"), "--average", str(tmp_path / "a.png"),
@@ -51,9 +66,9 @@ def test_dream_with_average_and_gif(tmp_path, capsys):
 
 
 def test_evolve_and_ascend(tmp_path, capsys):
-    assert main(["evolve", "all", "--generations", "20", "--no-progress",
+    assert main(["evolve", "all", "--steps", "20", "--no-progress",
                  "-o", str(tmp_path / "e.png")]) == 0
-    assert main(["evolve", "5", "--generations", "10", "--repeats", "2", "--no-progress",
+    assert main(["evolve", "5", "--steps", "10", "--runs", "2", "--no-progress",
                  "-o", str(tmp_path / "e5.png"), "--average", str(tmp_path / "a5.png")]) == 0
     assert main(["ascend", "4", "--runs", "2", "--steps", "50", "--no-progress",
                  "-o", str(tmp_path / "asc.png"), "--gif", str(tmp_path / "asc.gif")]) == 0
@@ -81,6 +96,85 @@ def test_errors_are_one_line(args, message, capsys):
     assert main(args) == 1
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_offline_eval_says_what_to_do(tmp_path, monkeypatch, capsys):
+    """Without internet and without --data: what failed, and how to fix it
+    in the command's own terms (--data DIR and the files it must hold)."""
+    from netdream import datasets
+    monkeypatch.setenv("NETDREAM_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "MIRRORS", ["http://127.0.0.1:9/mnist/"])  # nothing listens
+    assert main(["eval"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "could not download" in err and "--data DIR" in err
+    assert "t10k-images-idx3-ubyte.gz" in err and "t10k-labels-idx1-ubyte.gz" in err
+    assert "download=True" not in err and "root=" not in err
+
+
+def test_output_paths_are_checked_before_the_work(tmp_path, capsys):
+    import time
+    t0 = time.perf_counter()
+    for args, message in [
+        (["dream", "3", "--steps", "10000000", "-o", "/no/such/dir/x.png"], "does not exist"),
+        (["dream", "3", "--steps", "10000000", "-o", str(tmp_path / "x")], "must end in .png"),
+        (["dream", "3", "--steps", "10000000", "-o", str(tmp_path / "x.png"),
+          "--gif", str(tmp_path / "g.png")], "--gif.*must end in .gif"),
+        (["evolve", "3", "--steps", "100000", "-o", str(tmp_path / "nope" / "e.png")],
+         "does not exist"),
+        (["report", "-o", str(tmp_path / "r.txt")], "must end in .html"),
+        (["train", "--data", str(tmp_path), "-o", str(tmp_path / "m.model")], "must end in .npz"),
+    ]:
+        assert main(args) == 1, args
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and __import__("re").search(message, err), (args, err)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_too_many_runs_is_one_readable_line(capsys):
+    assert main(["dream", "8", "--runs", "1000000000", "-o", "x.png", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "memory" in err and "lower" in err and "TiB" in err
+
+
+@needs_netjs
+def test_seed_recipe_saturation_is_explained(tmp_path, capsys):
+    assert main(["dream", "8", "--recipe", "seed", "--model", str(NETJS), "--runs", "2",
+                 "--no-progress", "-o", str(tmp_path / "d.png")]) == 0
+    err = capsys.readouterr().err
+    assert "saturates" in err and "--recipe seed" in err
+
+
+def test_classify_goes_on_after_an_unreadable_file(tmp_path, capsys, default_net):
+    good = tmp_path / "ok.png"
+    save_image(np.pad(np.full((12, 3), 255, np.uint8), 8), good, scale=4)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    assert main(["classify", str(bad), str(good), str(tmp_path / "missing.png")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{good}: ")  # the good one was classified
+    assert "bad.png" in captured.err and "missing.png" in captured.err
+    assert "2 of 3 files could not be read" in captured.err
+
+
+def test_every_option_has_help_text():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if action.dest in ("help",) or action.help == "==SUPPRESS==":
+                continue
+            assert action.help, f"netdream {name} {'/'.join(action.option_strings) or action.dest}"
+
+
+def test_confidence_is_written_one_way(tmp_path, capsys):
+    from netdream.cli._common import percent
+    assert percent(0.123456) == "12.34%" and percent(1.0) == ">99.99%"
+    assert percent(0.99999) == "99.99%" and percent(0.0) == "0.00%"
+    assert main(["dream", "0", "--runs", "2", "--steps", "3000", "--no-progress",
+                 "-o", str(tmp_path / "d.png")]) == 0
+    out = capsys.readouterr().out
+    assert __import__("re").search(r"min \d+\.\d\d%, median", out) or ">99.99%" in out
 
 
 def test_console_script_help():

@@ -6,13 +6,16 @@ import _thread
 import threading
 import time
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import netdream
+from netdream import regularizers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["seed", "default"])
 def test_every_digit_fools_the_net_within_50_generations(name, seed_net, default_net):
     """Nguyen et al.: >= 99.99% confidence in under 50 generations with a
@@ -119,3 +122,89 @@ def test_incremental_fitness_equals_full_recomputation(seed, depth, hidden, outp
                         crossover_rate=crossover_rate, mutation_rate=mutation_rate,
                         seed=seed % 997, progress=False)
     np.testing.assert_allclose(r.score, netdream.forward64(net, r.images)[:, 2], atol=2e-5)
+
+
+# ------------------------------------------------------- resources, errors
+def test_absurd_threads_are_refused_and_large_ones_capped(default_net):
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="threads"):
+        netdream.evolve(default_net, 1, population=20, steps=1, threads=10**6, progress=False)
+    # within the limit, a large count is lowered to what the machine can use:
+    # quick, and the same result as one thread
+    a = netdream.evolve(default_net, 1, population=20, steps=3, threads=1000, progress=False)
+    b = netdream.evolve(default_net, 1, population=20, steps=3, threads=1, progress=False)
+    assert np.array_equal(a.images, b.images)
+    assert time.perf_counter() - t0 < 10
+
+
+def test_counts_are_bounded_by_what_they_count(default_net):
+    with pytest.raises(ValueError, match="tournament"):
+        netdream.evolve(default_net, 1, population=20, tournament=10**9, progress=False)
+    with pytest.raises(ValueError, match="population"):
+        netdream.evolve(default_net, 1, population=10**12, progress=False)
+
+
+def test_ctrl_c_with_a_progress_bar_is_a_keyboard_interrupt(default_net):
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        netdream.evolve(default_net, 1, population=2000, steps=10**6, progress=True)
+
+
+@numba.njit
+def _nan_value(img, params):
+    return np.nan if img[14, 14] > 0.5 else 0.0
+
+
+@numba.njit
+def _raising_value(img, params):
+    if img.sum() > params[0]:
+        raise ValueError("too much ink for this prior")
+    return 0.0
+
+
+@numba.njit
+def _zero_delta(img, row, col, new, params):
+    return 0.0
+
+
+@pytest.mark.slow
+def test_a_regularizer_that_fails_stops_the_search_with_its_error(default_net):
+    bad = regularizers.custom(_raising_value, _zero_delta, params=[10.0], name="picky")
+    with pytest.raises(ValueError, match="too much ink"):
+        netdream.evolve(default_net, 1, population=20, steps=5, regularizer=bad, progress=False)
+    nan = regularizers.custom(_nan_value, _zero_delta, name="nanny")
+    with pytest.raises(ValueError, match="nanny.*NaN|nanny.*nan"):
+        netdream.evolve(default_net, 1, population=20, steps=5, regularizer=nan, progress=False)
+
+
+def test_trajectory_of_the_best_and_of_the_archive(default_net):
+    r = netdream.evolve(default_net, 3, population=50, steps=12, record_every=5, progress=False)
+    t = r.trajectory
+    np.testing.assert_array_equal(t.steps, [0, 5, 10, 12])
+    assert t.images.shape == (1, 4, 28, 28) and t.scores.shape == (1, 4)
+    np.testing.assert_allclose(t.scores[0], [r.history["best"][s] for s in t.steps])
+    np.testing.assert_array_equal(t.images[0, -1], r.images[0])
+    m = netdream.evolve(default_net, "all", population=50, steps=4, record_every=2, progress=False)
+    assert m.trajectory.images.shape == (10, 3, 28, 28)
+    np.testing.assert_array_equal(m.trajectory.images[:, -1], m.images)
+
+
+def test_independent_runs_differ_and_repeat(default_net):
+    kw = dict(population=30, steps=5, progress=False)
+    a = netdream.evolve(default_net, 2, run=0, **kw)
+    b = netdream.evolve(default_net, 2, run=1, **kw)
+    assert not np.array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.images, netdream.evolve(default_net, 2, run=0, **kw).images)
+
+
+def test_deprecated_names_still_work(default_net, mnist_test):
+    prior = netdream.priors.fit(mnist_test[0][:500], weight=0.1)
+    new = netdream.evolve(default_net, 4, population=30, steps=4, regularizer=prior,
+                          start="prior", progress=False)
+    with pytest.warns(DeprecationWarning):
+        old = netdream.evolve(default_net, 4, population=30, generations=4, prior=prior,
+                              init="prior", progress=False)
+    np.testing.assert_array_equal(old.images, new.images)
+    with pytest.warns(DeprecationWarning, match="steps"):
+        assert old.generations == old.steps == 4

@@ -121,3 +121,31 @@ def test_transfer_of_fooling_images(seed_net, default_net):
     assert "still fool" in str(other)
     with pytest.raises(ValueError, match="target"):
         netdream.transfer(default_net, np.zeros((2, 28, 28)))
+
+
+def test_gradient_ascent_without_clamp_returns_what_it_made(default_net):
+    r = netdream.gradient_ascent(default_net, 5, steps=100, start="noise", step_size=0.5,
+                                 clamp=False, progress=False)
+    assert r.images.min() < 0 or r.images.max() > 1  # it left [0, 1], as asked
+    # confidence of the images as they are (no silent clipping)
+    x = r.images.reshape(1, -1).astype(np.float32)
+    np.testing.assert_allclose(r.confidence, default_net.core.forward(x, 1, False)[:, 5],
+                               rtol=1e-6)
+    assert r.average().shape == (28, 28)
+
+
+def test_hidden_unit_gradient(default_net):
+    x = np.random.default_rng(0).random((28, 28))
+    g = netdream.input_gradient(default_net, x, ("hidden", 0, 7))
+    w, _ = default_net.public_first_layer()
+    pre = w[7] @ x.ravel()
+    np.testing.assert_allclose(g.ravel(), w[7], rtol=1e-12)  # the pre-activation is linear
+    assert np.isfinite(pre)
+
+
+def test_transfer_takes_the_network_first_and_warns_on_the_old_order(default_net):
+    images = np.zeros((2, 28, 28))
+    new = netdream.transfer(default_net, images, 3)
+    with pytest.warns(DeprecationWarning, match="network first"):
+        old = netdream.transfer(images, default_net, 3)
+    np.testing.assert_array_equal(new.predicted, old.predicted)

@@ -1,4 +1,4 @@
-"""netdream.MLP: the compiled forward pass, encodings, file formats, input checks."""
+"""netdream.model: the MLP, its compiled forward pass, encodings, input checks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import netdream
 from netdream import MLP, Encoding, _core, forward64
 
 from conftest import DEFAULT_MODEL, mnist, needs_mnist, random_mlp
+from reference import layers64
 
 HIDDEN = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
 OUTPUT = ["softmax", "sigmoid", "identity"]
@@ -33,7 +34,10 @@ def test_forward_matches_float64_reference(seed, widths, hidden, output, n, uint
     else:
         x = rng.random((n, 28, 28)).astype(np.float32)
         x[rng.random(x.shape) < 0.6] = 0.0
-    ref = forward64(net, x)
+    xf = x.astype(np.float64) / (255.0 if uint8 else 1.0)
+    ref = layers64(net, xf)[1][-1]  # plain NumPy float64
+    # the core's own float64 pass (netdream.forward64) is a reference too
+    np.testing.assert_allclose(forward64(net, x), ref, rtol=1e-10, atol=1e-12)
     for isa in _core.available_isas():
         _core.set_isa(isa)
         try:
@@ -181,3 +185,61 @@ def test_default_model_scores_at_least_97_percent():
     res = netdream.evaluate(net, xt, yt)
     assert res.accuracy >= 0.97, str(res)
     assert res.correct == net.metadata["test_accuracy"]["correct"]  # the card tells the truth
+
+
+# ------------------------------------------------------- resources, errors
+def test_outputs_that_overflow_float32_are_an_error_not_class_0():
+    rng = np.random.default_rng(0)
+    net = MLP([rng.normal(0, 1e19, (16, 784)), rng.normal(0, 1e19, (10, 16))],
+              [np.zeros(16), np.zeros(10)], hidden="relu")
+    x = rng.random((3, 28, 28))
+    with pytest.raises(ValueError, match="overflows float32"):
+        net.predict(x)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        net.predict_proba(x)
+
+
+def test_an_empty_batch_gives_an_empty_result(small_net):
+    for dtype in (np.uint8, np.float32):
+        empty = np.zeros((0, 28, 28), dtype)
+        assert small_net.predict_proba(empty).shape == (0, small_net.n_classes)
+        assert small_net.predict(empty).shape == (0,)
+        assert small_net.logits(empty).shape == (0, small_net.n_classes)
+
+
+@pytest.mark.parametrize("shape, exc, message", [
+    ((-28, -28), ValueError, "1..4096"),
+    ((28, 28, 1), ValueError, "pair"),
+    ((), ValueError, "pair"),
+    ((28.0, 28), TypeError, "integers"),
+    (None, TypeError, "pair"),
+])
+def test_image_shape_is_checked(shape, exc, message):
+    with pytest.raises(exc, match=message):
+        MLP([np.zeros((3, 784)), np.zeros((2, 3))], [np.zeros(3), np.zeros(2)],
+            image_shape=shape)
+
+
+def test_core_initialisation_is_thread_safe():
+    """Several threads asking for the kernels and a new model's core at once
+    all get the same, working result."""
+    import threading
+    rng = np.random.default_rng(1)
+    net = random_mlp(rng, [784, 32, 10], "relu")
+    x = rng.random((64, 28, 28)).astype(np.float32)
+    results, errors = [], []
+
+    def work():
+        try:
+            results.append(net.predict_proba(x, threads=2))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])

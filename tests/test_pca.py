@@ -127,6 +127,7 @@ def test_checks():
         e.inverse_transform(np.zeros((2, 4)))
 
 
+@pytest.mark.slow
 def test_baseline_accuracy_on_mnist(mnist_test):
     """Trained on the first 10,000 training images (or, without them, on the
     first half of the test set), the nearest-centroid baseline lands near the

@@ -44,6 +44,7 @@ def test_regulariser_delta_equals_difference_of_values(seed, index, new, which):
 
 
 
+@pytest.mark.slow
 def test_regulariser_cfuncs_agree_with_njit():
     import ctypes
     img = np.random.default_rng(0).random((28, 28))

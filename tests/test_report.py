@@ -200,6 +200,7 @@ def test_percentages_never_round_up_to_certainty():
     assert _pct(12.5, percent=False) == "12.5"
 
 
+@pytest.mark.slow
 def test_progress_bar_writes_to_stderr(tmp_path, small_test, capsys, monkeypatch):
     x, y = small_test
     net = random_mlp(np.random.default_rng(5), [784, 4, 10], "relu")
@@ -261,6 +262,7 @@ def test_missing_folder_is_reported_before_any_work(tmp_path, tiny):
 
 
 # ---------------------------------------------------------------------- CLI
+@pytest.mark.slow
 @needs_mnist
 @needs_netjs
 def test_cli_report(tmp_path, capsys):
@@ -315,6 +317,7 @@ def chromium(*args, profile):
 
 @pytest.mark.skipif(not CHROMIUM.is_file(),
                     reason=f"{CHROMIUM} is absent (apt-get install chromium)")
+@pytest.mark.slow
 def test_chromium_decodes_every_image(tmp_path, random_report):
     text = random_report.read_text(encoding="utf-8")
     assert "</body>" in text
@@ -341,3 +344,24 @@ def test_chromium_decodes_every_image(tmp_path, random_report):
         arr = np.asarray(im.convert("RGB"))
     assert arr.shape[:2] == (2400, 1280)
     assert arr.std() > 20  # a page with pictures, not a blank or error screen
+
+
+@pytest.fixture(scope="module")
+def mnist_report(tmp_path_factory, mnist_test, default_net):
+    """The shipped model's report on the whole test set: four-digit counts in
+    the confusion matrix, the widest table a report has."""
+    path = tmp_path_factory.mktemp("report") / "mnist.html"
+    make_report(default_net, *mnist_test, path=path, dreams=2, progress=False)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [420, 360])
+def test_report_fits_a_phone_screen(width, mnist_report, phone_browser):
+    """No sideways scrolling on a phone-sized screen: wide content (the
+    confusion matrix, rows of pictures) wraps or scrolls inside its own box."""
+    driver = phone_browser(width)
+    driver.get(mnist_report.as_uri())
+    inner, scroll = driver.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollWidth]")
+    assert inner == width and scroll <= width

@@ -13,10 +13,41 @@ import numpy as np
 
 from ._validation import check_choice, check_net
 
-__all__ = ["causal_index", "garson", "GARSON_VARIANTS"]
+__all__ = ["causal_index", "garson", "GARSON_VARIANTS", "HeatMaps"]
 
 #: The two Garson algorithms :func:`garson` offers.
 GARSON_VARIANTS = ("class-weighted", "classic")
+
+
+class HeatMaps(np.ndarray):
+    """A stack of per-class maps, (K, H, W) float64: an ordinary NumPy array
+    that Jupyter draws as a labelled grid (red positive, blue negative for
+    signed maps; black to white for non-negative ones, each map scaled to its
+    own largest value)."""
+
+    def _repr_png_(self):
+        import io
+
+        from .images import grid_image
+        maps = np.asarray(self, dtype=np.float64)
+        if maps.ndim == 2:
+            maps = maps[None]
+        if maps.ndim != 3 or maps.size == 0 or not np.all(np.isfinite(maps)):
+            return None
+        if maps.min() >= 0:
+            top = maps.max(axis=(1, 2), keepdims=True)
+            im = grid_image(np.divide(maps, top, out=np.zeros_like(maps), where=top > 0),
+                            cmap="gray", labels=[str(k) for k in range(len(maps))], scale=3)
+        else:
+            im = grid_image(maps, cmap="diverging", labels=[str(k) for k in range(len(maps))],
+                            scale=3)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        return buf.getvalue()
+
+
+def _maps(arr) -> HeatMaps:
+    return np.ascontiguousarray(arr, dtype=np.float64).view(HeatMaps)
 
 
 def path_product(net, layer: int | None = None) -> np.ndarray:
@@ -46,7 +77,7 @@ def causal_index(net) -> np.ndarray:
     """
     net = check_net(net)
     c = path_product(net) * np.sign(net.encoding.scale)
-    return net.encoding.to_image_order(c, net.image_shape)
+    return _maps(net.encoding.to_image_order(c, net.image_shape))
 
 
 def garson(net, variant: str = "class-weighted") -> np.ndarray:
@@ -90,4 +121,4 @@ def garson(net, variant: str = "class-weighted") -> np.ndarray:
             m = np.abs(w) @ m
     totals = m.sum(axis=1, keepdims=True)
     m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
-    return net.encoding.to_image_order(m, net.image_shape)
+    return _maps(net.encoding.to_image_order(m, net.image_shape))

@@ -37,8 +37,9 @@ _ETA_CROSSOVER = 15.0  # SBX's distribution index (Deb's usual value)
 _TRUNCATION = 0.5      # truncation selection: the better half may breed
 
 
-def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int = 10,
-           selection: str = "tournament", tournament: int = 10, crossover: str = "uniform",
+def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int | None = None,
+           selection: str = "tournament", tournament: int | None = None,
+           crossover: str = "uniform",
            crossover_rate: float = 0.5, mutation_rate: float = 0.1,
            mutation: str = "polynomial", eta: float = 5.0, sigma: float = 0.1,
            objective: str = "prob", regularizer: Regularizer | None = None,
@@ -54,9 +55,11 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int =
         (Nguyen's MNIST setup); None with ``wanted``.
     population : children per generation.
     steps : generations.
-    elite : the best individuals copied unchanged into the next generation.
-    selection : "tournament" (the best of ``tournament`` random individuals)
-        or "truncation" (a random individual of the better half).
+    elite : the best individuals copied unchanged into the next generation
+        (default 10, at most half the population).
+    selection : "tournament" (the best of ``tournament`` random individuals;
+        default 10, at most the population) or "truncation" (a random
+        individual of the better half).
     crossover : "uniform" (each pixel from either parent) or "sbx" (simulated
         binary crossover); ``crossover_rate``: the share of children bred by
         crossover (the others are mutated copies of one parent).
@@ -117,10 +120,11 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int =
         goal = make_goal(net, target, objective, allow_hidden=False)
     population = check_int(population, "population", 2, 10**7)
     steps = check_int(steps, "steps", 0, 10**9)
-    elite = check_int(elite, "elite", 0)
+    elite = min(10, population // 2) if elite is None else check_int(elite, "elite", 0)
     if elite >= population:
         raise ValueError(f"elite must be smaller than population, got {elite} >= {population}")
-    tournament = check_int(tournament, "tournament", 1)
+    tournament = (min(10, population) if tournament is None
+                  else check_int(tournament, "tournament", 1))
     if tournament > population:
         raise ValueError(f"tournament must be at most the population ({population}), got "
                          f"{tournament}")

@@ -217,8 +217,8 @@ class MLP:
             self._core_net = _core.Net(
                 [np.ascontiguousarray(w, dtype=np.float64) for w in ws],
                 [np.ascontiguousarray(b, dtype=np.float64) for b in bs],
-                [_core.Act.__members__[a] for a in self.activations], self.leaky_slope,
-                (1, *self.image_shape))
+                [_core.Act.__members__[a] for a in self.activations],
+                image_shape=(1, *self.image_shape), leaky_slope=self.leaky_slope)
         return self._core_net
 
     # ---------------------------------------------------------------- predict

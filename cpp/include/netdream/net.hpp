@@ -40,7 +40,7 @@ struct Layer {
 
 struct Net {
     std::vector<Layer> layers;
-    float leaky_slope = 0.01f;
+    double leaky_slope = 0.01;  // in float for the float32 kernels
     // The input image: channels x height x width, flattened plane by plane
     // (row-major within a plane), values in [0, 1]; n_in() == c * h * w.
     int channels = 1, height = 0, width = 0;
@@ -59,7 +59,7 @@ struct Net {
 Net make_net(const std::vector<std::vector<double>>& weights,
              const std::vector<std::vector<double>>& biases,
              const std::vector<int>& n_ins, const std::vector<int>& n_outs,
-             const std::vector<Act>& acts, float leaky_slope, int channels, int height,
+             const std::vector<Act>& acts, double leaky_slope, int channels, int height,
              int width);
 
 }  // namespace netdream

@@ -116,10 +116,12 @@ image-rendering:pixelated;image-rendering:crisp-edges}
 .tiles.big figure{font-size:13px}
 figcaption b{color:var(--ink);font-size:14px}
 .row{display:flex;flex-wrap:wrap;gap:28px;align-items:flex-start}
+.row>*{min-width:0;max-width:100%}
+.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}
 table.kv th{text-align:left;color:var(--muted);font-weight:normal;padding:3px 18px 3px 0;
 vertical-align:top}
-table.kv td{padding:3px 0}
+table.kv td{padding:3px 0;overflow-wrap:anywhere}
 table.layers{font-size:14px;margin-top:4px}
 table.layers th,table.layers td{border-bottom:1px solid var(--line);padding:3px 14px 3px 0;
 text-align:left}
@@ -133,7 +135,7 @@ table.conf .axis{font-weight:normal;font-size:12px;color:var(--muted)}
 .legend{display:flex;align-items:center;gap:8px;font-size:12px;color:var(--muted);
 margin:0 0 12px}
 .legend i{display:inline-block;width:180px;height:10px;border-radius:5px}
-.bars{min-width:320px;max-width:520px;flex:1}
+.bars{min-width:min(320px,100%);max-width:520px;flex:1}
 .bar{margin:6px 0 12px}
 .bar div{height:22px;border-radius:4px;background:var(--blue)}
 .bar.pca div{background:#9aa3b5}
@@ -141,8 +143,12 @@ margin:0 0 12px}
 .pair p{margin:0 0 4px}
 .pair{margin:0 0 12px}
 details{margin-top:10px;font-size:13px}
-pre{background:var(--bg);padding:10px;border-radius:6px;overflow:auto;max-height:320px}
+pre{background:var(--bg);padding:10px;border-radius:6px;overflow:auto;max-height:320px;
+white-space:pre-wrap;overflow-wrap:anywhere}
 footer{color:var(--muted);font-size:12px;text-align:center;margin-top:22px}
+@media (max-width:560px){main{padding:12px 6px 30px}section{padding:14px 12px 16px}
+h1{font-size:23px}.stat{min-width:0;flex:1 1 40%}.row{gap:16px}
+table.conf td,table.conf th{width:30px;height:26px;padding:0 2px}}
 """
 
 
@@ -247,8 +253,9 @@ def _accuracy_section(r) -> str:
                              f'title="{v} {t}s taken for {p}">{v}</td>')
         recall = f"{100 * c[t, t] / rows_tot[t]:.1f}%" if rows_tot[t] else "&ndash;"
         body_rows.append(f"<tr><th>{t}</th>{''.join(cells)}<td class='recall'>{recall}</td></tr>")
-    table = ('<table class="conf"><tr><th class="axis">true&darr; said&rarr;</th>'
-             f'{head}<th class="axis">right</th></tr>{"".join(body_rows)}</table>')
+    table = ('<div class="scroll"><table class="conf"><tr><th class="axis">true&darr; '
+             f'said&rarr;</th>{head}<th class="axis">right</th></tr>{"".join(body_rows)}'
+             '</table></div>')
     # the biggest confusions in words
     pairs = sorted(((int(off[t, p]), t, p) for t in range(k) for p in range(k) if off[t, p]),
                    key=lambda e: (-e[0], e[1], e[2]))[:_N_PAIRS]

@@ -1,0 +1,40 @@
+"""netdream.results: the one result type every search returns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import netdream
+
+
+def test_average_of_a_result_and_of_arrays(default_net):
+    r = netdream.hill_climb(default_net, 0, steps=500, runs=4, progress=False)
+    np.testing.assert_allclose(netdream.average(r), r.images.astype(np.float64).mean(axis=0))
+    np.testing.assert_allclose(netdream.average(r.images), netdream.average(r))
+    np.testing.assert_allclose(netdream.average((r.images * 255).round().astype(np.uint8)),
+                               netdream.average(r), atol=0.5 / 255)
+    with pytest.raises(ValueError, match="shape"):
+        netdream.average(np.zeros(5))
+
+
+@pytest.mark.parametrize("search", ["hill_climb", "evolve", "gradient_ascent"])
+def test_every_search_returns_the_same_type(default_net, search):
+    kw = {"hill_climb": dict(steps=300), "evolve": dict(population=12, elite=2, steps=2),
+          "gradient_ascent": dict(steps=3)}[search]
+    r = getattr(netdream, search)(default_net, 1, progress=False, record_every=1, **kw)
+    assert isinstance(r, netdream.SearchResult) and r.method == search
+    assert r.images.shape[1:] == (28, 28) and r.confidence.shape == r.score.shape
+    assert r.trajectory.images.shape[2:] == (28, 28)
+    assert r.trajectory.scores.shape == r.trajectory.images.shape[:2]
+    assert r.trajectory.steps[0] == 0
+    assert "SearchResult(" in repr(r) and r._repr_png_().startswith(b"\x89PNG")
+
+
+def test_scores_never_fall_along_a_hill_climb(default_net):
+    r = netdream.hill_climb(default_net, 2, steps=3000, record_every=100, progress=False,
+                            regularizer=netdream.regularizers.smoothness(1e-4))
+    assert np.all(np.diff(r.trajectory.scores, axis=1) >= 0)
+    assert r.trajectory.every == 100
+    with pytest.warns(DeprecationWarning, match="scores"):
+        np.testing.assert_array_equal(r.trajectory.values, -r.trajectory.scores)
