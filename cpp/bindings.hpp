@@ -26,7 +26,9 @@ using ByteArray = py::array_t<std::uint8_t, py::array::c_style>;
 // The threads to use: threads <= 0 means every core; never more than four
 // per core (more only costs memory and switching).
 inline int resolve_threads(int threads) {
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    // asked once: hardware_concurrency reads /sys, which costs more than a
+    // small forward pass
+    static const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
     const int most = static_cast<int>(4 * hw);
     if (threads <= 0) return static_cast<int>(hw);
     return std::min(threads, most);

@@ -36,9 +36,8 @@ public:
         return k_.score_from_pre0(net_, pre_.data(), goal_, scratch_.data());
     }
     double propose(int i, double d) {
-        const float df = static_cast<float>(d);
-        k_.layer0_update(net_, pre_.data(), &i, &df, 1, cand_.data());
-        return k_.score_from_pre0(net_, cand_.data(), goal_, scratch_.data());
+        return k_.score_candidate(net_, pre_.data(), i, static_cast<float>(d), cand_.data(), goal_,
+                                  scratch_.data());
     }
     void accept() { pre_.swap(cand_); }
 

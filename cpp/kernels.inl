@@ -13,7 +13,7 @@
 
 #include "netdream/rng.hpp"
 
-#if defined(__AVX__) || defined(__AVX512F__)
+#if defined(__SSE2__) || defined(__AVX__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -85,11 +85,36 @@ inline vf splat(float x) { return vf{} + x; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 
+// max(lo, x) and min(hi, x) lane by lane, NaN lanes of x staying NaN: the
+// x86 max/min instructions return their second operand when either is NaN.
+inline vf clamp_keep_nan(vf x, vf lo, vf hi) {
+#if ND_VEC_FLOATS == 16 && defined(__AVX512F__)
+    __m512 v = _mm512_max_ps(reinterpret_cast<__m512&>(lo), reinterpret_cast<__m512&>(x));
+    v = _mm512_min_ps(reinterpret_cast<__m512&>(hi), v);
+    vf r;
+    std::memcpy(&r, &v, sizeof r);
+    return r;
+#elif ND_VEC_FLOATS == 8 && defined(__AVX__)
+    __m256 v = _mm256_max_ps(reinterpret_cast<__m256&>(lo), reinterpret_cast<__m256&>(x));
+    v = _mm256_min_ps(reinterpret_cast<__m256&>(hi), v);
+    vf r;
+    std::memcpy(&r, &v, sizeof r);
+    return r;
+#elif ND_VEC_FLOATS == 4 && defined(__SSE2__)
+    __m128 v = _mm_max_ps(reinterpret_cast<__m128&>(lo), reinterpret_cast<__m128&>(x));
+    v = _mm_min_ps(reinterpret_cast<__m128&>(hi), v);
+    vf r;
+    std::memcpy(&r, &v, sizeof r);
+    return r;
+#else
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+#endif
+}
+
 // exp_f on W lanes: the same operations in the same order as the scalar one.
 inline vf exp_v(vf x) {
-    const vf lo = splat(-87.3f), hi = splat(88.3f);
-    x = x < lo ? lo : x;  // written so that NaN lanes stay NaN
-    x = x > hi ? hi : x;
+    x = clamp_keep_nan(x, splat(-87.3f), splat(88.3f));  // NaN lanes stay NaN
     const vf magic = splat(12582912.0f);
     vf t = x * 1.44269504088896341f + magic;
     vf n = t - magic;
@@ -465,6 +490,16 @@ double softmax_score_f(Objective obj, const float* z, int n, int t) {
 
 }  // namespace
 
+double score_from_pre0(const Net& net, const float* pre0, const Goal& goal, float* scratch);
+
+// The hill climber's candidate in one call: cand = pre + d * W0[:, i] (the
+// one layer-0 update, inlined here for a single column) and its score.
+double score_candidate(const Net& net, const float* pre, int i, float d, float* cand,
+                       const Goal& goal, float* scratch) {
+    layer0_accumulate(net.layers.front(), pre, &i, &d, 1, cand);
+    return score_from_pre0(net, cand, goal, scratch);
+}
+
 double score_from_pre0(const Net& net, const float* pre0, const Goal& goal, float* scratch) {
     if (goal.kind == TargetKind::Unit)
         return static_cast<double>(forward_upto(net, pre0, goal.layer, scratch)[goal.index]);
@@ -482,7 +517,8 @@ void layer0_update(const Net& net, const float* init, const int* idx, const floa
 }
 
 extern const Kernels table;
-const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0, &layer0_update, &score_from_pre0};
+const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0, &layer0_update, &score_from_pre0,
+                       &score_candidate};
 
 }  // namespace ND_ISA_NS
 }  // namespace netdream

@@ -1,4 +1,5 @@
 // Bindings of the network: construction, batched forward passes.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,19 @@ py::array_t<float> forward_impl(const Net& net, const py::array_t<T, py::array::
             k.forward_rows(net, src, kind, begin, end, dst + begin * n_out, logits);
         });
     }
+    // A forward pass that overflows float32 gives NaN or inf: say so rather
+    // than let an argmax call it class 0.
+    std::size_t bad = 0, first = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+        bool ok = true;
+        for (std::size_t j = 0; j < n_out; ++j) ok &= std::isfinite(dst[r * n_out + j]);
+        if (!ok && bad++ == 0) first = r;
+    }
+    if (bad)
+        throw std::invalid_argument(
+            "the model's output is NaN or infinite for " + std::to_string(bad) + " image" +
+            (bad == 1 ? "" : "s") + " (the first: image " + std::to_string(first) +
+            "): its forward pass overflows float32 (weights or activations too large for float32)");
     return out;
 }
 

@@ -243,3 +243,20 @@ def test_core_initialisation_is_thread_safe():
     assert not errors
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
+
+
+def test_nan_inside_the_net_is_not_squashed_into_a_number():
+    """A NaN in a hidden layer (inf - inf after a float32 overflow) must reach
+    the output and be reported, not be clamped into a finite activation."""
+    w0 = np.full((2, 784), 1e36)                       # relu units overflow to +inf
+    w1 = np.array([[1.0, -1.0]] * 4)                   # inf - inf = NaN
+    w2 = np.ones((3, 4))
+    net = MLP([w0, w1, w2], [np.zeros(2), np.zeros(4), np.zeros(3)],
+              hidden=["relu", "sigmoid"])
+    for isa in _core.available_isas():
+        _core.set_isa(isa)
+        try:
+            with pytest.raises(ValueError, match="NaN or infinite"):
+                net.predict_proba(np.ones((1, 28, 28), np.float32))
+        finally:
+            _core.set_isa(_core.available_isas()[0])

@@ -32,6 +32,10 @@ struct Kernels {
                           int n, float* pre);
     // The score of a goal (objective.hpp) from layer 0's pre-activations.
     double (*score_from_pre0)(const Net& net, const float* pre0, const Goal& goal, float* scratch);
+    // The hill climber's candidate: cand = pre + d * W0[:, i] (layer0_update
+    // for one column) and score_from_pre0(cand), in one call.
+    double (*score_candidate)(const Net& net, const float* pre, int i, float d, float* cand,
+                              const Goal& goal, float* scratch);
 };
 
 const Kernels& kernels();                        // the best for this CPU (or NETDREAM_ISA)
