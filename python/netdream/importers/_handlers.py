@@ -8,16 +8,18 @@ kind such as ``"linear"`` — to a *handler*: a small function
     handler(node, ctx) -> list of steps (see :mod:`._steps`)
 
 that reads one node or layer. ``node`` is the framework's object (an ONNX
-``NodeProto``, an ``nn.Module``, a Keras layer, a parsed state-dict layer
-description); ``ctx`` is the framework's :class:`Context`, which says where
+``NodeProto``, an ``nn.Module``, a Keras layer, an entry of ``layers=[...]``
+for a state dict); ``ctx`` is the framework's :class:`Context`, which says where
 the node is (``ctx.where``, used in every message), which table entry matched
 (``ctx.op``), the per-sample shape of the data entering the node
 (``ctx.shape``) and whatever else the framework's handlers share. A handler
 returns the node's steps — an empty list for a layer that computes nothing at
 inference — or raises ``ValueError`` naming ``ctx.where`` when the node is
-of a supported kind but uses a setting netdream cannot represent. A handler
-whose node changes the per-sample shape (Flatten, Reshape, a linear layer)
-sets ``ctx.shape``.
+of a supported kind but uses a setting netdream cannot represent. Where the
+importer tracks the per-sample shape (ONNX does; torch and Keras leave
+``ctx.shape`` at ``None`` until they read layers that need it, such as
+convolutions), a handler whose node changes it (Flatten, Reshape, a linear
+layer) sets ``ctx.shape``.
 
 Each framework module has a short driver loop that walks the graph or the
 layers, sets up ``ctx``, looks the handler up and raises
@@ -25,10 +27,9 @@ layers, sets up ``ctx``, looks the handler up and raises
 there is none. Adding a kind of layer is therefore adding one decorated
 function::
 
-    @OPS.register("Elu")
-    def _elu(node, ctx):
-        ...
-        return [steps_.act(ctx.where, "elu")]
+    @OPS.register("Neg")
+    def _neg(node, ctx):
+        return [steps_.affine(ctx.where, -1.0, 0.0)]
 """
 
 from __future__ import annotations
