@@ -9,6 +9,7 @@ collecting this file costs nothing and a missing framework skips its tests.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import numpy as np
@@ -19,6 +20,11 @@ from netdream.importers import from_keras as mlp_from_keras
 from netdream.importers import from_onnx as mlp_from_onnx
 from netdream.importers import from_sklearn
 from netdream.importers import from_torch as mlp_from_torch
+# the importer modules themselves, for their handler tables (no framework is imported)
+from netdream.importers import keras as keras_importer
+from netdream.importers import onnx as onnx_importer
+from netdream.importers import torch as torch_importer
+from netdream.importers._handlers import Handlers
 
 from conftest import bars, fit_quietly, mnist, needs_mnist
 
@@ -582,3 +588,337 @@ def test_from_sklearn_errors(sk):
     clf = fit_quietly(MLPClassifier((4,), max_iter=1), f, y)
     with pytest.raises(TypeError, match="encoding must be a netdream.Encoding"):
         from_sklearn(clf, encoding=(0, 1))
+
+
+# ============================================================ handler tables
+# Each importer reads layers through a table of handlers (netdream.importers.
+# _handlers); the tables make it cheap to check that the docstrings, the
+# refusals and the tests all cover exactly what the importers read.
+
+
+def _section(doc, start, end):
+    """The part of ``doc`` between the markers ``start`` and ``end``."""
+    assert start in doc and end in doc, f"the docstring lost its marker {start!r} or {end!r}"
+    return doc[doc.index(start) + len(start):doc.index(end, doc.index(start))]
+
+
+def _class_names(text):
+    """The ``CamelCase`` names written in double backquotes in ``text``."""
+    return set(re.findall(r"``([A-Z][A-Za-z0-9]*)``", text))
+
+
+@pytest.mark.parametrize("what, documented, handled", [
+    ("ONNX ops",
+     lambda: _class_names(_section(onnx_importer.from_onnx.__doc__, "path :", "encoding :")),
+     lambda: {*onnx_importer.OPS, *onnx_importer.CONSTANT_OPS}),
+    ("torch.nn modules",
+     lambda: _class_names(_section(torch_importer.from_torch.__doc__, "may hold:", "Anything else")),
+     lambda: set(torch_importer.MODULES)),
+    ("state-dict layers",
+     lambda: set(re.findall(r'``"([a-z_]+)(?::[A-Z]+)?"``',
+                            _section(torch_importer.from_torch.__doc__, "each one of:",
+                                     "Parameters are taken"))),
+     lambda: set(torch_importer.LAYERS)),
+    ("Keras layers",
+     lambda: _class_names(_section(keras_importer.from_keras.__doc__, "model :", "encoding :")),
+     lambda: set(keras_importer.LAYERS)),
+    ("Keras activations",
+     lambda: set(re.findall(r"``([a-z_]+)``",
+                            _section(keras_importer.from_keras.__doc__, "model :", "encoding :"))),
+     lambda: set(keras_importer.ACTIVATIONS)),
+])
+def test_docstring_lists_exactly_the_handled_layers(what, documented, handled):
+    """Every layer a docstring promises has a handler, and every handler is documented."""
+    documented, handled = documented(), handled()
+    assert documented - handled == set(), f"{what} documented but without a handler"
+    assert handled - documented == set(), f"{what} with a handler but not documented"
+
+
+def test_handler_table():
+    table = Handlers("test ops")
+
+    @table.register("A", "B")
+    def _ab(node, ctx):
+        return ["step"]
+
+    assert table.names() == ["A", "B"] and list(table) == ["A", "B"] and len(table) == 2
+    assert "A" in table and "C" not in table
+    assert table.get("B") is _ab and table.get("C") is None
+    with pytest.raises(RuntimeError, match="'B' has two handlers"):
+        table.register("B")(lambda node, ctx: [])
+    with pytest.raises(TypeError, match="at least one name"):
+        table.register()
+    err = table.not_supported("node 3 (C)", also=["Z"])
+    assert isinstance(err, ValueError)
+    assert str(err).startswith("node 3 (C) is not supported: netdream imports dense networks only")
+    assert str(err).endswith("; the supported test ops are A, B, Z")
+
+
+def test_state_dict_refusal_lists_the_known_layers():
+    sd = {"fc.weight": np.zeros((3, 784))}
+    names = torch_importer.LAYERS.names()
+    listed = f"use {', '.join(names[:-1])} or {names[-1]}"
+    with pytest.raises(ValueError, match=rf"layers\[1\] = 'conv' is not a known layer; {listed}$"):
+        mlp_from_torch(sd, ["linear", "conv"])
+    with pytest.raises(ValueError, match=r"only 'leaky_relu' and 'batchnorm' take an argument"):
+        mlp_from_torch(sd, ["linear", "conv:3"])
+    with pytest.raises(ValueError, match=r"the argument must be finite and >= 0"):
+        mlp_from_torch(sd, ["linear", "batchnorm:-1"])
+
+
+def _listed(table, also=()):
+    return re.escape(f"; the supported {table.what} are {', '.join([*table, *also])}") + "$"
+
+
+def test_torch_refusal_lists_the_supported_modules(torch):
+    from torch import nn
+    with pytest.raises(ValueError, match=r"layer 1 \(GELU\) is not supported: .*"
+                                         + _listed(torch_importer.MODULES)):
+        mlp_from_torch(nn.Sequential(nn.Linear(784, 8), nn.GELU(), nn.Linear(8, 3)))
+
+
+def test_torch_modules_are_torch_nn_classes(torch):
+    for name in torch_importer.MODULES:
+        assert isinstance(getattr(torch.nn, name, None), type), name
+
+
+def test_keras_refusal_lists_the_supported_layers_and_activations(keras):
+    L = keras.layers
+    model = keras.Sequential([keras.Input((784,)), L.Dense(8), L.UnitNormalization(name="u"),
+                              L.Dense(3)])
+    with pytest.raises(ValueError, match=r"layer 1 'u' \(UnitNormalization\) is not supported: .*"
+                                         + _listed(keras_importer.LAYERS)):
+        mlp_from_keras(model)
+    model = keras.Sequential([keras.Input((784,)), L.Dense(8, activation="elu", name="d"),
+                              L.Dense(3)])
+    listed = re.escape(", ".join(keras_importer.ACTIVATIONS)) + "$"
+    with pytest.raises(ValueError, match=r"layer 0 'd' \(Dense\) has activation 'elu', .*"
+                                         r"supported: " + listed):
+        mlp_from_keras(model)
+
+
+def test_keras_tables_name_keras_classes_and_activations(keras):
+    for name in keras_importer.LAYERS:
+        assert isinstance(getattr(keras.layers, name, None), type), name
+    for name in keras_importer.ACTIVATIONS:
+        assert keras.activations.get(name).__name__ == name
+
+
+def test_onnx_refusal_lists_the_supported_ops(onnx):
+    from onnx import helper
+    model = _onnx_model(onnx, [helper.make_node("MatMul", ["x", "W"], ["h"]),
+                               helper.make_node("Elu", ["h"], ["y"], name="e")],
+                        {"W": np.zeros((784, 8))}, ["N", 784])
+    also = [op for op in onnx_importer.CONSTANT_OPS if op not in onnx_importer.OPS]
+    with pytest.raises(ValueError, match=r"node 1 'e' \(Elu\) is not supported: .*"
+                                         + _listed(onnx_importer.OPS, also)):
+        mlp_from_onnx(model)
+
+
+def test_onnx_ops_are_standard_onnx_ops(onnx):
+    for op in [*onnx_importer.OPS, *onnx_importer.CONSTANT_OPS]:
+        assert onnx.defs.has(op), op
+
+
+# ------------------------------------------- one equivalence test per handler
+# ONNX: each case is a chain of (op_type, inputs, attributes) from the graph
+# input "x" ("$" stands for the previous node's output), and the input's
+# per-sample shape. Every op the importer reads appears in the case named
+# after it, which the graph is checked against onnx's reference evaluator.
+_L1, _L2 = ("MatMul", ["$", "W1"], {}), ("MatMul", ["$", "W2"], {})
+_RELU = ("Relu", ["$"], {})
+_ONNX_CASES = {
+    "Gemm": ([("Gemm", ["$", "W1t", "b1"], {"transB": 1, "alpha": 0.7, "beta": 1.5}), _RELU,
+              ("Gemm", ["$", "W2", "b2"], {})], [784]),
+    "MatMul": ([_L1, _RELU, _L2], [784]),
+    "Add": ([_L1, ("Add", ["v", "$"], {}), _RELU, _L2, ("Add", ["$", "s"], {})], [784]),
+    "Sub": ([("Sub", ["$", "s"], {}), _L1, ("Sub", ["v", "$"], {}), _RELU, _L2], [784]),
+    "Mul": ([("Mul", ["s", "$"], {}), _L1, _RELU, ("Mul", ["$", "v"], {}), _L2], [784]),
+    "Div": ([("Div", ["$", "s"], {}), _L1, ("Div", ["$", "p"], {}), _RELU, _L2], [784]),
+    "BatchNormalization": ([_L1, _RELU, ("BatchNormalization", ["$", "v", "s16", "v0", "p"],
+                                         {"epsilon": 1e-3}), _L2], [784]),
+    "Relu": ([_L1, _RELU, _L2], [784]),
+    "LeakyRelu": ([_L1, ("LeakyRelu", ["$"], {"alpha": 0.2}), _L2], [784]),
+    "Sigmoid": ([_L1, ("Sigmoid", ["$"], {}), _L2, ("Sigmoid", ["$"], {})], [784]),
+    "Tanh": ([_L1, ("Tanh", ["$"], {}), _L2], [784]),
+    "Identity": ([_L1, ("Identity", ["$"], {}), _L2], [784]),
+    "Dropout": ([_L1, _RELU, ("Dropout", ["$"], {}), _L2], [784]),
+    "Softmax": ([_L1, _RELU, _L2, ("Softmax", ["$"], {"axis": -1})], [784]),
+    "LogSoftmax": ([_L1, _RELU, _L2, ("LogSoftmax", ["$"], {"axis": 1})], [784]),
+    "Flatten": ([("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
+    "Reshape": ([("Reshape", ["$", "flat"], {}), _L1, _RELU, _L2], [28, 28]),
+    "Constant": ([("Reshape", ["$", "flat_const"], {}), _L1, _RELU, _L2], [28, 28]),
+}
+
+
+def test_every_onnx_op_has_an_equivalence_case():
+    assert set(_ONNX_CASES) == {*onnx_importer.OPS, *onnx_importer.CONSTANT_OPS}
+
+
+@pytest.mark.parametrize("op", sorted(_ONNX_CASES))
+def test_onnx_op_matches_the_reference_evaluator(onnx, digits, op):
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+    images, x = digits
+    chain, sample_shape = _ONNX_CASES[op]
+    rng = np.random.default_rng(sorted(_ONNX_CASES).index(op))
+    w1 = rng.normal(0, 0.05, (784, 16))
+    floats = {"W1": w1, "W1t": w1.T, "b1": rng.normal(0, 0.1, (1, 16)),
+              "W2": rng.normal(0, 0.3, (16, 10)), "b2": rng.normal(0, 0.1, 10),
+              "v": rng.normal(0, 0.5, 16), "v0": rng.normal(0, 0.1, 16),
+              "s16": rng.normal(1, 0.2, 16), "p": rng.uniform(0.5, 2, 16), "s": [1.7]}
+    inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), name=k)
+             for k, v in floats.items()]
+    inits.append(numpy_helper.from_array(np.array([-1, 784], dtype=np.int64), name="flat"))
+    nodes = [helper.make_node("Constant", [], ["flat_const"],
+                              value=numpy_helper.from_array(np.array([0, -1], dtype=np.int64)))]
+    prev = "x"
+    for i, (op_type, inputs, attrs) in enumerate(chain):
+        out = "y" if i == len(chain) - 1 else f"t{i}"
+        nodes.append(helper.make_node(op_type, [prev if n == "$" else n for n in inputs], [out],
+                                      **attrs))
+        prev = out
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *sample_shape])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    ref = ReferenceEvaluator(model).run(None, {"x": x.reshape(-1, *sample_shape)})[0]
+    last = chain[-1][0]
+    net = mlp_from_onnx(model, output="identity" if last in ("MatMul", "Add", "Gemm") else None)
+    got = net.predict_proba(images)
+    if last == "LogSoftmax":
+        np.testing.assert_allclose(got, np.exp(ref), rtol=0, atol=ATOL)
+    elif last in ("Softmax", "Sigmoid"):
+        assert net.output == last.lower()
+        np.testing.assert_allclose(got, ref, rtol=0, atol=ATOL)
+    else:
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+# torch: one Sequential per nn.Module handler, checked against torch itself.
+def _torch_case(nn, name):
+    module = getattr(nn, name)
+    activations = {"ReLU": (), "Sigmoid": (), "Tanh": (), "Identity": (), "LeakyReLU": (0.3,),
+                   "PReLU": ()}
+    if name in activations:
+        return [nn.Linear(784, 16), module(*activations[name]), nn.Linear(16, 10)]
+    after_relu = {"Dropout": (), "Dropout1d": (), "Dropout2d": (), "Dropout3d": (),
+                  "AlphaDropout": (), "FeatureAlphaDropout": (), "BatchNorm1d": (16,)}
+    if name in after_relu:
+        return [nn.Linear(784, 16), nn.ReLU(), module(*after_relu[name]), nn.Linear(16, 10)]
+    if name in ("Softmax", "LogSoftmax"):
+        return [nn.Linear(784, 16), nn.Tanh(), nn.Linear(16, 10), module(dim=1)]
+    assert name in ("Linear", "Flatten"), f"no test case for the torch handler {name}"
+    return [nn.Flatten(), nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 10)]
+
+
+@pytest.mark.parametrize("name", torch_importer.MODULES.names())
+def test_torch_module_matches_torch(torch, digits, name):
+    from torch import nn
+    images, x = digits
+    torch.manual_seed(4)
+    layers = _torch_case(nn, name)
+    model = nn.Sequential(*layers)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2)
+                m.weight.normal_()
+    model.eval()
+    net = mlp_from_torch(model, output="identity" if isinstance(layers[-1], nn.Linear) else None)
+    # dropout layers compute nothing at inference (and Dropout2d/3d warn on 2-D data)
+    plain = nn.Sequential(*(m for m in layers
+                            if not isinstance(m, nn.modules.dropout._DropoutNd))).eval()
+    out = _torch_out(plain, x.reshape(-1, 1, 28, 28) if name == "Flatten" else x.reshape(-1, 784))
+    got = net.predict_proba(images)
+    if name == "LogSoftmax":
+        np.testing.assert_allclose(got, np.exp(out), rtol=0, atol=ATOL)
+    else:
+        np.testing.assert_allclose(got, out, rtol=1e-5, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", [n for n in torch_importer.MODULES.names() if "Dropout" in n])
+def test_torch_dropouts_refused_in_training_mode(torch, name):
+    from torch import nn
+    model = nn.Sequential(nn.Linear(784, 8), nn.ReLU(), getattr(nn, name)(), nn.Linear(8, 3))
+    with pytest.raises(ValueError, match=rf"layer 2 \({name}\) is in training mode"):
+        mlp_from_torch(model.train())
+    assert mlp_from_torch(model.eval()).sizes == [784, 8, 3]
+
+
+# Keras: one Sequential per layer and activation handler, checked against Keras.
+def keras_input(shape):
+    import keras
+    return keras.Input(shape)
+
+
+def _keras_case(L, name):
+    if name == "InputLayer":
+        return [L.InputLayer((784,)), L.Dense(16, activation="relu"), L.Dense(10)]
+    activations = {"Activation": lambda: L.Activation("tanh"),
+                   "ReLU": lambda: L.ReLU(negative_slope=0.1),
+                   "LeakyReLU": lambda: L.LeakyReLU(0.3)}
+    if name in activations:
+        return [keras_input((784,)), L.Dense(16), activations[name](), L.Dense(10)]
+    made = {"Dense": lambda: L.Dense(16),
+            "BatchNormalization": lambda: L.BatchNormalization(epsilon=1e-2),
+            "Dropout": lambda: L.Dropout(0.5), "AlphaDropout": lambda: L.AlphaDropout(0.5),
+            "GaussianDropout": lambda: L.GaussianDropout(0.5),
+            "GaussianNoise": lambda: L.GaussianNoise(1.0),
+            "ActivityRegularization": lambda: L.ActivityRegularization(l1=0.1)}
+    if name in made:
+        return [keras_input((784,)), L.Dense(16, activation="relu"), made[name](), L.Dense(10)]
+    if name == "Softmax":
+        return [keras_input((784,)), L.Dense(16, activation="relu"), L.Dense(10), L.Softmax()]
+    if name == "Rescaling":
+        return [keras_input((784,)), L.Rescaling(2.0, offset=-1.0), L.Dense(16),
+                L.Activation("sigmoid"), L.Dense(10)]
+    if name in ("Flatten", "Reshape"):
+        return [keras_input((28, 28)), L.Flatten() if name == "Flatten" else L.Reshape((784,)),
+                L.Dense(16, activation="tanh"), L.Dense(10)]
+    raise AssertionError(f"no test case for the Keras handler {name}")
+
+
+def _keras_check(keras, digits, model):
+    images, x = digits
+    shape = model.inputs[0].shape[1:] if model.inputs else (784,)
+    out = _keras_out(model, x.reshape(-1, *shape))
+    last = model.layers[-1]
+    explicit = getattr(last, "activation", None)
+    ends_linear = isinstance(last, keras.layers.Dense) and explicit.__name__ == "linear"
+    net = mlp_from_keras(model, output="identity" if ends_linear else None)
+    got = net.predict_proba(images)
+    if explicit is not None and explicit.__name__ == "log_softmax":
+        np.testing.assert_allclose(got, np.exp(out), rtol=0, atol=ATOL)
+    else:
+        np.testing.assert_allclose(got, out, rtol=1e-5, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", keras_importer.LAYERS.names())
+def test_keras_layer_matches_keras(keras, digits, name):
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential(_keras_case(keras.layers, name))
+    if name == "InputLayer":  # Sequential.layers leaves its InputLayer out: read one anyway
+        ctx = keras_importer.KerasContext(keras=keras)
+        assert keras_importer.LAYERS.get(name)(keras.layers.InputLayer((784,)), ctx) == []
+    if name == "BatchNormalization":
+        rng = np.random.default_rng(5)
+        bn = model.layers[1]
+        bn.moving_mean.assign(rng.normal(size=16).astype(np.float32))
+        bn.moving_variance.assign(rng.uniform(0.5, 2, size=16).astype(np.float32))
+        bn.gamma.assign(rng.normal(size=16).astype(np.float32))
+        bn.beta.assign(rng.normal(size=16).astype(np.float32))
+    _keras_check(keras, digits, model)
+
+
+@pytest.mark.parametrize("name", keras_importer.ACTIVATIONS.names())
+def test_keras_activation_matches_keras(keras, digits, name):
+    keras.utils.set_random_seed(6)
+    L = keras.layers
+    if name in ("softmax", "log_softmax"):
+        layers = [L.Dense(16, activation="relu"), L.Dense(10, activation=name)]
+    else:
+        layers = [L.Dense(16, activation=name), L.Dense(10)]
+    _keras_check(keras, digits, keras.Sequential([keras.Input((784,)), *layers]))

@@ -3,7 +3,11 @@
 One module per framework — :mod:`.torch`, :mod:`.keras`, :mod:`.onnx`,
 :mod:`.sklearn` — each reads the framework's layers into the small list of
 steps of :mod:`._steps`, which are folded and checked into an
-:class:`~netdream.MLP`. The frameworks are optional: each is imported only when
+:class:`~netdream.MLP`. Each framework module keeps a table of handlers, one
+small function per kind of layer or op, and a short driver loop that looks
+each layer up in it and refuses, naming the layer and listing the table, what
+no handler reads (see :mod:`._handlers`); supporting a new kind of layer is
+adding one handler. The frameworks are optional: each is imported only when
 its importer runs. Also reachable as ``MLP.from_torch`` and friends.
 """
 

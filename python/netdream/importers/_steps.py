@@ -5,10 +5,13 @@ Every importer reads the framework's layers into one small intermediate list
 of steps — ``linear`` (a weight matrix in netdream's ``W @ x`` convention and a
 bias), ``affine`` (a per-feature scale and shift: batch normalisation in
 inference mode, a constant added or multiplied), ``act`` (an element-wise
-activation) and ``softmax`` — which :func:`_assemble` folds and checks. Layers
-that compute nothing at inference (Flatten, Identity, Dropout in eval mode)
-are dropped; every other layer is refused with a ``ValueError`` naming it, so a
-network is never imported as something it is not.
+activation) and ``softmax`` — which :func:`assemble` folds and checks. Each
+layer is read by its framework's handler (see :mod:`._handlers`), which builds
+its steps with :func:`linear`, :func:`affine`, :func:`batchnorm`, :func:`act`
+and :func:`softmax`, naming the layer in ``where``. Layers that compute
+nothing at inference (Flatten, Identity, Dropout in eval mode) give no steps;
+every other layer is refused with a ``ValueError`` naming it, so a network is
+never imported as something it is not.
 
 Folding: an ``affine`` step directly after a linear layer is multiplied into
 that layer; otherwise, when the next step is a linear layer, into that one
@@ -29,9 +32,6 @@ a dependency of netdream.
 """
 
 from __future__ import annotations
-
-import math
-from collections.abc import Mapping
 
 import numpy as np
 
@@ -108,8 +108,16 @@ def assemble(steps, output, encoding, metadata) -> MLP:
     if encoding is not None and not isinstance(encoding, Encoding):
         raise TypeError(f"encoding must be a netdream.Encoding or None, got {type(encoding).__name__}")
     steps = [s for s in steps if not (s.kind == "act" and s.act == "identity")]
+    folded = _fold_affine(_merge_affine(steps))
+    _check_first_layer(folded)
+    weights, biases, hidden, slopes, final = _layers(folded)
+    out = _output_activation(final, output, metadata)
+    return MLP(weights, biases, hidden=hidden, output=out, encoding=encoding,
+               leaky_slope=_one_slope(slopes), metadata=metadata)
 
-    # merge runs of affine steps: s2 * (s1 * x + t1) + t2
+
+def _merge_affine(steps):
+    """The steps with each run of affine steps merged: ``s2 * (s1 * x + t1) + t2``."""
     merged = []
     for st in steps:
         if st.kind == "affine" and merged and merged[-1].kind == "affine":
@@ -122,8 +130,12 @@ def assemble(steps, output, encoding, metadata) -> MLP:
             merged[-1] = Step("affine", prev.where, s=s, t=t)
         else:
             merged.append(st)
+    return merged
 
-    # fold each affine step into the linear layer before it, or else after it
+
+def _fold_affine(merged):
+    """The steps with each affine step folded into the linear layer before it,
+    or else the one after it."""
     folded = []
     for i, st in enumerate(merged):
         if st.kind != "affine":
@@ -144,7 +156,11 @@ def assemble(steps, output, encoding, metadata) -> MLP:
                              "folds a per-feature affine layer (batch normalisation, a "
                              "constant scale or shift) only directly before or after a "
                              "linear layer")
+    return folded
 
+
+def _check_first_layer(folded):
+    """Refuse a network that does not start with a linear layer taking 784 inputs."""
     if not folded or folded[0].kind != "linear":
         if not any(st.kind == "linear" for st in folded):
             raise ValueError("the network has no linear (dense) layer")
@@ -155,10 +171,14 @@ def assemble(steps, output, encoding, metadata) -> MLP:
         raise ValueError(f"{first.where} takes {first.w.shape[1]} inputs; netdream models take "
                          f"{_N_PIXELS} (a flattened 28x28 image)")
 
+
+def _layers(folded):
+    """The linear layers of the folded steps, each followed by one activation
+    at most: (weights, biases, hidden activations, leaky_relu slopes as
+    (slope, where), the explicit output activation step or None)."""
     weights, biases, hidden, slopes = [], [], [], []
-    final = None  # the explicit output activation step, if any
     i = 0
-    while i < len(folded):
+    while True:
         lin = folded[i]
         if lin.kind != "linear":
             raise ValueError(f"{lin.where} follows {folded[i - 1].where}; netdream needs one "
@@ -169,13 +189,11 @@ def assemble(steps, output, encoding, metadata) -> MLP:
         weights.append(lin.w)
         biases.append(lin.b)
         nxt = folded[i + 1] if i + 1 < len(folded) else None
-        last_linear = not any(st.kind == "linear" for st in folded[i + 1:])
-        if last_linear:
+        if not any(st.kind == "linear" for st in folded[i + 1:]):  # the last linear layer
             if nxt is not None and i + 2 < len(folded):
                 raise ValueError(f"{folded[i + 2].where} follows the output activation "
                                  f"{nxt.where}; netdream's output activation is the last layer")
-            final = nxt
-            break
+            return weights, biases, hidden, slopes, nxt
         if nxt.kind == "linear":  # two linear layers in a row
             hidden.append("identity")
             i += 1
@@ -188,33 +206,40 @@ def assemble(steps, output, encoding, metadata) -> MLP:
                 slopes.append((nxt.slope, nxt.where))
             i += 2
 
-    if final is None:
-        out = output if output is not None else "softmax"
-        metadata["output_added"] = output is None
-    else:
-        if final.kind == "softmax":
-            out = "softmax"
-        elif final.act == "sigmoid":
-            out = "sigmoid"
-        else:
-            raise ValueError(f"{final.where} ({final.act}) is the network's last layer; "
-                             "netdream's output activation must be softmax, sigmoid or none")
-        if output is not None and output != out:
-            raise ValueError(f"output={output!r} contradicts the network's last layer "
-                             f"{final.where}, which computes {out}")
-        metadata["output_added"] = False
-        if final.kind == "softmax" and final.log:
-            metadata["log_softmax"] = True  # exp(network output) == predict_proba
 
-    slope = 0.01
-    if slopes:
-        slope = slopes[0][0]
-        for other, where in slopes[1:]:
-            if other != slope:
-                raise ValueError(f"{where} has negative slope {other:g} but {slopes[0][1]} has "
-                                 f"{slope:g}; netdream uses one leaky_relu slope per network")
-    return MLP(weights, biases, hidden=hidden, output=out, encoding=encoding, leaky_slope=slope,
-               metadata=metadata)
+def _output_activation(final, output, metadata):
+    """netdream's output activation, from the network's explicit last step
+    ``final`` (or None) and the caller's ``output=``; records in
+    ``metadata`` whether a softmax was added."""
+    if final is None:
+        metadata["output_added"] = output is None
+        return output if output is not None else "softmax"
+    if final.kind == "softmax":
+        out = "softmax"
+    elif final.act == "sigmoid":
+        out = "sigmoid"
+    else:
+        raise ValueError(f"{final.where} ({final.act}) is the network's last layer; "
+                         "netdream's output activation must be softmax, sigmoid or none")
+    if output is not None and output != out:
+        raise ValueError(f"output={output!r} contradicts the network's last layer "
+                         f"{final.where}, which computes {out}")
+    metadata["output_added"] = False
+    if final.kind == "softmax" and final.log:
+        metadata["log_softmax"] = True  # exp(network output) == predict_proba
+    return out
+
+
+def _one_slope(slopes):
+    """The network's one leaky_relu slope (0.01 when it has none)."""
+    if not slopes:
+        return 0.01
+    slope = slopes[0][0]
+    for other, where in slopes[1:]:
+        if other != slope:
+            raise ValueError(f"{where} has negative slope {other:g} but {slopes[0][1]} has "
+                             f"{slope:g}; netdream uses one leaky_relu slope per network")
+    return slope
 
 
 def to_numpy(x) -> np.ndarray:

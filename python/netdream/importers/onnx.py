@@ -1,20 +1,36 @@
-"""Import dense networks saved as ONNX (see :func:`from_onnx`)."""
+"""Import dense networks saved as ONNX (see :func:`from_onnx`).
+
+Two handler tables (see :mod:`._handlers`), keyed by ``op_type``:
+
+- :data:`CONSTANT_OPS` compute a constant from constants (``Constant``, an
+  ``Identity`` of a weight): ``handler(node, ctx)`` returns the value of the
+  node's output, which joins ``ctx.consts``. A node is handled here when its
+  op is in this table and all its inputs are constants.
+- :data:`OPS` read the nodes of the chain: ``handler(node, ctx)`` returns the
+  node's steps and sets ``ctx.shape`` when the node changes the per-sample
+  shape.
+
+The driver (:func:`_chain_steps`) walks ``graph.node`` in order, checks that
+every node of the chain takes the previous node's output and constants only,
+and refuses an op that neither table holds.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..model import MLP, Encoding
 from .._validation import check_path
 from . import _steps as steps_
+from ._handlers import Context, Handlers
 
-__all__ = ["from_onnx"]
+__all__ = ["from_onnx", "OPS", "CONSTANT_OPS"]
+
+_STANDARD_DOMAINS = ("", "ai.onnx")
 
 
-# ---------------------------------------------------------------------- onnx
 def from_onnx(path, *, encoding: Encoding | None = None, output: str | None = None) -> MLP:
     """A netdream :class:`MLP` computing the same function as an ONNX model of
     a dense network.
@@ -52,201 +68,327 @@ def from_onnx(path, *, encoding: Encoding | None = None, output: str | None = No
     """
     try:
         import onnx
-        from onnx import helper, numpy_helper
+        from onnx import numpy_helper
     except ImportError:
         raise ImportError("netdream.MLP.from_onnx needs the onnx package: pip install onnx") from None
-    if isinstance(path, onnx.ModelProto):
-        model, source = path, "onnx.ModelProto"
-    else:
-        p = check_path(path)
-        try:
-            model = onnx.load(p)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:  # protobuf's DecodeError and friends
-            raise ValueError(f"{p} is not a readable ONNX model: {exc}") from None
-        source = p
-    graph = model.graph
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    model, source = _load(onnx, path)
+    opset = next((o.version for o in model.opset_import if o.domain in _STANDARD_DOMAINS), None)
     if opset is None:
         raise ValueError("the model does not import the default ONNX operator set")
-
+    graph = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    inputs = [v for v in graph.input if v.name not in consts]
-    if len(inputs) != 1 or len(graph.output) != 1:
-        raise ValueError(f"the graph has {len(inputs)} inputs and {len(graph.output)} outputs; "
-                         "netdream imports a chain from one input to one output")
-    dims = [d.dim_value if d.HasField("dim_value") else None
-            for d in inputs[0].type.tensor_type.shape.dim]
-    if inputs[0].type.tensor_type.HasField("shape") and len(dims) < 2:
-        raise ValueError(f"the graph input '{inputs[0].name}' has shape {dims}; netdream needs "
-                         "a batch axis first: (N, 784), (N, 28, 28) or (N, 1, 28, 28)")
-    feat = tuple(dims[1:]) if len(dims) >= 2 else (None,)  # per-sample shape, None = unknown
-    consumed = {name for node in graph.node for name in node.input}
-
-    def const(name, where):
-        if name not in consts:
-            raise ValueError(f"{where} takes '{name}', which is neither the previous node's "
-                             "output nor a constant; netdream imports only a simple chain")
-        return np.asarray(consts[name], dtype=np.float64)
-
-    def per_feature(c, where):
-        """A constant broadcast against the data: a scalar or a per-feature vector."""
-        if c.size == 1:
-            return c.reshape(())
-        full = (1, *feat)
-        if None in feat or c.ndim > len(full):
-            raise ValueError(f"{where} uses a constant of shape {c.shape} on data of shape "
-                             f"(N, {', '.join('?' if d is None else str(d) for d in feat)}); "
-                             "netdream folds only scalars or per-feature constants")
-        try:
-            ok = np.broadcast_shapes(c.shape, full) == full
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{where} uses a constant of shape {c.shape} that does not "
-                             f"broadcast per sample over data of shape (N, {feat})")
-        return np.broadcast_to(c, full).reshape(-1)
-
-    current = inputs[0].name
-    steps, names = [], []
-    for idx, node in enumerate(graph.node):
-        op = node.op_type
-        where = f"node {idx} '{node.name}' ({op})" if node.name else f"node {idx} ({op})"
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if node.domain not in ("", "ai.onnx"):
-            raise ValueError(f"{where} is from the operator domain '{node.domain}'; netdream "
-                             "reads only standard ONNX operators")
-        if op == "Constant":
-            (out,) = node.output
-            if "value" in attrs:
-                consts[out] = numpy_helper.to_array(attrs["value"])
-            elif len(attrs) == 1 and next(iter(attrs)) in ("value_float", "value_floats",
-                                                            "value_int", "value_ints"):
-                consts[out] = np.asarray(next(iter(attrs.values())))
-            else:
-                raise ValueError(f"{where} holds a kind of constant netdream cannot read "
-                                 f"({', '.join(attrs)})")
-            continue
-        if op == "Identity" and node.input[0] in consts:  # torch.onnx.export aliases weights
-            consts[node.output[0]] = consts[node.input[0]]
-            continue
-        data = [n for n in node.input if n and n not in consts]
-        if data != [current]:
-            raise ValueError(f"{where} does not take exactly the previous node's output "
-                             f"'{current}' (it takes {list(node.input)}); netdream imports "
-                             "only a simple chain")
-        for extra in node.output[1:]:
-            if extra and (extra in consumed or any(o.name == extra for o in graph.output)):
-                raise ValueError(f"{where} has a second output '{extra}' that is used; netdream "
-                                 "imports only a simple chain")
-        names.append(f"{node.name or idx}: {op}")
-        flat = len(feat) == 1
-        if op in ("Gemm", "MatMul") and not flat:
-            raise ValueError(f"{where} receives data of per-sample shape {feat}; flatten it "
-                             "(Flatten or Reshape) before the first linear layer")
-        if op == "Gemm":
-            a, b_name = node.input[0], node.input[1]
-            if a != current:
-                raise ValueError(f"{where} has the data as its second input; netdream needs "
-                                 "Y = X @ W (the data first)")
-            if attrs.get("transA", 0):
-                raise ValueError(f"{where} has transA=1, so it reads the data feature-first; "
-                                 "netdream needs batch-first data (transA=0)")
-            bmat = const(b_name, where)
-            if bmat.ndim != 2:
-                raise ValueError(f"{where} has a weight of shape {bmat.shape}; Gemm needs 2-D")
-            w = bmat if attrs.get("transB", 0) else bmat.T  # -> (n_out, n_in)
-            w = float(attrs.get("alpha", 1.0)) * w
-            bias = None
-            if len(node.input) > 2 and node.input[2]:
-                c = const(node.input[2], where)
-                if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
-                    raise ValueError(f"{where} has a bias C of shape {c.shape}; netdream needs "
-                                     "one bias per output, shape (n_out,) or (1, n_out)")
-                try:
-                    bias = np.broadcast_to(c.reshape(-1) if c.size > 1 else c.reshape(()),
-                                           (w.shape[0],)) * float(attrs.get("beta", 1.0))
-                except ValueError:
-                    raise ValueError(f"{where} has a bias C of shape {c.shape} for "
-                                     f"{w.shape[0]} outputs") from None
-            steps.append(steps_.linear(where, w, bias))
-            feat = (w.shape[0],)
-        elif op == "MatMul":
-            if node.input[0] != current:
-                raise ValueError(f"{where} has the data as its second input; netdream needs "
-                                 "Y = X @ W (the data first)")
-            w = const(node.input[1], where)
-            if w.ndim != 2:
-                raise ValueError(f"{where} has a weight of shape {w.shape}; netdream needs 2-D")
-            steps.append(steps_.linear(where, w.T))
-            feat = (w.shape[1],)
-        elif op in ("Add", "Sub", "Mul", "Div"):
-            data_first = node.input[0] == current
-            c = per_feature(const(node.input[1] if data_first else node.input[0], where), where)
-            if op == "Add":
-                steps.append(steps_.affine(where, 1.0, c))
-            elif op == "Sub":
-                steps.append(steps_.affine(where, 1.0, -c) if data_first else steps_.affine(where, -1.0, c))
-            elif op == "Mul":
-                steps.append(steps_.affine(where, c, 0.0))
-            elif data_first:
-                steps.append(steps_.affine(where, 1.0 / c, 0.0))
-            else:
-                raise ValueError(f"{where} divides a constant by the data; netdream folds only "
-                                 "division by a constant")
-        elif op == "BatchNormalization":
-            if attrs.get("training_mode", 0):
-                raise ValueError(f"{where} is in training mode; export the model in eval mode")
-            if not flat:
-                raise ValueError(f"{where} normalises data of per-sample shape {feat}; netdream "
-                                 "folds it only on flattened data")
-            scale, b, mean, var = (const(n, where) for n in node.input[1:5])
-            steps.append(steps_.batchnorm(where, mean, var, attrs.get("epsilon", 1e-5), scale, b))
-        elif op in ("Relu", "Sigmoid", "Tanh", "Identity"):
-            steps.append(steps_.act(where, {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
-                                      "Identity": "identity"}[op]))
-        elif op == "LeakyRelu":
-            steps.append(steps_.act(where, "leaky_relu", attrs.get("alpha", 0.01)))
-        elif op in ("Softmax", "LogSoftmax"):
-            axis = attrs.get("axis", 1 if opset < 13 else -1)
-            if not flat or axis not in (1, -1):
-                raise ValueError(f"{where} is taken over axis {axis} of data of per-sample shape "
-                                 f"{feat}; netdream's softmax is over the classes (the last axis "
-                                 "of flat data)")
-            steps.append(steps_.softmax(where, log=op == "LogSoftmax"))
-        elif op == "Dropout":
-            if attrs.get("is_test", 1) == 0:  # opset < 7
-                raise ValueError(f"{where} is in training mode (is_test=0)")
-            if len(node.input) > 2 and node.input[2]:
-                tm = node.input[2]
-                if tm not in consts or bool(np.asarray(consts[tm]).reshape(-1)[0]):
-                    raise ValueError(f"{where} may run in training mode (training_mode input "
-                                     f"'{tm}'); export the model in eval mode")
-        elif op == "Flatten":
-            if attrs.get("axis", 1) != 1:
-                raise ValueError(f"{where} flattens at axis {attrs['axis']}; netdream needs "
-                                 "axis=1 (keep the batch axis)")
-            feat = (None if None in feat else int(np.prod(feat)),)
-        elif op == "Reshape":
-            shape = [int(v) for v in const(node.input[1], where).reshape(-1)]
-            n_feat = None if None in feat else int(np.prod(feat))
-            keep_batch = shape[:1] == [0] or (len(shape) > 0 and len(dims) > 0
-                                              and dims[0] is not None and shape[0] == dims[0])
-            ok = (len(shape) == 2 and not (attrs.get("allowzero", 0) and 0 in shape)
-                  and ((n_feat is not None and shape[1] == n_feat and shape[0] in (-1, 0))
-                       or ((shape[1] == -1 or shape[1] == n_feat) and keep_batch)))
-            if not ok:
-                raise ValueError(f"{where} reshapes data of per-sample shape {feat} to {shape}; "
-                                 "netdream allows only a flattening to (batch, features)")
-            feat = (n_feat,)
-        else:
-            raise ValueError(f"{where} is not supported: {steps_.NOT_DENSE}")
-        current = node.output[0]
-    if current != graph.output[0].name:
-        raise ValueError(f"the graph output '{graph.output[0].name}' is not the end of the chain "
-                         f"('{current}'); netdream imports only a simple chain")
+    name, dims = _graph_input(graph, consts)
+    ctx = OnnxContext(shape=tuple(dims[1:]) if len(dims) >= 2 else (None,), opset=int(opset),
+                      consts=consts, current=name, input_dims=dims)
+    steps, names = _chain_steps(graph, ctx)
     metadata = {"source": "onnx", "onnx_file": str(source), "opset": int(opset),
                 "producer": f"{model.producer_name} {model.producer_version}".strip(),
                 "layers": names}
     return steps_.assemble(steps, output, encoding, metadata)
+
+
+@dataclass
+class OnnxContext(Context):
+    """What the ONNX handlers share. ``shape`` is the per-sample shape of the
+    data entering the node (``None`` entries: unknown sizes)."""
+
+    opset: int = 0
+    consts: dict = field(default_factory=dict)  # tensor name -> value (initializers, folded nodes)
+    current: str = ""  # the name of the data tensor entering the node
+    input_dims: list = field(default_factory=list)  # the graph input's shape, batch axis first
+    attrs: dict = field(default_factory=dict)  # the node's attributes, by name
+
+    def enter(self, idx, node):
+        """Make the context describe ``node``, the ``idx``-th of the graph."""
+        from onnx import helper
+        self.op = node.op_type
+        self.where = (f"node {idx} '{node.name}' ({node.op_type})" if node.name
+                      else f"node {idx} ({node.op_type})")
+        self.attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    @property
+    def flat(self) -> bool:
+        """Whether the data is flat: one feature axis per sample."""
+        return len(self.shape) == 1
+
+    def const(self, name) -> np.ndarray:
+        """The constant ``name`` as float64; refused when it is not a constant."""
+        if name not in self.consts:
+            raise ValueError(f"{self.where} takes '{name}', which is neither the previous node's "
+                             "output nor a constant; netdream imports only a simple chain")
+        return np.asarray(self.consts[name], dtype=np.float64)
+
+
+def _load(onnx, path):
+    """The ``ModelProto`` and a description of where it came from."""
+    if isinstance(path, onnx.ModelProto):
+        return path, "onnx.ModelProto"
+    p = check_path(path)
+    try:
+        return onnx.load(p), p
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise ValueError(f"{p} is not a readable ONNX model: {exc}") from None
+
+
+def _graph_input(graph, consts):
+    """The name and dimensions (``None`` for symbolic ones) of the one data input."""
+    inputs = [v for v in graph.input if v.name not in consts]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise ValueError(f"the graph has {len(inputs)} inputs and {len(graph.output)} outputs; "
+                         "netdream imports a chain from one input to one output")
+    tensor_type = inputs[0].type.tensor_type
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+    if tensor_type.HasField("shape") and len(dims) < 2:
+        raise ValueError(f"the graph input '{inputs[0].name}' has shape {dims}; netdream needs "
+                         "a batch axis first: (N, 784), (N, 28, 28) or (N, 1, 28, 28)")
+    return inputs[0].name, dims
+
+
+# -------------------------------------------------------------------- driver
+def _chain_steps(graph, ctx):
+    """The steps and layer names of the chain ``graph.node``."""
+    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    steps, names = [], []
+    for idx, node in enumerate(graph.node):
+        ctx.enter(idx, node)
+        if node.domain not in _STANDARD_DOMAINS:
+            raise ValueError(f"{ctx.where} is from the operator domain '{node.domain}'; "
+                             "netdream reads only standard ONNX operators")
+        fold = CONSTANT_OPS.get(node.op_type)
+        if fold is not None and all(name in ctx.consts for name in node.input):
+            ctx.consts[node.output[0]] = fold(node, ctx)
+            continue
+        _check_in_chain(node, ctx, used)
+        names.append(f"{node.name or idx}: {node.op_type}")
+        handler = OPS.get(node.op_type)
+        if handler is None:
+            raise OPS.not_supported(ctx.where, also=[op for op in CONSTANT_OPS if op not in OPS])
+        steps += handler(node, ctx)
+        ctx.current = node.output[0]
+    if ctx.current != graph.output[0].name:
+        raise ValueError(f"the graph output '{graph.output[0].name}' is not the end of the chain "
+                         f"('{ctx.current}'); netdream imports only a simple chain")
+    return steps, names
+
+
+def _check_in_chain(node, ctx, used):
+    """Refuse a node that does not take exactly the previous node's output (and
+    constants), or that has a second output something uses."""
+    data = [name for name in node.input if name and name not in ctx.consts]
+    if data != [ctx.current]:
+        raise ValueError(f"{ctx.where} does not take exactly the previous node's output "
+                         f"'{ctx.current}' (it takes {list(node.input)}); netdream imports "
+                         "only a simple chain")
+    for extra in node.output[1:]:
+        if extra and extra in used:
+            raise ValueError(f"{ctx.where} has a second output '{extra}' that is used; netdream "
+                             "imports only a simple chain")
+
+
+# ------------------------------------------------------------ shared checks
+def _require_flat(ctx):
+    if not ctx.flat:
+        raise ValueError(f"{ctx.where} receives data of per-sample shape {ctx.shape}; flatten it "
+                         "(Flatten or Reshape) before the first linear layer")
+
+
+def _require_data_first(node, ctx):
+    if node.input[0] != ctx.current:
+        raise ValueError(f"{ctx.where} has the data as its second input; netdream needs "
+                         "Y = X @ W (the data first)")
+
+
+def _constant_operand(node, ctx):
+    """The constant operand of a binary element-wise node as a scalar or a
+    per-feature vector, and whether the data is the first operand."""
+    data_first = node.input[0] == ctx.current
+    c = ctx.const(node.input[1] if data_first else node.input[0])
+    if c.size == 1:
+        return c.reshape(()), data_first
+    feat = ctx.shape
+    full = (1, *feat)
+    if None in feat or c.ndim > len(full):
+        raise ValueError(f"{ctx.where} uses a constant of shape {c.shape} on data of shape "
+                         f"(N, {', '.join('?' if d is None else str(d) for d in feat)}); "
+                         "netdream folds only scalars or per-feature constants")
+    try:
+        ok = np.broadcast_shapes(c.shape, full) == full
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{ctx.where} uses a constant of shape {c.shape} that does not "
+                         f"broadcast per sample over data of shape (N, {feat})")
+    return np.broadcast_to(c, full).reshape(-1), data_first
+
+
+def _n_features(ctx):
+    """The number of values per sample (``None`` when unknown)."""
+    return None if None in ctx.shape else int(np.prod(ctx.shape))
+
+
+# ---------------------------------------------------------- constant folding
+CONSTANT_OPS = Handlers("ONNX ops computing constants")
+
+
+@CONSTANT_OPS.register("Constant")
+def _constant(node, ctx):
+    attrs = ctx.attrs
+    if "value" in attrs:
+        from onnx import numpy_helper
+        return numpy_helper.to_array(attrs["value"])
+    if len(attrs) == 1 and next(iter(attrs)) in ("value_float", "value_floats", "value_int",
+                                                 "value_ints"):
+        return np.asarray(next(iter(attrs.values())))
+    raise ValueError(f"{ctx.where} holds a kind of constant netdream cannot read "
+                     f"({', '.join(attrs)})")
+
+
+@CONSTANT_OPS.register("Identity")
+def _identity_of_constant(node, ctx):  # torch.onnx.export aliases weights
+    return ctx.consts[node.input[0]]
+
+
+# ------------------------------------------------------------ ops of the chain
+OPS = Handlers("ONNX ops")
+
+
+@OPS.register("Gemm")
+def _gemm(node, ctx):
+    _require_flat(ctx)
+    _require_data_first(node, ctx)
+    if ctx.attrs.get("transA", 0):
+        raise ValueError(f"{ctx.where} has transA=1, so it reads the data feature-first; "
+                         "netdream needs batch-first data (transA=0)")
+    b = ctx.const(node.input[1])
+    if b.ndim != 2:
+        raise ValueError(f"{ctx.where} has a weight of shape {b.shape}; Gemm needs 2-D")
+    w = float(ctx.attrs.get("alpha", 1.0)) * (b if ctx.attrs.get("transB", 0) else b.T)
+    bias = None
+    if len(node.input) > 2 and node.input[2]:
+        bias = _gemm_bias(ctx.const(node.input[2]), w.shape[0], ctx) * float(
+            ctx.attrs.get("beta", 1.0))
+    ctx.shape = (w.shape[0],)
+    return [steps_.linear(ctx.where, w, bias)]
+
+
+def _gemm_bias(c, n_out, ctx):
+    """Gemm's C as one bias per output."""
+    if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
+        raise ValueError(f"{ctx.where} has a bias C of shape {c.shape}; netdream needs "
+                         "one bias per output, shape (n_out,) or (1, n_out)")
+    try:
+        return np.broadcast_to(c.reshape(-1) if c.size > 1 else c.reshape(()), (n_out,))
+    except ValueError:
+        raise ValueError(f"{ctx.where} has a bias C of shape {c.shape} for "
+                         f"{n_out} outputs") from None
+
+
+@OPS.register("MatMul")
+def _matmul(node, ctx):
+    _require_flat(ctx)
+    _require_data_first(node, ctx)
+    w = ctx.const(node.input[1])
+    if w.ndim != 2:
+        raise ValueError(f"{ctx.where} has a weight of shape {w.shape}; netdream needs 2-D")
+    ctx.shape = (w.shape[1],)
+    return [steps_.linear(ctx.where, w.T)]
+
+
+@OPS.register("Add")
+def _add(node, ctx):
+    c, _ = _constant_operand(node, ctx)
+    return [steps_.affine(ctx.where, 1.0, c)]
+
+
+@OPS.register("Sub")
+def _sub(node, ctx):
+    c, data_first = _constant_operand(node, ctx)
+    return [steps_.affine(ctx.where, 1.0, -c) if data_first else steps_.affine(ctx.where, -1.0, c)]
+
+
+@OPS.register("Mul")
+def _mul(node, ctx):
+    c, _ = _constant_operand(node, ctx)
+    return [steps_.affine(ctx.where, c, 0.0)]
+
+
+@OPS.register("Div")
+def _div(node, ctx):
+    c, data_first = _constant_operand(node, ctx)
+    if not data_first:
+        raise ValueError(f"{ctx.where} divides a constant by the data; netdream folds only "
+                         "division by a constant")
+    return [steps_.affine(ctx.where, 1.0 / c, 0.0)]
+
+
+@OPS.register("BatchNormalization")
+def _batch_normalization(node, ctx):
+    if ctx.attrs.get("training_mode", 0):
+        raise ValueError(f"{ctx.where} is in training mode; export the model in eval mode")
+    if not ctx.flat:
+        raise ValueError(f"{ctx.where} normalises data of per-sample shape {ctx.shape}; netdream "
+                         "folds it only on flattened data")
+    scale, b, mean, var = (ctx.const(name) for name in node.input[1:5])
+    return [steps_.batchnorm(ctx.where, mean, var, ctx.attrs.get("epsilon", 1e-5), scale, b)]
+
+
+_ELEMENTWISE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Identity": "identity"}
+
+
+@OPS.register(*_ELEMENTWISE)
+def _elementwise(node, ctx):
+    return [steps_.act(ctx.where, _ELEMENTWISE[ctx.op])]
+
+
+@OPS.register("LeakyRelu")
+def _leaky_relu(node, ctx):
+    return [steps_.act(ctx.where, "leaky_relu", ctx.attrs.get("alpha", 0.01))]
+
+
+@OPS.register("Softmax", "LogSoftmax")
+def _softmax(node, ctx):
+    axis = ctx.attrs.get("axis", 1 if ctx.opset < 13 else -1)
+    if not ctx.flat or axis not in (1, -1):
+        raise ValueError(f"{ctx.where} is taken over axis {axis} of data of per-sample shape "
+                         f"{ctx.shape}; netdream's softmax is over the classes (the last axis "
+                         "of flat data)")
+    return [steps_.softmax(ctx.where, log=ctx.op == "LogSoftmax")]
+
+
+@OPS.register("Dropout")
+def _dropout(node, ctx):
+    if ctx.attrs.get("is_test", 1) == 0:  # opset < 7
+        raise ValueError(f"{ctx.where} is in training mode (is_test=0)")
+    if len(node.input) > 2 and node.input[2]:
+        tm = node.input[2]
+        if tm not in ctx.consts or bool(np.asarray(ctx.consts[tm]).reshape(-1)[0]):
+            raise ValueError(f"{ctx.where} may run in training mode (training_mode input "
+                             f"'{tm}'); export the model in eval mode")
+    return []
+
+
+@OPS.register("Flatten")
+def _flatten(node, ctx):
+    if ctx.attrs.get("axis", 1) != 1:
+        raise ValueError(f"{ctx.where} flattens at axis {ctx.attrs['axis']}; netdream needs "
+                         "axis=1 (keep the batch axis)")
+    ctx.shape = (_n_features(ctx),)
+    return []
+
+
+@OPS.register("Reshape")
+def _reshape(node, ctx):
+    shape = [int(v) for v in ctx.const(node.input[1]).reshape(-1)]
+    n_feat, dims = _n_features(ctx), ctx.input_dims
+    keep_batch = shape[:1] == [0] or (len(shape) > 0 and len(dims) > 0
+                                      and dims[0] is not None and shape[0] == dims[0])
+    ok = (len(shape) == 2 and not (ctx.attrs.get("allowzero", 0) and 0 in shape)
+          and ((n_feat is not None and shape[1] == n_feat and shape[0] in (-1, 0))
+               or ((shape[1] == -1 or shape[1] == n_feat) and keep_batch)))
+    if not ok:
+        raise ValueError(f"{ctx.where} reshapes data of per-sample shape {ctx.shape} to {shape}; "
+                         "netdream allows only a flattening to (batch, features)")
+    ctx.shape = (n_feat,)
+    return []

@@ -3,6 +3,11 @@
 scikit-learn stores ``coefs_[l]`` as ``(n_in, n_out)`` (``x @ W``); netdream
 uses ``W @ x``, so every matrix is transposed. scikit-learn itself is imported
 only when a conversion is asked for.
+
+An ``MLPClassifier`` has one fixed structure (linear layers, one hidden
+activation, a softmax or logistic output), so this importer needs no handler
+table: :data:`_HIDDEN` maps its hidden activations to netdream's and
+:func:`_output_layer` reads its output.
 """
 
 from __future__ import annotations
@@ -76,23 +81,29 @@ def from_sklearn(clf, encoding: Encoding | None = None) -> MLP:
 
     weights = [np.asarray(w, dtype=np.float64).T for w in clf.coefs_]
     biases = [np.asarray(b, dtype=np.float64) for b in clf.intercepts_]
+    weights[-1], biases[-1], output = _output_layer(clf, weights[-1], biases[-1])
+    return MLP(weights, biases, hidden=_HIDDEN[clf.activation], output=output,
+               encoding=encoding, metadata=_metadata(clf))
+
+
+def _output_layer(clf, w, b):
+    """The last layer's weight, bias and netdream output activation."""
     out = clf.out_activation_
     if out == "softmax":
-        output = "softmax"
-    elif out == "logistic" and weights[-1].shape[0] == 1 and len(clf.classes_) == 2:
+        return w, b, "softmax"
+    if out == "logistic" and w.shape[0] == 1 and len(clf.classes_) == 2:
         # sigmoid(z) == softmax([0, z])[1]: prepend a zero logit for class 0
-        weights[-1] = np.vstack([np.zeros_like(weights[-1]), weights[-1]])
-        biases[-1] = np.concatenate([[0.0], biases[-1]])
-        output = "softmax"
-    elif out == "logistic":
+        return np.vstack([np.zeros_like(w), w]), np.concatenate([[0.0], b]), "softmax"
+    if out == "logistic":
         raise ValueError("clf is a multi-label classifier (independent logistic outputs); "
                          "netdream converts only single-label (binary or multiclass) classifiers")
-    else:
-        raise ValueError(f"clf has output activation {out!r}, which netdream does not support")
+    raise ValueError(f"clf has output activation {out!r}, which netdream does not support")
 
+
+def _metadata(clf) -> dict:
     import sklearn
 
-    metadata = {
+    return {
         "source": "sklearn.neural_network.MLPClassifier",
         "sklearn_version": sklearn.__version__,
         "classes": [_json_scalar(c) for c in clf.classes_],
@@ -103,8 +114,6 @@ def from_sklearn(clf, encoding: Encoding | None = None) -> MLP:
             "alpha": float(clf.alpha),
         },
     }
-    return MLP(weights, biases, hidden=_HIDDEN[clf.activation], output=output,
-               encoding=encoding, metadata=metadata)
 
 
 def _json_scalar(c):

@@ -1,22 +1,38 @@
-"""Import dense networks trained in PyTorch (see :func:`from_torch`)."""
+"""Import dense networks trained in PyTorch (see :func:`from_torch`).
+
+Two handler tables (see :mod:`._handlers`):
+
+- :data:`MODULES`, keyed by ``torch.nn`` class name, reads the children of an
+  ``nn.Sequential``: ``handler(module, ctx)`` returns the module's steps. A
+  module matches the first registered class in its type's MRO, and only when
+  it keeps that class's ``forward`` (a subclass that overrides it computes
+  something else). Nested plain ``nn.Sequential`` containers are flattened by
+  the driver (:func:`_sequential_steps`).
+- :data:`LAYERS`, keyed by the kind of a ``layers=[...]`` entry
+  (``"linear"``, ``"relu"``, ...), reads a state dict: ``handler(spec, ctx)``
+  returns the entry's steps, taking its parameters with ``ctx.take``. The
+  kinds in :data:`_ARGUMENTS` accept a number after ``':'`` (read into
+  ``ctx.arg``).
+
+PyTorch itself is imported only when a module is converted: a state dict of
+NumPy arrays needs no torch.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-
-import numpy as np
+from dataclasses import dataclass, field
 
 from ..model import MLP, Encoding
-from .._validation import check_path
 from . import _steps as steps_
+from ._handlers import Context, Handlers
 
-__all__ = ["from_torch"]
+__all__ = ["from_torch", "MODULES", "LAYERS"]
 
 
-# --------------------------------------------------------------------- torch
 def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None = None,
-                   output: str | None = None) -> MLP:
+               output: str | None = None) -> MLP:
     """A netdream :class:`MLP` computing the same function as a PyTorch network.
 
     Parameters
@@ -29,8 +45,9 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
         ``Linear``; ``ReLU``, ``LeakyReLU`` (its ``negative_slope`` is read),
         ``PReLU`` with one parameter, ``Sigmoid``, ``Tanh``, ``Identity``;
         ``Softmax``/``LogSoftmax`` over the last dimension as the last layer;
-        ``Flatten`` (default dimensions); ``Dropout`` (and its alpha/feature
-        variants) and ``BatchNorm1d`` in eval mode only (call
+        ``Flatten`` (default dimensions); ``Dropout`` (and its variants
+        ``Dropout1d``, ``Dropout2d``, ``Dropout3d``, ``AlphaDropout``,
+        ``FeatureAlphaDropout``) and ``BatchNorm1d`` in eval mode only (call
         ``module.eval()`` first) — a BatchNorm1d is folded into the linear
         layer before it, or else the one after it. Anything else — ``Conv2d``,
         recurrent layers, a module that overrides ``forward`` or has forward
@@ -90,42 +107,48 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
         if layers is None:
             raise ValueError("layers is required with a state dict: list the layers in forward "
                              "order, e.g. layers=['linear', 'relu', 'linear']")
-        steps = _torch_state_dict_steps(module_or_state_dict, layers)
+        steps = _state_dict_steps(module_or_state_dict, layers)
         metadata = {"source": "torch state dict", "layers": list(layers)}
-        return steps_.assemble(steps, output, encoding, metadata)
+    else:
+        steps, metadata = _module_steps(module_or_state_dict, layers)
+    return steps_.assemble(steps, output, encoding, metadata)
 
+
+def _module_steps(module, layers):
+    """The steps and metadata of an ``nn.Module``: an ``nn.Sequential`` read
+    layer by layer, another module's state dict read with ``layers``."""
     try:
         import torch
         from torch import nn
     except ImportError:
         raise ImportError("netdream.MLP.from_torch needs PyTorch: pip install torch") from None
-    if not isinstance(module_or_state_dict, nn.Module):
+    if not isinstance(module, nn.Module):
         raise TypeError("module_or_state_dict must be a torch.nn.Module or a state dict "
-                        f"(a mapping), got {type(module_or_state_dict).__name__}")
-    module = module_or_state_dict
-    if isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward:
+                        f"(a mapping), got {type(module).__name__}")
+    if _is_plain(module, nn.Sequential):
         if layers is not None:
             raise ValueError("layers is only for a state dict or a module that is not an "
                              "nn.Sequential: an nn.Sequential describes its own layers")
         _check_no_hooks(module, "the module")
-        steps, names = _torch_sequential_steps(module, nn, prefix="")
+        steps, names = _sequential_steps(module, TorchContext(nn=nn))
         metadata = {"source": "torch.nn.Sequential", "layers": names}
     else:
         if layers is None:
             raise ValueError(f"{type(module).__name__} is not an nn.Sequential, so netdream "
                              "cannot see what its forward() computes: pass layers=[...] in "
                              "forward order, e.g. layers=['linear', 'relu', 'linear']")
-        stateful = [f"layer {name} ({type(m).__name__})" for name, m in module.named_modules()
-                    if m.training and isinstance(m, (nn.modules.dropout._DropoutNd,
-                                                     nn.modules.batchnorm._BatchNorm))]
-        if stateful:
-            raise ValueError(f"{stateful[0]} is in training mode, where it computes something "
-                             "else than at inference: call module.eval() before converting")
-        steps = _torch_state_dict_steps(module.state_dict(), layers)
+        _check_no_training_layers(module, nn)
+        steps = _state_dict_steps(module.state_dict(), layers)
         metadata = {"source": f"torch {type(module).__name__} state dict",
                     "layers": list(layers)}
     metadata["torch_version"] = str(torch.__version__)
-    return steps_.assemble(steps, output, encoding, metadata)
+    return steps, metadata
+
+
+# ------------------------------------------------------------ shared checks
+def _is_plain(m, cls) -> bool:
+    """``m`` is a ``cls`` whose forward is ``cls``'s own (a subclass may change it)."""
+    return isinstance(m, cls) and type(m).forward is cls.forward
 
 
 def _check_no_hooks(m, where):
@@ -134,156 +157,269 @@ def _check_no_hooks(m, where):
                          "remove them before converting")
 
 
-def _torch_sequential_steps(seq, nn, prefix):
-    def is_plain(m, cls):  # an instance whose forward is cls's own (a subclass may change it)
-        return isinstance(m, cls) and type(m).forward is cls.forward
+def _check_eval(m, where, why):
+    """Refuse a module in training mode, where it ``why`` (e.g. "drops units at random")."""
+    if m.training:
+        raise ValueError(f"{where} is in training mode, where it {why}: call module.eval() "
+                         "before converting")
 
-    dropouts = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-                nn.FeatureAlphaDropout)
-    simple = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.Identity: "identity"}
+
+def _check_no_training_layers(module, nn):
+    """Refuse a module any of whose dropout or batch-norm layers is in training mode."""
+    for name, m in module.named_modules():
+        if isinstance(m, (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)):
+            _check_eval(m, f"layer {name} ({type(m).__name__})",
+                        "computes something else than at inference")
+
+
+# ------------------------------------------------- nn.Sequential: the driver
+@dataclass
+class TorchContext(Context):
+    """What the ``nn.Module`` handlers share: ``nn`` is ``torch.nn``. The
+    per-sample ``shape`` is not tracked yet (``None``)."""
+
+    nn: object = None
+
+
+def _sequential_steps(seq, ctx, prefix=""):
+    """The steps and layer names of the children of ``seq``, nested plain
+    ``nn.Sequential`` containers flattened."""
     steps, names = [], []
     for name, m in seq.named_children():
         full = f"{prefix}{name}"
         where = f"layer {full} ({type(m).__name__})"
         _check_no_hooks(m, where)
-        if is_plain(m, nn.Sequential):
-            sub_steps, sub_names = _torch_sequential_steps(m, nn, prefix=f"{full}.")
+        if _is_plain(m, ctx.nn.Sequential):
+            sub_steps, sub_names = _sequential_steps(m, ctx, prefix=f"{full}.")
             steps += sub_steps
             names += sub_names
             continue
         names.append(f"{full}: {m!r}")
-        if is_plain(m, nn.Linear):
-            steps.append(steps_.linear(where, steps_.to_numpy(m.weight),
-                                 None if m.bias is None else steps_.to_numpy(m.bias)))
-        elif any(is_plain(m, cls) for cls in simple):
-            act = next(v for cls, v in simple.items() if is_plain(m, cls))
-            steps.append(steps_.act(where, act))
-        elif is_plain(m, nn.LeakyReLU):
-            steps.append(steps_.act(where, "leaky_relu", m.negative_slope))
-        elif is_plain(m, nn.PReLU):
-            if m.weight.numel() != 1:
-                raise ValueError(f"{where} has {m.weight.numel()} slopes (one per feature); "
-                                 "netdream supports one negative slope per network")
-            steps.append(steps_.act(where, "leaky_relu", float(steps_.to_numpy(m.weight).reshape(-1)[0])))
-        elif is_plain(m, nn.Softmax) or is_plain(m, nn.LogSoftmax):
-            if m.dim not in (None, 1, -1):
-                raise ValueError(f"{where} is taken over dimension {m.dim}; netdream's softmax "
-                                 "is over the classes (dim=1 or -1)")
-            steps.append(steps_.softmax(where, log=is_plain(m, nn.LogSoftmax)))
-        elif is_plain(m, nn.Flatten):
-            if (m.start_dim, m.end_dim) != (1, -1):
-                raise ValueError(f"{where} flattens dimensions {m.start_dim}..{m.end_dim}; "
-                                 "netdream needs the default Flatten(start_dim=1, end_dim=-1)")
-        elif any(is_plain(m, cls) for cls in dropouts):
-            if m.training:
-                raise ValueError(f"{where} is in training mode, where it drops units at random: "
-                                 "call module.eval() before converting")
-        elif is_plain(m, nn.BatchNorm1d):
-            if m.training:
-                raise ValueError(f"{where} is in training mode, where it normalises with the "
-                                 "batch's statistics: call module.eval() before converting")
-            if m.running_mean is None or m.running_var is None:
-                raise ValueError(f"{where} has track_running_stats=False, so it normalises with "
-                                 "each batch's statistics even in eval mode; netdream cannot "
-                                 "represent that")
-            steps.append(steps_.batchnorm(where, steps_.to_numpy(m.running_mean), steps_.to_numpy(m.running_var),
-                                    m.eps, None if m.weight is None else steps_.to_numpy(m.weight),
-                                    None if m.bias is None else steps_.to_numpy(m.bias)))
-        else:
-            raise ValueError(f"{where} is not supported: {steps_.NOT_DENSE}")
+        ctx.where, ctx.op = where, _module_kind(m, ctx.nn)
+        handler = MODULES.get(ctx.op)
+        if handler is None:
+            raise MODULES.not_supported(where)
+        steps += handler(m, ctx)
     return steps, names
 
 
-_SD_ACTS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "identity": "identity",
-            "leaky_relu": "leaky_relu"}
+def _module_kind(m, nn):
+    """The :data:`MODULES` name that reads ``m``: that of the first registered
+    ``torch.nn`` class in its type's MRO, provided ``m`` keeps its forward;
+    otherwise ``None``."""
+    for cls in type(m).__mro__:
+        if cls.__name__ in MODULES and getattr(nn, cls.__name__, None) is cls:
+            return cls.__name__ if type(m).forward is cls.forward else None
+    return None
 
 
-def _torch_state_dict_steps(state_dict, layers):
-    if isinstance(layers, str) or not isinstance(layers, (list, tuple)):
-        raise TypeError(f"layers must be a list of strings, got {type(layers).__name__}")
-    groups = {}  # prefix -> {parameter name: value}, in the state dict's order
-    for key, value in state_dict.items():
-        if not isinstance(key, str):
-            raise TypeError(f"state dict keys must be strings, got {type(key).__name__}")
-        prefix, _, pname = key.rpartition(".")
-        groups.setdefault(prefix, {})[pname] = value
-    queue = list(groups.items())
+# ----------------------------------------------------- nn.Module handlers
+MODULES = Handlers("torch.nn modules")
 
-    def take(i, spec, needs):
-        if not queue:
+
+@MODULES.register("Linear")
+def _linear_module(m, ctx):
+    return [steps_.linear(ctx.where, steps_.to_numpy(m.weight),
+                          None if m.bias is None else steps_.to_numpy(m.bias))]
+
+
+_ELEMENTWISE = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Identity": "identity"}
+
+
+@MODULES.register(*_ELEMENTWISE)
+def _elementwise_module(m, ctx):
+    return [steps_.act(ctx.where, _ELEMENTWISE[ctx.op])]
+
+
+@MODULES.register("LeakyReLU")
+def _leaky_relu_module(m, ctx):
+    return [steps_.act(ctx.where, "leaky_relu", m.negative_slope)]
+
+
+@MODULES.register("PReLU")
+def _prelu_module(m, ctx):
+    if m.weight.numel() != 1:
+        raise ValueError(f"{ctx.where} has {m.weight.numel()} slopes (one per feature); "
+                         "netdream supports one negative slope per network")
+    return [steps_.act(ctx.where, "leaky_relu", float(steps_.to_numpy(m.weight).reshape(-1)[0]))]
+
+
+@MODULES.register("Softmax", "LogSoftmax")
+def _softmax_module(m, ctx):
+    if m.dim not in (None, 1, -1):
+        raise ValueError(f"{ctx.where} is taken over dimension {m.dim}; netdream's softmax "
+                         "is over the classes (dim=1 or -1)")
+    return [steps_.softmax(ctx.where, log=ctx.op == "LogSoftmax")]
+
+
+@MODULES.register("Flatten")
+def _flatten_module(m, ctx):
+    if (m.start_dim, m.end_dim) != (1, -1):
+        raise ValueError(f"{ctx.where} flattens dimensions {m.start_dim}..{m.end_dim}; "
+                         "netdream needs the default Flatten(start_dim=1, end_dim=-1)")
+    return []
+
+
+@MODULES.register("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+                  "FeatureAlphaDropout")
+def _dropout_module(m, ctx):
+    _check_eval(m, ctx.where, "drops units at random")
+    return []
+
+
+@MODULES.register("BatchNorm1d")
+def _batchnorm_module(m, ctx):
+    _check_eval(m, ctx.where, "normalises with the batch's statistics")
+    if m.running_mean is None or m.running_var is None:
+        raise ValueError(f"{ctx.where} has track_running_stats=False, so it normalises with "
+                         "each batch's statistics even in eval mode; netdream cannot "
+                         "represent that")
+    return [steps_.batchnorm(ctx.where, steps_.to_numpy(m.running_mean),
+                             steps_.to_numpy(m.running_var), m.eps,
+                             None if m.weight is None else steps_.to_numpy(m.weight),
+                             None if m.bias is None else steps_.to_numpy(m.bias))]
+
+
+# ------------------------------------------------ state dict: the driver
+@dataclass
+class StateDictContext(Context):
+    """What the ``layers=[...]`` handlers share: the state dict's parameter
+    groups not yet taken (``queue``: (prefix, {name: value}) in the state
+    dict's order), and the entry being read (``index``, ``spec``, its number
+    ``arg`` or ``None``). The per-sample ``shape`` is not tracked (``None``)."""
+
+    queue: list = field(default_factory=list)
+    index: int = 0
+    spec: str = ""
+    arg: float | None = None
+
+    def take(self, needs):
+        """The next parameter group, which must hold ``needs``: (where, params)."""
+        i, spec = self.index, self.spec
+        if not self.queue:
             raise ValueError(f"layers[{i}] is {spec!r} but the state dict has no parameters "
                              "left for it")
-        prefix, params = queue.pop(0)
-        label = f"'{prefix}.*'" if prefix else "the top-level entries"
+        prefix, params = self.queue.pop(0)
+        label = _group_label(prefix)
         if not needs <= params.keys():
             raise ValueError(f"layers[{i}] is {spec!r} but the next parameters in the state "
                              f"dict, {label} ({', '.join(params)}), lack "
                              f"{', '.join(sorted(needs - params.keys()))}")
         return f"layers[{i}] ({spec}, parameters {label})", params
 
+
+def _group_label(prefix):
+    return f"'{prefix}.*'" if prefix else "the top-level entries"
+
+
+def _state_dict_steps(state_dict, layers):
+    """The steps of ``layers`` (a list of str) reading ``state_dict``'s parameters."""
+    if isinstance(layers, str) or not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers must be a list of strings, got {type(layers).__name__}")
+    ctx = StateDictContext(queue=list(_parameter_groups(state_dict).items()))
     steps = []
     for i, spec in enumerate(layers):
         if not isinstance(spec, str):
             raise TypeError(f"layers[{i}] must be a string, got {type(spec).__name__}")
-        kind, _, arg = spec.strip().lower().partition(":")
-        kind = kind.strip()
-        where = f"layers[{i}] ({spec})"
-        if arg and kind not in ("leaky_relu", "batchnorm"):
-            raise ValueError(f"layers[{i}] = {spec!r}: only 'leaky_relu' and 'batchnorm' take "
-                             "an argument after ':'")
-        if arg:
-            try:
-                arg = float(arg)
-            except ValueError:
-                raise ValueError(f"layers[{i}] = {spec!r}: the argument after ':' must be a "
-                                 "number") from None
-            if not math.isfinite(arg) or (kind == "batchnorm" and arg < 0):
-                raise ValueError(f"layers[{i}] = {spec!r}: the argument must be finite"
-                                 + (" and >= 0" if kind == "batchnorm" else ""))
-        if kind == "linear":
-            where, p = take(i, spec, {"weight"})
-            extra = set(p) - {"weight", "bias"}
-            w = steps_.to_numpy(p["weight"])
-            if w.ndim != 2 or extra:
-                what = (f"a {w.ndim}-D weight of shape {tuple(w.shape)}" if w.ndim != 2
-                        else f"extra entries {', '.join(sorted(extra))}")
-                raise ValueError(f"{where} is not a linear layer: it has {what}")
-            b = steps_.to_numpy(p["bias"]) if "bias" in p else None
-            if b is not None and b.shape != (w.shape[0],):
-                raise ValueError(f"{where} has a bias of shape {tuple(b.shape)} for a weight of "
-                                 f"shape {tuple(w.shape)}")
-            steps.append(steps_.linear(where, w, b))
-        elif kind == "batchnorm":
-            where, p = take(i, spec, {"running_mean", "running_var"})
-            extra = set(p) - {"running_mean", "running_var", "weight", "bias",
-                              "num_batches_tracked"}
-            if extra:
-                raise ValueError(f"{where} is not a BatchNorm1d: it has extra entries "
-                                 f"{', '.join(sorted(extra))}")
-            mean, var = steps_.to_numpy(p["running_mean"]), steps_.to_numpy(p["running_var"])
-            if mean.ndim != 1 or var.shape != mean.shape:
-                raise ValueError(f"{where} has running statistics of shapes {tuple(mean.shape)} "
-                                 f"and {tuple(var.shape)}; a BatchNorm1d has two equal 1-D ones")
-            steps.append(steps_.batchnorm(where, mean, var, 1e-5 if arg == "" else arg,
-                                    steps_.to_numpy(p["weight"]) if "weight" in p else None,
-                                    steps_.to_numpy(p["bias"]) if "bias" in p else None))
-        elif kind in _SD_ACTS:
-            slope = (0.01 if arg == "" else arg) if kind == "leaky_relu" else None
-            steps.append(steps_.act(where, _SD_ACTS[kind], slope))
-        elif kind in ("softmax", "log_softmax"):
-            steps.append(steps_.softmax(where, log=kind == "log_softmax"))
-        elif kind in ("flatten", "dropout"):
-            pass
-        else:
-            raise ValueError(f"layers[{i}] = {spec!r} is not a known layer; use linear, "
-                             "batchnorm, relu, leaky_relu, sigmoid, tanh, identity, softmax, "
-                             "log_softmax, flatten or dropout")
-    if queue:
-        prefix, params = queue[0]
-        label = f"'{prefix}.*'" if prefix else "the top-level entries"
+        kind, arg = _parse_spec(i, spec)
+        ctx.where, ctx.op, ctx.index, ctx.spec, ctx.arg = f"layers[{i}] ({spec})", kind, i, spec, arg
+        handler = LAYERS.get(kind)
+        if handler is None:
+            names = LAYERS.names()
+            raise ValueError(f"layers[{i}] = {spec!r} is not a known layer; use "
+                             f"{', '.join(names[:-1])} or {names[-1]}")
+        steps += handler(spec, ctx)
+    if ctx.queue:
+        prefix, params = ctx.queue[0]
         raise ValueError(f"the state dict has parameters that layers does not use, starting "
-                         f"with {label} ({', '.join(params)}); list every linear and batchnorm "
-                         "layer")
+                         f"with {_group_label(prefix)} ({', '.join(params)}); list every linear "
+                         "and batchnorm layer")
     return steps
 
 
+def _parameter_groups(state_dict):
+    """prefix -> {parameter name: value}, in the state dict's order."""
+    groups = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"state dict keys must be strings, got {type(key).__name__}")
+        prefix, _, pname = key.rpartition(".")
+        groups.setdefault(prefix, {})[pname] = value
+    return groups
+
+
+def _parse_spec(i, spec):
+    """A ``layers`` entry ``"kind"`` or ``"kind:NUMBER"`` as (kind, number or None)."""
+    kind, _, arg = spec.strip().lower().partition(":")
+    kind = kind.strip()
+    if not arg:
+        return kind, None
+    if kind not in _ARGUMENTS:
+        raise ValueError(f"layers[{i}] = {spec!r}: only "
+                         f"{' and '.join(map(repr, _ARGUMENTS))} take an argument after ':'")
+    try:
+        number = float(arg)
+    except ValueError:
+        raise ValueError(f"layers[{i}] = {spec!r}: the argument after ':' must be a "
+                         "number") from None
+    minimum = _ARGUMENTS[kind]
+    if not math.isfinite(number) or number < minimum:
+        raise ValueError(f"layers[{i}] = {spec!r}: the argument must be finite"
+                         + (f" and >= {minimum:g}" if minimum > -math.inf else ""))
+    return kind, number
+
+
+# ------------------------------------------------ state dict: the handlers
+LAYERS = Handlers("state-dict layers")
+
+# the kinds that take a number after ':' ("leaky_relu:0.1"), and its least value
+_ARGUMENTS = {"leaky_relu": -math.inf, "batchnorm": 0.0}
+
+
+@LAYERS.register("linear")
+def _linear_layer(spec, ctx):
+    where, p = ctx.take({"weight"})
+    extra = set(p) - {"weight", "bias"}
+    w = steps_.to_numpy(p["weight"])
+    if w.ndim != 2 or extra:
+        what = (f"a {w.ndim}-D weight of shape {tuple(w.shape)}" if w.ndim != 2
+                else f"extra entries {', '.join(sorted(extra))}")
+        raise ValueError(f"{where} is not a linear layer: it has {what}")
+    b = steps_.to_numpy(p["bias"]) if "bias" in p else None
+    if b is not None and b.shape != (w.shape[0],):
+        raise ValueError(f"{where} has a bias of shape {tuple(b.shape)} for a weight of "
+                         f"shape {tuple(w.shape)}")
+    return [steps_.linear(where, w, b)]
+
+
+@LAYERS.register("batchnorm")
+def _batchnorm_layer(spec, ctx):
+    where, p = ctx.take({"running_mean", "running_var"})
+    extra = set(p) - {"running_mean", "running_var", "weight", "bias", "num_batches_tracked"}
+    if extra:
+        raise ValueError(f"{where} is not a BatchNorm1d: it has extra entries "
+                         f"{', '.join(sorted(extra))}")
+    mean, var = steps_.to_numpy(p["running_mean"]), steps_.to_numpy(p["running_var"])
+    if mean.ndim != 1 or var.shape != mean.shape:
+        raise ValueError(f"{where} has running statistics of shapes {tuple(mean.shape)} "
+                         f"and {tuple(var.shape)}; a BatchNorm1d has two equal 1-D ones")
+    return [steps_.batchnorm(where, mean, var, 1e-5 if ctx.arg is None else ctx.arg,
+                             steps_.to_numpy(p["weight"]) if "weight" in p else None,
+                             steps_.to_numpy(p["bias"]) if "bias" in p else None)]
+
+
+@LAYERS.register("relu", "leaky_relu", "sigmoid", "tanh", "identity")
+def _activation_layer(spec, ctx):
+    if ctx.op == "leaky_relu":  # PyTorch's default negative slope
+        return [steps_.act(ctx.where, "leaky_relu", 0.01 if ctx.arg is None else ctx.arg)]
+    return [steps_.act(ctx.where, ctx.op)]
+
+
+@LAYERS.register("softmax", "log_softmax")
+def _softmax_layer(spec, ctx):
+    return [steps_.softmax(ctx.where, log=ctx.op == "log_softmax")]
+
+
+@LAYERS.register("flatten", "dropout")
+def _no_op_layer(spec, ctx):
+    return []
