@@ -70,7 +70,7 @@ def _train_a_little(torch, model, images, labels, steps=15):
     model.eval()
 
 
-def test_torch_sequential_matches_onmnist(torch, digits, mnist_test):
+def test_torch_sequential_matches_on_mnist(torch, digits, mnist_test):
     from torch import nn
     images, x = digits
     torch.manual_seed(0)
@@ -287,7 +287,7 @@ def _keras_out(model, x):
     return np.asarray(out)
 
 
-def test_keras_sequential_matches_onmnist(keras, digits):
+def test_keras_sequential_matches_on_mnist(keras, digits):
     images, x = digits
     keras.utils.set_random_seed(0)
     L = keras.layers
@@ -379,7 +379,7 @@ def _onnx_run(model, x):
     return ReferenceEvaluator(model).run(None, {"x": x})[0]
 
 
-def test_onnx_gemm_chain_matches_onmnist(onnx, digits, tmp_path):
+def test_onnx_gemm_chain_matches_on_mnist(onnx, digits, tmp_path):
     from onnx import helper
     images, x = digits
     rng = np.random.default_rng(0)
