@@ -11,8 +11,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <thread>
+#include <vector>
 
+#include "netdream/live.hpp"
 #include "netdream/parallel.hpp"
 
 namespace netdream::bind {
@@ -36,13 +39,16 @@ inline int resolve_threads(int threads) {
 
 // Runs fn(item, stop) for items [0, n) on `threads` workers with the GIL
 // released; every 50 ms the caller's thread takes the GIL to check for
-// Ctrl-C and to call progress(done) with the work done so far. A Python
-// exception (KeyboardInterrupt, or one from progress) stops the workers and
-// is raised here; a C++ exception from a worker is rethrown here.
+// Ctrl-C, to call progress(done) with the work done so far, and to call
+// on_tick() (if given), which returns false to stop the search early. A
+// Python exception (KeyboardInterrupt, or one from progress or on_tick)
+// stops the workers and is raised here; a C++ exception from a worker is
+// rethrown here. Returns true if on_tick stopped the search.
 template <class F>
-void run_monitored(std::size_t n, int threads, F&& fn, const py::object& progress,
-                   const std::atomic<std::int64_t>& done) {
-    bool py_error = false;
+bool run_monitored(std::size_t n, int threads, F&& fn, const py::object& progress,
+                   const std::atomic<std::int64_t>& done,
+                   const std::function<bool()>& on_tick = nullptr) {
+    bool py_error = false, stopped = false;
     {
         py::gil_scoped_release release;
         parallel_items_monitored(
@@ -53,14 +59,16 @@ void run_monitored(std::size_t n, int threads, F&& fn, const py::object& progres
                     py_error = true;
                     return false;
                 }
-                if (!progress.is_none()) {
-                    try {
-                        progress(done.load());
-                    } catch (py::error_already_set& e) {
-                        e.restore();
-                        py_error = true;
+                try {
+                    if (!progress.is_none()) progress(done.load());
+                    if (on_tick && !on_tick()) {
+                        stopped = true;
                         return false;
                     }
+                } catch (py::error_already_set& e) {
+                    e.restore();
+                    py_error = true;
+                    return false;
                 }
                 return true;
             },
@@ -68,6 +76,27 @@ void run_monitored(std::size_t n, int threads, F&& fn, const py::object& progres
     }
     if (py_error) throw py::error_already_set();
     if (!progress.is_none()) progress(done.load());
+    if (on_tick && !stopped) on_tick();  // the final snapshot
+    return stopped;
+}
+
+// The on_tick of a search with a Python callback: when the view has a new
+// snapshot, callback(images (rows, n) float32, scores (rows,), steps (rows,))
+// is called; it returns False to stop the search (anything else goes on).
+inline std::function<bool()> live_callback(const py::object& callback, LiveView& view,
+                                           std::uint64_t& seen) {
+    if (callback.is_none()) return nullptr;
+    return [&callback, &view, &seen]() {
+        std::vector<float> images;
+        std::vector<double> scores;
+        std::vector<std::int64_t> steps;
+        if (!view.read(seen, images, scores, steps)) return true;
+        const auto rows = static_cast<py::ssize_t>(view.rows());
+        py::array_t<float> im({rows, static_cast<py::ssize_t>(view.n())});
+        std::copy(images.begin(), images.end(), im.mutable_data());
+        py::object r = callback(im, py::array(py::cast(scores)), py::array(py::cast(steps)));
+        return !(r.ptr() == Py_False);
+    };
 }
 
 void register_net(py::module_& m);

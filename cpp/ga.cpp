@@ -212,7 +212,7 @@ void check_ga(const Net& net, const GaSpec& s) {
 }
 
 GaResult evolve(const Net& net, const GaSpec& s, int threads, const std::atomic<bool>& stop,
-                std::atomic<std::int64_t>& progress) {
+                std::atomic<std::int64_t>& progress, LiveView* view) {
     check_ga(net, s);
     const int n = net.n_in(), k = net.n_out(), P = s.population;
     const int P0 = net.layers.front().out_pad;
@@ -299,6 +299,15 @@ GaResult evolve(const Net& net, const GaSpec& s, int threads, const std::atomic<
     };
     auto trace = [&](std::int64_t g) {
         if (s.record_every > 0 && g % s.record_every == 0) push_trace(g);
+        if (!view) return;
+        if (elites_map) {
+            for (int c = 0; c < k; ++c)
+                view->publish(static_cast<std::size_t>(c), archive.data() + c * sn, cell[c], g);
+        } else {
+            const std::size_t b = static_cast<std::size_t>(
+                std::max_element(fit.begin(), fit.end()) - fit.begin());
+            view->publish(0, pop.data() + b * sn, fit[b], g);
+        }
     };
     auto record = [&]() -> bool {  // true when the goal is reached
         if (elites_map) {

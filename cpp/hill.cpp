@@ -85,7 +85,7 @@ private:
 template <class Probe>
 bool climb(Probe& probe, const Net& net, const HillSpec& sp, const Regularizer& reg,
            std::int64_t r, HillRun& run, const std::atomic<bool>& stop,
-           std::atomic<std::int64_t>& steps_done) {
+           std::atomic<std::int64_t>& steps_done, LiveView* view) {
     const int n = net.n_in();
     Rng rng(sp.seed, static_cast<std::uint64_t>(sp.first_run + r));
     double* x = run.image;
@@ -149,10 +149,18 @@ bool climb(Probe& probe, const Net& net, const HillSpec& sp, const Regularizer& 
         if (++pending == 8192) {
             steps_done.fetch_add(pending, std::memory_order_relaxed);
             pending = 0;
-            if (stop.load(std::memory_order_relaxed)) return false;
+            if (view) view->publish(static_cast<std::size_t>(r), x, total, s);
+            if (stop.load(std::memory_order_relaxed)) {
+                run.steps = s;
+                run.accepted = accepted;
+                run.score = score;
+                run.total = total;
+                return false;
+            }
         }
     }
     run.steps = s - 1;
+    if (view) view->publish(static_cast<std::size_t>(r), x, total, run.steps);
     // a run stopped at stop_score keeps its final image in the remaining records
     while (sp.record_every > 0 && rec < records) record();
     steps_done.fetch_add(pending + (sp.steps - run.steps), std::memory_order_relaxed);
@@ -183,13 +191,13 @@ HillClimber::HillClimber(const Net& net, const HillSpec& spec)
 }
 
 bool HillClimber::run(std::int64_t r, HillRun& run, const std::atomic<bool>& stop,
-                      std::atomic<std::int64_t>& steps_done) const {
+                      std::atomic<std::int64_t>& steps_done, LiveView* view) const {
     if (spec_.precision == Precision::Float64) {
         MlpProbe64 probe(net_, spec_.goal);
-        return climb(probe, net_, spec_, reg_, r, run, stop, steps_done);
+        return climb(probe, net_, spec_, reg_, r, run, stop, steps_done, view);
     }
     MlpProbe32 probe(net_, spec_.goal);
-    return climb(probe, net_, spec_, reg_, r, run, stop, steps_done);
+    return climb(probe, net_, spec_, reg_, r, run, stop, steps_done, view);
 }
 
 }  // namespace netdream

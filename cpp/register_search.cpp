@@ -2,6 +2,7 @@
 // search. Specs are bound structs and settings bound enums, so a call from
 // Python names everything it passes.
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@ T* from_kwargs(const py::kwargs& kw) {
 }
 
 py::dict hill_climb_py(const Net& net, const HillSpec& spec, const DoubleArray& images, int threads,
-                       const py::object& progress) {
+                       const py::object& progress, const py::object& callback) {
     const HillClimber climber(net, spec);  // checks the spec
     const int n_in = net.n_in();
     if (images.ndim() != 2 || images.shape(1) != n_in)
@@ -52,10 +53,18 @@ py::dict hill_climb_py(const Net& net, const HillSpec& spec, const DoubleArray& 
     double* sc = score.mutable_data();
     double* tot = total.mutable_data();
     std::atomic<std::int64_t> done{0};
+    // runs that never start (a search stopped early) keep their start image
+    std::fill(acc, acc + runs, 0);
+    std::fill(stp, stp + runs, 0);
+    std::fill(sc, sc + runs, std::numeric_limits<double>::quiet_NaN());
+    std::fill(tot, tot + runs, std::numeric_limits<double>::quiet_NaN());
+    LiveView view;
+    std::uint64_t seen = 0;
+    if (!callback.is_none()) view.configure(static_cast<std::size_t>(runs), n_in);
     // The workers touch only raw buffers owned by arrays referenced in this
-    // frame, the immutable Net and the climber; regularisers are compiled
-    // functions that do not need the GIL.
-    run_monitored(
+    // frame, the immutable Net, the climber and the view (which locks);
+    // regularisers are compiled functions that do not need the GIL.
+    const bool stopped = run_monitored(
         static_cast<std::size_t>(runs), threads,
         [&](std::size_t r, const std::atomic<bool>& stop) {
             HillRun run;
@@ -64,13 +73,14 @@ py::dict hill_climb_py(const Net& net, const HillSpec& spec, const DoubleArray& 
                 run.trace_images = ti + r * records * n_in;
                 run.trace_scores = tv + r * records;
             }
-            climber.run(static_cast<std::int64_t>(r), run, stop, done);
+            climber.run(static_cast<std::int64_t>(r), run, stop, done,
+                        callback.is_none() ? nullptr : &view);
             acc[r] = run.accepted;
             stp[r] = run.steps;
             sc[r] = run.score;
             tot[r] = run.total;
         },
-        progress, done);
+        progress, done, live_callback(callback, view, seen));
     py::dict d;
     d["images"] = out;
     d["accepted"] = accepted;
@@ -79,19 +89,28 @@ py::dict hill_climb_py(const Net& net, const HillSpec& spec, const DoubleArray& 
     d["total"] = total;
     d["trace_images"] = trace_images;
     d["trace_scores"] = trace_scores;
+    d["stopped"] = stopped;
     return d;
 }
 
-py::dict evolve_py(const Net& net, const GaSpec& spec, int threads, const py::object& progress) {
+py::dict evolve_py(const Net& net, const GaSpec& spec, int threads, const py::object& progress,
+                   const py::object& callback) {
     check_ga(net, spec);
     GaResult res;
     std::atomic<std::int64_t> done{0};
     const int t = resolve_threads(threads);
+    LiveView view;
+    std::uint64_t seen = 0;
+    if (!callback.is_none())
+        view.configure(spec.map_elites ? static_cast<std::size_t>(net.n_out()) : 1, net.n_in());
     // One item: the generation loop, which spreads each generation over the
     // pool; the caller's thread watches for Ctrl-C meanwhile.
-    run_monitored(
-        1, 1, [&](std::size_t, const std::atomic<bool>& stop) { res = evolve(net, spec, t, stop, done); },
-        progress, done);
+    const bool stopped = run_monitored(
+        1, 1,
+        [&](std::size_t, const std::atomic<bool>& stop) {
+            res = evolve(net, spec, t, stop, done, callback.is_none() ? nullptr : &view);
+        },
+        progress, done, live_callback(callback, view, seen));
     const py::ssize_t n_in = net.n_in();
     const py::ssize_t rows = static_cast<py::ssize_t>(res.fitness.size());
     py::array_t<float> images({rows, n_in});
@@ -111,6 +130,7 @@ py::dict evolve_py(const Net& net, const GaSpec& spec, int threads, const py::ob
     d["trace_scores"] = trace_scores;
     d["trace_steps"] = py::array(py::cast(res.trace_steps));
     d["generations"] = res.generations_run;
+    d["stopped"] = stopped;
     return d;
 }
 
@@ -230,13 +250,17 @@ void register_search(py::module_& m) {
     });
 
     m.def("hill_climb", &hill_climb_py, py::arg("net"), py::arg("spec"), py::arg("images"),
-          py::arg("threads"), py::arg("progress") = py::none(),
-          "Hill-climbing runs, one per row of images (the starts for Start.given). Returns a "
-          "dict: images, accepted, steps, score, total, trace_images, trace_scores.");
+          py::arg("threads"), py::arg("progress") = py::none(), py::arg("callback") = py::none(),
+          "Hill-climbing runs, one per row of images (the starts for Start.given). "
+          "callback(images, scores, steps), when given, is called about every 50 ms with the "
+          "newest image of every run; returning False stops the search. Returns a dict: "
+          "images, accepted, steps, score, total, trace_images, trace_scores, stopped.");
     m.def("evolve", &evolve_py, py::arg("net"), py::arg("spec"), py::arg("threads"),
-          py::arg("progress") = py::none(),
-          "A genetic search. Returns a dict: images, fitness, best, mean, trace_images, "
-          "trace_scores, trace_steps, generations.");
+          py::arg("progress") = py::none(), py::arg("callback") = py::none(),
+          "A genetic search. callback(images, scores, steps), when given, is called about every "
+          "50 ms with the best individual (MAP-Elites: the archive); returning False stops the "
+          "search. Returns a dict: images, fitness, best, mean, trace_images, trace_scores, "
+          "trace_steps, generations, stopped.");
 }
 
 }  // namespace netdream::bind

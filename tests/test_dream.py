@@ -285,3 +285,38 @@ def test_a_worker_thread_that_cannot_start_is_not_a_crash(tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith(("ran (16, 28, 28)", "error"))
+
+
+def test_callback_sees_the_runs_live_and_can_stop_them(default_net):
+    seen = []
+
+    def watch(snap):
+        seen.append(snap)
+        return len(seen) < 3  # stop at the third snapshot
+
+    t0 = time.perf_counter()
+    r = netdream.hill_climb(default_net, 5, steps=10**9, runs=2, threads=2, callback=watch,
+                            progress=False)
+    assert time.perf_counter() - t0 < 5
+    assert r.stopped and len(seen) == 3
+    snap = seen[-1]
+    assert snap.images.shape == (2, 28, 28) and snap.images.dtype == np.float32
+    assert snap.steps.shape == (2,) and np.all(snap.steps > 0)
+    assert np.all(np.diff([s.steps.min() for s in seen]) >= 0)  # it goes on between calls
+    assert np.all(r.accepted > 0) and np.all(r.confidence > 0.5)
+    # without stopping, the last snapshot is the final result
+    last = []
+    full = netdream.hill_climb(default_net, 5, steps=30000, runs=2, progress=False,
+                               callback=lambda s: last.append(s))
+    assert not full.stopped
+    np.testing.assert_allclose(last[-1].images, full.images)
+    np.testing.assert_array_equal(last[-1].steps, [30000, 30000])
+    with pytest.raises(TypeError, match="callback"):
+        netdream.hill_climb(default_net, 5, steps=10, callback="print", progress=False)
+
+
+def test_an_error_in_the_callback_stops_the_search_and_is_raised(default_net):
+    def broken(snap):
+        raise RuntimeError("display went away")
+    with pytest.raises(RuntimeError, match="display went away"):
+        netdream.hill_climb(default_net, 5, steps=10**9, callback=broken, progress=False)

@@ -208,3 +208,17 @@ def test_deprecated_names_still_work(default_net, mnist_test):
     np.testing.assert_array_equal(old.images, new.images)
     with pytest.warns(DeprecationWarning, match="steps"):
         assert old.generations == old.steps == 4
+
+
+def test_callback_sees_the_best_and_the_archive_live(default_net):
+    seen = []
+    r = netdream.evolve(default_net, "all", population=100, steps=10**6, progress=False,
+                        callback=lambda s: seen.append(s) or len(seen) < 4)
+    assert r.stopped and len(seen) == 4 and r.steps < 10**6
+    assert seen[-1].images.shape == (10, 28, 28) and seen[-1].scores.shape == (10,)
+    one = []
+    s = netdream.evolve(default_net, 4, population=50, steps=30, progress=False,
+                        callback=one.append)
+    assert not s.stopped and one[-1].images.shape == (1, 28, 28)
+    np.testing.assert_array_equal(one[-1].images[0], s.images[0])
+    assert one[-1].steps[0] == 30

@@ -714,13 +714,13 @@ def available_isas() -> list[str]:
     """
     The instruction sets built in that this CPU supports, best first.
     """
-def evolve(net: Net, spec: GaSpec, threads: typing.SupportsInt | typing.SupportsIndex, progress: typing.Any = None) -> dict:
+def evolve(net: Net, spec: GaSpec, threads: typing.SupportsInt | typing.SupportsIndex, progress: typing.Any = None, callback: typing.Any = None) -> dict:
     """
-    A genetic search. Returns a dict: images, fitness, best, mean, trace_images, trace_scores, trace_steps, generations.
+    A genetic search. callback(images, scores, steps), when given, is called about every 50 ms with the best individual (MAP-Elites: the archive); returning False stops the search. Returns a dict: images, fitness, best, mean, trace_images, trace_scores, trace_steps, generations, stopped.
     """
-def hill_climb(net: Net, spec: HillSpec, images: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], threads: typing.SupportsInt | typing.SupportsIndex, progress: typing.Any = None) -> dict:
+def hill_climb(net: Net, spec: HillSpec, images: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], threads: typing.SupportsInt | typing.SupportsIndex, progress: typing.Any = None, callback: typing.Any = None) -> dict:
     """
-    Hill-climbing runs, one per row of images (the starts for Start.given). Returns a dict: images, accepted, steps, score, total, trace_images, trace_scores.
+    Hill-climbing runs, one per row of images (the starts for Start.given). callback(images, scores, steps), when given, is called about every 50 ms with the newest image of every run; returning False stops the search. Returns a dict: images, accepted, steps, score, total, trace_images, trace_scores, stopped.
     """
 def input_gradient(net: Net, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], goal: Goal, indices: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], threads: typing.SupportsInt | typing.SupportsIndex) -> tuple:
     """

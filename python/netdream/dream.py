@@ -18,7 +18,7 @@ from ._validation import (as_unit_float, check_bool, check_choice, check_int, ch
                           check_net, check_rate, check_real, check_seed, check_threads)
 from .goals import OBJECTIVES, make_goal, score_of_confidence
 from .regularizers import Regularizer, core_terms, reraise, smoothness as _smoothness
-from .results import SearchResult, Trajectory, average
+from .results import SearchResult, Trajectory, _wrap_callback, average
 
 __all__ = ["hill_climb", "average", "STARTS"]
 
@@ -32,7 +32,8 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
                regularizer: Regularizer | None = None, recipe: str | None = None, seed: int = 0,
                threads: int | None = None, record_every: int = 0, progress: bool = True,
                precision: str = "float32", refresh_every: int = 4096,
-               stop_at: float | None = None, first_run: int = 0, **deprecated) -> SearchResult:
+               stop_at: float | None = None, first_run: int = 0, callback=None,
+               **deprecated) -> SearchResult:
     """Make the network dream of ``target`` by hill climbing on the pixels.
 
     Parameters
@@ -72,6 +73,10 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
     first_run : index of the first run (for splitting runs over calls or
         machines: the runs of ``first_run=a, runs=n`` are runs a..a+n-1 of one
         big call).
+    callback : called about 20 times a second with a
+        :class:`netdream.results.Snapshot` (the newest image of every run);
+        if it returns ``False`` the search stops and returns what it reached
+        (``result.stopped``). For live displays.
 
     Returns
     -------
@@ -144,7 +149,8 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
     with progress_bar(total=runs * steps, enabled=progress, unit="step", unit_scale=True,
                       desc=f"dreaming {target}") as bar:
         try:
-            out = _core.hill_climb(net.core, spec, init, threads, bar.hook)
+            out = _core.hill_climb(net.core, spec, init, threads, bar.hook,
+                                   _wrap_callback(callback, net.image_shape))
         except _core.RegularizerError as err:
             reraise(reg, err, net.image_shape)
 
@@ -161,7 +167,8 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
                     seed=seed, first_run=first_run, precision=precision)
     return SearchResult(images, confidence, target, out["total"], method="hill_climb",
                         steps=steps, accepted=out["accepted"], trajectory=trajectory,
-                        settings=settings, _legacy_objective=-out["score"])
+                        settings=settings, stopped=bool(out["stopped"]),
+                        _legacy_objective=-out["score"])
 
 
 def _confidence(net, images, target, threads):

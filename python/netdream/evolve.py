@@ -23,7 +23,7 @@ from ._validation import (check_bool, check_choice, check_int, check_memory, che
 from .goals import OBJECTIVES, make_goal, wanted_goal
 from .priors import Prior
 from .regularizers import Regularizer, core_terms, reraise
-from .results import SearchResult, Trajectory
+from .results import SearchResult, Trajectory, _wrap_callback
 
 __all__ = ["evolve", "SELECTIONS", "CROSSOVERS", "MUTATIONS", "STARTS"]
 
@@ -45,7 +45,8 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
            objective: str = "prob", regularizer: Regularizer | None = None,
            start: str = "noise", wanted=None, stop_at: float | None = None, seed: int = 0,
            run: int = 0, threads: int | None = None, record_every: int = 0,
-           progress: bool = True, incremental: bool = True, **deprecated) -> SearchResult:
+           progress: bool = True, incremental: bool = True, callback=None,
+           **deprecated) -> SearchResult:
     """Breed images for the network's confidence.
 
     Parameters
@@ -83,6 +84,10 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
         independent repeats).
     record_every : keep the best image (for "all": the archive) every so many
         generations, and at the last one (``result.trajectory``).
+    callback : called about 20 times a second with a
+        :class:`netdream.results.Snapshot` (the best individual; for "all" the
+        archive, one row per class); if it returns ``False`` the search stops
+        after the current generation (``result.stopped``).
     incremental : evaluate a child from its first parent's layer-0
         pre-activations when it differs from it in at most half of the
         pixels (every 16th generation is computed in full); False computes
@@ -170,7 +175,8 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
         incremental=bool(incremental), record_every=record_every, seed=seed, run=run)
     with progress_bar(total=steps, enabled=progress, unit="gen", desc=f"evolving {target}") as bar:
         try:
-            out = _core.evolve(net.core, spec, threads, bar.hook)
+            out = _core.evolve(net.core, spec, threads, bar.hook,
+                               _wrap_callback(callback, net.image_shape))
         except _core.RegularizerError as err:
             reraise(regularizer, err, net.image_shape)
     images = out["images"].reshape(-1, h, w)
@@ -196,7 +202,8 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
                     start=start, seed=seed, run=run)
     return SearchResult(images, confidence, target, fitness, method="evolve",
                         steps=int(out["generations"]), trajectory=trajectory,
-                        history={"best": out["best"], "mean": out["mean"]}, settings=settings)
+                        history={"best": out["best"], "mean": out["mean"]}, settings=settings,
+                        stopped=bool(out["stopped"]))
 
 
 def _deprecated_arguments(deprecated, steps, regularizer, start):

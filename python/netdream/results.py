@@ -17,7 +17,7 @@ import numpy as np
 
 from ._validation import as_images, unit_float
 
-__all__ = ["SearchResult", "Trajectory", "average"]
+__all__ = ["SearchResult", "Trajectory", "Snapshot", "average"]
 
 
 @dataclass
@@ -44,6 +44,32 @@ class Trajectory:
         return -self.scores
 
 
+@dataclass
+class Snapshot:
+    """A search in progress, as a ``callback=`` of :func:`netdream.hill_climb`
+    or :func:`netdream.evolve` sees it (about 20 times a second):
+    ``images`` (rows, H, W) float32 — every run of a hill climb, the best
+    individual of a genetic search (one row), or its MAP-Elites archive (one
+    row per class) — their ``scores`` (rows,) and ``steps`` (rows,): the
+    candidates tried or generations run so far."""
+
+    images: np.ndarray
+    scores: np.ndarray
+    steps: np.ndarray
+
+
+def _wrap_callback(callback, shape):
+    """The core's callback(images, scores, steps) from a user's callback(Snapshot)."""
+    if callback is None:
+        return None
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+
+    def call(images, scores, steps):
+        return callback(Snapshot(images.reshape(-1, *shape), scores, steps))
+    return call
+
+
 @dataclass(repr=False)
 class SearchResult:
     """What a search found.
@@ -57,6 +83,8 @@ class SearchResult:
     run (genetic search) or gradient steps. ``accepted``: accepted candidates
     per run (hill climbing). ``trajectory``: snapshots when recorded.
     ``history``: per-generation ``best`` and ``mean`` fitness (genetic search).
+    ``stopped``: the search's ``callback`` stopped it before the end (the
+    result holds what it had reached).
     """
 
     images: np.ndarray
@@ -69,6 +97,7 @@ class SearchResult:
     trajectory: Trajectory | None = None
     history: dict | None = None
     settings: dict = field(default_factory=dict)
+    stopped: bool = False
     _legacy_objective: np.ndarray | None = None
 
     def __repr__(self):

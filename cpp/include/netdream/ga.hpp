@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "netdream/live.hpp"
 #include "netdream/net.hpp"
 #include "netdream/objective.hpp"
 #include "netdream/regularizer.hpp"
@@ -61,8 +62,11 @@ struct GaResult {
 // Checks a spec against a network (std::invalid_argument).
 void check_ga(const Net& net, const GaSpec& spec);
 
-// Runs the search on `threads` threads; progress counts generations done; stop interrupts.
+// Runs the search on `threads` threads; progress counts generations done; stop
+// interrupts (the result then holds the last complete generation). view
+// (optional) gets the best individual (MAP-Elites: the archive, one row per
+// class) after every generation.
 GaResult evolve(const Net& net, const GaSpec& spec, int threads, const std::atomic<bool>& stop,
-                std::atomic<std::int64_t>& progress);
+                std::atomic<std::int64_t>& progress, LiveView* view = nullptr);
 
 }  // namespace netdream

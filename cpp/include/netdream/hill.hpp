@@ -13,6 +13,7 @@
 #include <limits>
 #include <vector>
 
+#include "netdream/live.hpp"
 #include "netdream/net.hpp"
 #include "netdream/objective.hpp"
 #include "netdream/regularizer.hpp"
@@ -63,9 +64,11 @@ class HillClimber {
 public:
     HillClimber(const Net& net, const HillSpec& spec);  // std::invalid_argument if they do not fit
     // Runs one hill climb. Returns false if stop became true before the end
-    // (the run is then incomplete). steps_done counts candidates across runs.
+    // (the run then holds what it reached: image, score, steps and accepted so
+    // far). steps_done counts candidates across runs. view (optional) gets the
+    // run's image every 8192 candidates and at the end, as row r.
     bool run(std::int64_t r, HillRun& run, const std::atomic<bool>& stop,
-             std::atomic<std::int64_t>& steps_done) const;
+             std::atomic<std::int64_t>& steps_done, LiveView* view = nullptr) const;
 
 private:
     const Net& net_;
