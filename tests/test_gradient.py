@@ -149,3 +149,10 @@ def test_transfer_takes_the_network_first_and_warns_on_the_old_order(default_net
     with pytest.warns(DeprecationWarning, match="network first"):
         old = netdream.transfer(images, default_net, 3)
     np.testing.assert_array_equal(new.predicted, old.predicted)
+
+
+def test_gradient_ascent_runs_split_over_calls_equal_one_call(default_net):
+    kw = dict(steps=20, start="noise", seed=4, progress=False)
+    whole = netdream.gradient_ascent(default_net, 2, runs=4, **kw)
+    parts = [netdream.gradient_ascent(default_net, 2, runs=2, first_run=a, **kw) for a in (0, 2)]
+    np.testing.assert_array_equal(np.concatenate([p.images for p in parts]), whole.images)
