@@ -73,7 +73,7 @@ def input_gradient(net, images, target, objective: str = "logprob", *,
     return g[0] if single else g
 
 
-def _start_images(net, start, runs, seed):
+def _start_images(net, start, runs, seed, first_run=0):
     h, w = net.image_shape
     if start is None:
         start = "blank"
@@ -81,7 +81,11 @@ def _start_images(net, start, runs, seed):
         check_choice(start, "start", ("blank", "noise"))
         if start == "blank":
             return np.zeros((runs, h, w))
-        return np.random.default_rng(seed).random((runs, h, w))
+        # run r's noise is the first pixels of random stream first_run + r of
+        # seed (the core's streams), so a run does not depend on how runs
+        # are split over calls or machines
+        return np.stack([_core.rng_uniform(seed, first_run + r, h * w).reshape(h, w)
+                         for r in range(runs)])
     x, _ = as_unit_float(start, "start", net.image_shape)
     if x.shape[0] == 1:
         x = np.repeat(x, runs, axis=0)
@@ -94,7 +98,7 @@ def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
                     step_size: float = 0.01, normalize: bool = True, clamp: bool = True,
                     objective: str = "logprob", regularizer: Regularizer | None = None,
                     seed: int = 0, threads: int | None = None, record_every: int = 0,
-                    progress: bool = True) -> SearchResult:
+                    progress: bool = True, first_run: int = 0) -> SearchResult:
     """Gradient ascent on the pixels (the seeds' recipes).
 
     Each step moves every image by ``step_size`` times the gradient of the
@@ -119,7 +123,8 @@ def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
     if regularizer is not None and not isinstance(regularizer, Regularizer):
         raise TypeError("regularizer must be a netdream.regularizers.Regularizer")
     goal, idx = _goal_and_indices(net, target, objective, runs)
-    x = _start_images(net, start, runs, seed)
+    first_run = check_int(first_run, "first_run", 0, 2**62)
+    x = _start_images(net, start, runs, seed, first_run)
     frames, scores, record_steps = [], [], []
     with progress_bar(total=steps, enabled=progress, unit="step", desc=f"ascending {target}") as bar:
         for s in range(steps + 1):
@@ -149,7 +154,8 @@ def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
         trajectory = Trajectory(np.stack(frames, axis=1), np.stack(scores, axis=1),
                                 np.array(record_steps))
     settings = dict(objective=objective, step_size=step_size, normalize=normalize, clamp=clamp,
-                    regularizer=repr(regularizer) if regularizer is not None else None, seed=seed)
+                    regularizer=repr(regularizer) if regularizer is not None else None, seed=seed,
+                    first_run=first_run)
     return SearchResult(images, confidence, target, v, method="gradient_ascent", steps=steps,
                         trajectory=trajectory, settings=settings)
 
