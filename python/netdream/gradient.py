@@ -106,8 +106,9 @@ def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
     the gradient is first scaled to unit L2 norm, so ``step_size`` is the L2
     length of a step. With ``clamp`` pixels are kept in [0, 1] (without it the
     returned images may leave [0, 1]; their confidence is computed as they
-    are). ``start``: None or "blank" (all background), "noise" (uniform, from
-    ``seed``) or images. ``target``: a class, one per run, or ``("hidden",
+    are). ``start``: None or "blank" (all background), "noise" (uniform: run
+    ``r`` draws from random stream ``first_run + r`` of ``seed``, so runs can
+    be split over calls) or images. ``target``: a class, one per run, or ``("hidden",
     layer, unit)``.
     """
     net = check_net(net)
