@@ -15,12 +15,29 @@ import os
 
 import numpy as np
 
-__all__ = ["as_images", "as_unit_float", "check_net", "check_int", "check_seed", "check_threads",
+__all__ = ["renamed", "as_images", "as_unit_float", "check_net", "check_int", "check_seed", "check_threads",
            "check_real", "check_rate", "check_choice", "check_bool", "check_labels",
            "check_path", "check_output_path", "check_memory", "unit_float", "MAX_THREADS"]
 
 #: The most threads any engine accepts; more is refused as a mistake.
 MAX_THREADS = 1024
+
+
+def renamed(func: str, given: dict, renames: dict) -> dict:
+    """Keywords a function took under other names before 0.2: ``given`` (the
+    function's ``**deprecated``) -> {new name: value}, with a
+    DeprecationWarning naming the new name; an unknown keyword is the usual
+    TypeError."""
+    import warnings
+    out = {}
+    for old, value in given.items():
+        if old not in renames:
+            raise TypeError(f"{func}() got an unexpected keyword argument {old!r}")
+        new = renames[old]
+        warnings.warn(f"{func}({old}=) is deprecated; use {new}=", DeprecationWarning,
+                      stacklevel=3)
+        out[new] = value
+    return out
 
 
 def check_net(net, name: str = "net"):

@@ -8,13 +8,11 @@ candidate costs O(hidden) instead of a full forward pass.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from . import _core
 from ._progress import progress_bar
-from ._validation import (as_unit_float, check_bool, check_choice, check_int, check_memory,
+from ._validation import (as_unit_float, renamed, check_bool, check_choice, check_int, check_memory,
                           check_net, check_rate, check_real, check_seed, check_threads)
 from .goals import OBJECTIVES, make_goal, score_of_confidence
 from .regularizers import Regularizer, core_terms, reraise, smoothness as _smoothness
@@ -182,19 +180,12 @@ def _confidence(net, images, target, threads):
 
 
 def _deprecated_arguments(deprecated, regularizer, step_size):
-    """The names hill_climb took before 0.2: smoothness= and step=."""
-    for name in deprecated:
-        if name not in ("smoothness", "step"):
-            raise TypeError(f"hill_climb() got an unexpected keyword argument {name!r}")
-    if "step" in deprecated:
-        warnings.warn("hill_climb(step=) is deprecated; use step_size=", DeprecationWarning,
-                      stacklevel=3)
-        step_size = deprecated["step"]
-    if "smoothness" in deprecated:
-        weight = deprecated["smoothness"]
-        warnings.warn("hill_climb(smoothness=w) is deprecated; use "
-                      "regularizer=netdream.regularizers.smoothness(w)", DeprecationWarning,
-                      stacklevel=3)
+    """The names hill_climb took before 0.2: smoothness=w (now
+    regularizer=regularizers.smoothness(w)) and step= (now step_size=)."""
+    new = renamed("hill_climb", deprecated, {"smoothness": "regularizer", "step": "step_size"})
+    step_size = new.get("step_size", step_size)
+    if "regularizer" in new:
+        weight = new["regularizer"]
         if isinstance(weight, bool) or not isinstance(weight, (int, float, np.floating)) or \
                 not np.isfinite(weight) or weight < 0:
             raise ValueError(f"smoothness must be a finite number >= 0, got {weight!r}")

@@ -12,13 +12,11 @@ bit-identical for any number of threads.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from . import _core
 from ._progress import progress_bar
-from ._validation import (check_bool, check_choice, check_int, check_memory, check_net,
+from ._validation import (check_bool, renamed, check_choice, check_int, check_memory, check_net,
                           check_rate, check_real, check_seed, check_threads)
 from .goals import OBJECTIVES, make_goal, wanted_goal
 from .priors import Prior
@@ -208,21 +206,9 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
 
 def _deprecated_arguments(deprecated, steps, regularizer, start):
     """The names evolve took before 0.2: generations=, prior=, init=."""
-    for name in deprecated:
-        if name not in ("generations", "prior", "init"):
-            raise TypeError(f"evolve() got an unexpected keyword argument {name!r}")
-    if "generations" in deprecated:
-        warnings.warn("evolve(generations=) is deprecated; use steps=", DeprecationWarning,
-                      stacklevel=3)
-        steps = deprecated["generations"]
-    if "prior" in deprecated:
-        warnings.warn("evolve(prior=) is deprecated; use regularizer=", DeprecationWarning,
-                      stacklevel=3)
-        if regularizer is not None:
-            raise ValueError("give either prior= or regularizer=, not both")
-        regularizer = deprecated["prior"]
-    if "init" in deprecated:
-        warnings.warn("evolve(init=) is deprecated; use start= ('noise' or 'prior')",
-                      DeprecationWarning, stacklevel=3)
-        start = {"uniform": "noise"}.get(deprecated["init"], deprecated["init"])
-    return steps, regularizer, start
+    new = renamed("evolve", deprecated, {"generations": "steps", "prior": "regularizer",
+                                         "init": "start"})
+    if "regularizer" in new and regularizer is not None:
+        raise ValueError("give either prior= or regularizer=, not both")
+    start = {"uniform": "noise"}.get(new.get("start", start), new.get("start", start))
+    return new.get("steps", steps), new.get("regularizer", regularizer), start

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _core
 from ._progress import progress_bar
-from ._validation import (as_images, as_unit_float, check_bool, check_choice, check_int,
+from ._validation import (as_images, as_unit_float, renamed, check_bool, check_choice, check_int,
                           check_net, check_rate, check_real, check_seed, check_threads)
 from .goals import make_goal
 from .regularizers import Regularizer
@@ -199,12 +199,7 @@ def morph(net, image, target, *, method: str = "gradient", steps: int = 1000,
     ``confidence``. ``image``: (28, 28) or (N, 28, 28). ``steps`` counts
     gradient steps or hill-climbing candidates (at most).
     """
-    if "max_steps" in deprecated:
-        warnings.warn("morph(max_steps=) is deprecated; use steps=", DeprecationWarning,
-                      stacklevel=2)
-        steps = deprecated.pop("max_steps")
-    if deprecated:
-        raise TypeError(f"morph() got an unexpected keyword argument {next(iter(deprecated))!r}")
+    steps = renamed("morph", deprecated, {"max_steps": "steps"}).get("steps", steps)
     net = check_net(net)
     check_choice(method, "method", MORPH_METHODS)
     x0, single = as_unit_float(image, "image", net.image_shape)

@@ -17,15 +17,22 @@ def _smoothness(weight):
     return smoothness(weight) if weight else None
 
 
+def _start(args, digit_name="DIGIT"):
+    """Check the output files, then load the model and check the digit."""
+    check_output(args.output, "-o/--output", (".png",))
+    check_output(getattr(args, "average", None), "--average", (".png",))
+    check_output(getattr(args, "gif", None), "--gif", (".gif",))
+    net = load_model(args.model)
+    digit = args.digit if digit_name == "DIGIT" else args.to
+    if isinstance(digit, int) and not 0 <= digit < net.n_classes:
+        raise CommandError(f"{digit_name} must lie in 0..{net.n_classes - 1}, got {digit}")
+    return net
+
+
 def cmd_dream(args) -> int:
     from ..dream import hill_climb
     from ..images import save_gif, save_grid
-    check_output(args.output, "-o/--output", (".png",))
-    check_output(args.average, "--average", (".png",))
-    check_output(args.gif, "--gif", (".gif",))
-    net = load_model(args.model)
-    if not 0 <= args.digit < net.n_classes:
-        raise CommandError(f"DIGIT must lie in 0..{net.n_classes - 1}, got {args.digit}")
+    net = _start(args)
     every = max(1, args.steps // args.frames) if args.gif else 0
     result = hill_climb(net, args.digit, runs=args.runs, steps=args.steps,
                         objective=args.objective, regularizer=_smoothness(args.smoothness),
@@ -81,13 +88,12 @@ def _parse_target(text):
 def cmd_evolve(args) -> int:
     from ..evolve import evolve
     from ..images import save_grid
-    check_output(args.output, "-o/--output", (".png",))
-    check_output(args.average, "--average", (".png",))
-    check_output(args.gif, "--gif", (".gif",))
     if args.gif and args.digit == "all":
         raise CommandError("--gif needs a single digit")
-    net = load_model(args.model)
     target = _parse_target(args.digit)
+    net = _start(args)
+    if target != "all" and not 0 <= target < net.n_classes:
+        raise CommandError(f"DIGIT must lie in 0..{net.n_classes - 1}, got {target}")
     prior = None
     if args.prior:
         from ..datasets import load_mnist
@@ -134,12 +140,7 @@ def cmd_evolve(args) -> int:
 def cmd_ascend(args) -> int:
     from ..gradient import gradient_ascent
     from ..images import save_grid
-    check_output(args.output, "-o/--output", (".png",))
-    check_output(args.average, "--average", (".png",))
-    check_output(args.gif, "--gif", (".gif",))
-    net = load_model(args.model)
-    if not 0 <= args.digit < net.n_classes:
-        raise CommandError(f"DIGIT must lie in 0..{net.n_classes - 1}, got {args.digit}")
+    net = _start(args)
     every = max(1, args.steps // 40) if args.gif else 0
     r = gradient_ascent(net, args.digit, runs=args.runs, steps=args.steps,
                         step_size=args.step_size, normalize=not args.no_normalize,
@@ -165,10 +166,7 @@ def cmd_morph(args) -> int:
     from ..gradient import morph
     from ..images import grid_image
     from ..photo import load_image
-    check_output(args.output, "-o/--output", (".png",))
-    net = load_model(args.model)
-    if not 0 <= args.to < net.n_classes:
-        raise CommandError(f"--to must lie in 0..{net.n_classes - 1}, got {args.to}")
+    net = _start(args, "--to")
     image = load_image(args.image)
     before = net.predict_proba(image)
     steps = args.steps or (2000 if args.method == "gradient" else 20000)
