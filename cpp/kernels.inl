@@ -81,7 +81,23 @@ inline vf load(const float* p) {
     return v;
 }
 inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-inline vf splat(float x) { return vf{} + x; }
+// x in every lane (a plain broadcast: a register or memory operand, no arithmetic)
+inline vf splat(float x) {
+#if ND_VEC_FLOATS == 16 && defined(__AVX512F__)
+    const __m512 v = _mm512_set1_ps(x);
+#elif ND_VEC_FLOATS == 8 && defined(__AVX__)
+    const __m256 v = _mm256_set1_ps(x);
+#elif ND_VEC_FLOATS == 4 && defined(__SSE2__)
+    const __m128 v = _mm_set1_ps(x);
+#else
+    return vf{} + x;
+#endif
+#if defined(__SSE2__)
+    vf r;
+    std::memcpy(&r, &v, sizeof r);
+    return r;
+#endif
+}
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 
@@ -259,6 +275,148 @@ void dense_rows(const Layer& L, const float* h, float* z) {
     for (o = n_out; o < L.out_pad; ++o) z[o] = 0.0f;
 }
 
+// The same as dense_rows for M rows at once (H: M x in_pad, row stride ldh;
+// Z: M x out_pad, row stride ldz), R rows and G outputs per step, so that
+// every weight vector loaded serves R rows. Each (row, output) keeps
+// exactly dense_group's two accumulators, order of operations and final
+// sum: the result of a row does not depend on the other rows of the block.
+template <int R, int G>
+inline void dense_block(const Layer& L, const float* h, std::size_t ldh, float* z,
+                        std::size_t ldz, int o) {
+    const int n_in = L.in_pad;
+    const float* w0 = L.w.data() + static_cast<std::size_t>(o) * n_in;
+    vf a[R][G], b[R][G];
+    for (int r = 0; r < R; ++r)
+        for (int g = 0; g < G; ++g) a[r][g] = b[r][g] = vf{};
+    int i = 0;
+    for (; i + 2 * W <= n_in; i += 2 * W) {
+        vf x0[R], x1[R];
+        for (int r = 0; r < R; ++r) {
+            x0[r] = load(h + r * ldh + i);
+            x1[r] = load(h + r * ldh + i + W);
+        }
+        for (int g = 0; g < G; ++g) {
+            const vf wa = load(w0 + g * n_in + i), wb = load(w0 + g * n_in + i + W);
+            for (int r = 0; r < R; ++r) {
+                a[r][g] += wa * x0[r];
+                b[r][g] += wb * x1[r];
+            }
+        }
+    }
+    if (i < n_in) {
+        for (int g = 0; g < G; ++g) {
+            const vf wa = load(w0 + g * n_in + i);
+            for (int r = 0; r < R; ++r) a[r][g] += wa * load(h + r * ldh + i);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int g = 0; g < G; ++g) z[r * ldz + o + g] = L.b[o + g] + hsum(a[r][g] + b[r][g]);
+}
+
+template <int R>
+inline void dense_rows_r(const Layer& L, const float* h, std::size_t ldh, float* z,
+                         std::size_t ldz) {
+    const int n_out = L.n_out;
+    int o = 0;
+    for (; o + 2 <= n_out; o += 2) dense_block<R, 2>(L, h, ldh, z, ldz, o);
+    if (o < n_out) dense_block<R, 1>(L, h, ldh, z, ldz, o);
+    for (int r = 0; r < R; ++r)
+        for (o = n_out; o < L.out_pad; ++o) z[r * ldz + o] = 0.0f;
+}
+
+// dense_rows for M rows (see dense_block).
+void dense_rows_batch(const Layer& L, const float* h, std::size_t ldh, int m, float* z,
+                      std::size_t ldz) {
+    constexpr int R = W == 16 ? 4 : 3;  // rows per step the registers hold
+    int r = 0;
+    for (; r + R <= m; r += R) dense_rows_r<R>(L, h + r * ldh, ldh, z + r * ldz, ldz);
+    for (; r < m; ++r) dense_rows_r<1>(L, h + r * ldh, ldh, z + r * ldz, ldz);
+}
+
+// C (M x N, row stride ldc) += A (M x K, row stride lda) . B (K x N, row
+// stride ldb), N a multiple of W: a register-blocked outer-product GEMM
+// (BLIS's loop order: blocks of K; B packed into panels of kNR columns that
+// stay in L1 while kMR rows of A at a time pass; a kMR x kNR block of C in
+// registers). Every C[m, n] adds A[m, k] * B[k, n] for k = 0, 1, ...,
+// K-1 in that order (one fused multiply-add each) to the value it starts
+// with, whatever the blocking: a row's result does not depend on the other
+// rows, and equals a sparse sum over the row's nonzero k in increasing order.
+constexpr int kNV = 2;                                       // vectors of C per row
+constexpr int kNR = kNV * W;                                 // columns of a B panel
+constexpr int kMR = W == 16 ? 12 : (W == 8 ? 6 : 4);         // rows of an A micro-panel
+constexpr int kKC = 256;                                     // K per block
+
+// C[0..R) x [0..NV W) += A (R rows of stride lda, kc columns) . Bp (kc x NV W, packed)
+template <int R, int NV>
+inline void gemm_micro(int kc, const float* a, std::size_t lda, const float* bp, float* c,
+                       std::size_t ldc) {
+    vf acc[R][NV];
+    for (int i = 0; i < R; ++i)
+        for (int v = 0; v < NV; ++v) acc[i][v] = load(c + i * ldc + v * W);
+    for (int k = 0; k < kc; ++k) {
+        vf bv[NV];
+        for (int v = 0; v < NV; ++v) bv[v] = load(bp + k * NV * W + v * W);
+        for (int i = 0; i < R; ++i) {
+            const vf av = splat(a[i * lda + k]);
+            for (int v = 0; v < NV; ++v) acc[i][v] += av * bv[v];
+        }
+    }
+    for (int i = 0; i < R; ++i)
+        for (int v = 0; v < NV; ++v) store(c + i * ldc + v * W, acc[i][v]);
+}
+
+template <int NV, int R = kMR>
+inline void gemm_edge(int rows, int kc, const float* a, std::size_t lda, const float* bp, float* c,
+                      std::size_t ldc) {
+    if constexpr (R > 0) {
+        if (rows == R)
+            gemm_micro<R, NV>(kc, a, lda, bp, c, ldc);
+        else
+            gemm_edge<NV, R - 1>(rows, kc, a, lda, bp, c, ldc);
+    }
+}
+
+// B (K x N, row stride ldb, N a multiple of W) packed for gemm_packed:
+// blocks of kKC rows, each in panels of kNR columns (then W), contiguous.
+struct PackedB {
+    int k = 0, n = 0;
+    std::vector<float> data;
+    void pack(int k_, int n_, const float* b, std::size_t ldb) {
+        k = k_;
+        n = n_;
+        data.resize(static_cast<std::size_t>(k) * n);
+        float* p = data.data();
+        for (int k0 = 0; k0 < k; k0 += kKC) {
+            const int kc = std::min(kKC, k - k0);
+            int j = 0;
+            for (; j + kNR <= n; j += kNR, p += kc * kNR)
+                for (int kk = 0; kk < kc; ++kk)
+                    std::memcpy(p + kk * kNR, b + (k0 + kk) * ldb + j, sizeof(float) * kNR);
+            for (; j < n; j += W, p += kc * W)
+                for (int kk = 0; kk < kc; ++kk)
+                    std::memcpy(p + kk * W, b + (k0 + kk) * ldb + j, sizeof(float) * W);
+        }
+    }
+};
+
+// C (m x B.n, row stride ldc) += A (m x B.k, row stride lda) . B
+void gemm_packed(int m, const float* a, std::size_t lda, const PackedB& b, float* c,
+                 std::size_t ldc) {
+    const float* bp = b.data.data();
+    for (int k0 = 0; k0 < b.k; k0 += kKC) {
+        const int kc = std::min(kKC, b.k - k0);
+        int j = 0;
+        for (; j + kNR <= b.n; j += kNR, bp += kc * kNR)
+            for (int i0 = 0; i0 < m; i0 += kMR)
+                gemm_edge<kNV>(std::min(kMR, m - i0), kc, a + i0 * lda + k0, lda, bp,
+                               c + i0 * ldc + j, ldc);
+        for (; j < b.n; j += W, bp += kc * W)
+            for (int i0 = 0; i0 < m; i0 += kMR)
+                gemm_edge<1>(std::min(kMR, m - i0), kc, a + i0 * lda + k0, lda, bp,
+                             c + i0 * ldc + j, ldc);
+    }
+}
+
 // pre[c : c + NV*W] = init + sum over the listed inputs of val * W0T[idx, c:],
 // with the NV accumulators in registers.
 template <int NV>
@@ -409,30 +567,104 @@ void forward_from_pre0(const Net& net, const float* pre0, float* logits, float* 
     if (out) apply_output(last.act, z, out, last.n_out);
 }
 
+// Rows of the batched forward pass handled together: layer 0 as one GEMM
+// (or sparse groups) and every later layer as one batched dense product.
+constexpr int kBlock = 128;
+
+namespace {
+
+// A thread's buffers for forward_rows, grown as needed and never shrunk.
+struct Scratch {
+    std::vector<int> idx;
+    std::vector<float> xs, val, za, zb, h;
+    std::vector<std::uint8_t> mask;
+    PackedB w0;
+    void reserve(int n_in, std::size_t width) {
+        const std::size_t n = static_cast<std::size_t>(n_in);
+        if (idx.size() < n) {
+            idx.resize(n);
+            val.resize(n);
+            mask.resize(n);
+        }
+        if (xs.size() < n * kBlock) xs.resize(n * kBlock);
+        if (za.size() < width * kBlock) {
+            za.resize(width * kBlock);
+            zb.resize(width * kBlock);
+            h.resize(width * kBlock);
+        }
+    }
+};
+
+}  // namespace
+
 template <class T>
 void forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin, std::size_t end,
                     float* out, bool logits) {
     const int n_in = net.n_in(), n_out = net.n_out();
     const Layer& L0 = net.layers.front();
-    std::vector<int> idx(n_in);
-    std::vector<float> xs(static_cast<std::size_t>(n_in) * kRows), val(n_in);
-    std::vector<std::uint8_t> mask(n_in);
-    std::vector<float> pre(static_cast<std::size_t>(L0.out_pad) * kRows), scratch(net.scratch_size());
-    auto finish = [&](const float* p, std::size_t r) {
-        float* o = out + (r - begin) * n_out;
-        forward_from_pre0(net, p, logits ? o : nullptr, logits ? nullptr : o, scratch.data());
-    };
-    std::size_t r = begin;
-    for (; r + kRows <= end; r += kRows) {
-        const T* rows[kRows];
-        for (int k = 0; k < kRows; ++k) rows[k] = x + (r + k) * n_in;
-        layer0_rows(L0, rows, scale, idx.data(), xs.data(), mask.data(), val.data(), pre.data());
-        for (int k = 0; k < kRows; ++k) finish(pre.data() + k * L0.out_pad, r + k);
-    }
-    for (; r < end; ++r) {
-        const int nnz = gather_nonzero(x + r * n_in, n_in, scale, idx.data(), xs.data());
-        layer0_sparse(L0, idx.data(), xs.data(), nnz, pre.data());
-        finish(pre.data(), r);
+    const int n_layers = static_cast<int>(net.layers.size());
+    const std::size_t width = static_cast<std::size_t>(net.max_width());
+    // scratch kept by the thread between calls: a small batch must not pay
+    // for allocating and zeroing buffers sized for large ones
+    thread_local Scratch sc;
+    sc.reserve(n_in, width);
+    int* idx = sc.idx.data();
+    float* xs = sc.xs.data();
+    float* val = sc.val.data();
+    std::uint8_t* mask = sc.mask.data();
+    float* h = sc.h.data();
+    PackedB& w0 = sc.w0;  // layer 0's weights for the GEMM, packed when a dense block needs them
+    w0.data.clear();
+    for (std::size_t r0 = begin; r0 < end; r0 += kBlock) {
+        const int m = static_cast<int>(std::min<std::size_t>(kBlock, end - r0));
+        // layer 0: a GEMM over every input when the block is dense, else
+        // sparse groups over the nonzero inputs (the same sums either way)
+        const T* src = x + r0 * n_in;
+        std::size_t nnz = 0;
+        for (std::size_t i = 0; i < static_cast<std::size_t>(m) * n_in; ++i) nnz += src[i] != T(0);
+        const std::size_t P0 = static_cast<std::size_t>(L0.out_pad);
+        if (4 * nnz > static_cast<std::size_t>(m) * n_in) {
+            const float* a = xs;
+            if constexpr (std::is_same_v<T, float>) {
+                if (scale == 1.0f) a = src;  // float32 input: used as it is
+            }
+            if (a == xs)
+                for (std::size_t i = 0; i < static_cast<std::size_t>(m) * n_in; ++i)
+                    xs[i] = static_cast<float>(src[i]) * scale;
+            for (int r = 0; r < m; ++r) std::memcpy(sc.za.data() + r * P0, L0.b.data(), sizeof(float) * P0);
+            if (w0.data.empty()) w0.pack(n_in, L0.out_pad, L0.w.data(), P0);
+            gemm_packed(m, a, n_in, w0, sc.za.data(), P0);
+        } else {
+            int r = 0;
+            for (; r + kRows <= m; r += kRows) {
+                const T* rows[kRows];
+                for (int k = 0; k < kRows; ++k) rows[k] = src + (r + k) * n_in;
+                layer0_rows(L0, rows, scale, idx, xs, mask, val, sc.za.data() + r * P0);
+            }
+            for (; r < m; ++r) {
+                const int k = gather_nonzero(src + r * n_in, n_in, scale, idx, xs);
+                layer0_sparse(L0, idx, xs, k, sc.za.data() + r * P0);
+            }
+        }
+        // later layers, the block at once
+        float* z = sc.za.data();
+        float* zn = sc.zb.data();
+        for (int l = 0; l + 1 < n_layers; ++l) {
+            const Layer& L = net.layers[l];
+            const Layer& next = net.layers[l + 1];
+            apply_hidden(L.act, z, h, m * L.out_pad, static_cast<float>(net.leaky_slope));
+            dense_rows_batch(next, h, next.in_pad, m, zn, next.out_pad);
+            std::swap(z, zn);
+        }
+        const Layer& last = net.layers.back();
+        for (int r = 0; r < m; ++r) {
+            float* o = out + (r0 + r - begin) * n_out;
+            const float* zr = z + static_cast<std::size_t>(r) * last.out_pad;
+            if (logits)
+                std::memcpy(o, zr, sizeof(float) * n_out);
+            else
+                apply_output(last.act, zr, o, n_out);
+        }
     }
 }
 

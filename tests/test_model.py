@@ -260,3 +260,26 @@ def test_nan_inside_the_net_is_not_squashed_into_a_number():
                 net.predict_proba(np.ones((1, 28, 28), np.float32))
         finally:
             _core.set_isa(_core.available_isas()[0])
+
+
+@pytest.mark.parametrize("uint8", [False, True])
+def test_a_row_does_not_depend_on_its_batch(seed_net, mnist_test, uint8):
+    """Dense blocks go through a GEMM, sparse ones through sums over their
+    nonzero pixels: the arithmetic is the same, so an image's output is
+    bit-identical alone, among digits, or among noise images, on every
+    instruction set and for any thread count."""
+    digits = mnist_test[0][:7]
+    noise = (np.random.default_rng(0).random((300, 28, 28)) * 255).astype(np.uint8)
+    if not uint8:
+        digits, noise = digits.astype(np.float32) / 255, noise.astype(np.float32) / 255
+    for isa in _core.available_isas():
+        _core.set_isa(isa)
+        try:
+            alone = np.stack([seed_net.predict_proba(d) for d in digits])
+            among_digits = seed_net.predict_proba(digits, threads=1)
+            mixed = seed_net.predict_proba(np.concatenate([noise[:150], digits, noise[150:]]),
+                                           threads=3)
+            assert np.array_equal(alone, among_digits), isa
+            assert np.array_equal(alone, mixed[150:157]), isa
+        finally:
+            _core.set_isa(_core.available_isas()[0])
