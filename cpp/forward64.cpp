@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace netdream {
 
@@ -27,8 +28,9 @@ double dact64(Act a, double z, double h, double slope) {
 
 Acts64::Acts64(const Net& net) {
     for (const Layer& L : net.layers) {
-        pre.emplace_back(L.out_pad, 0.0);
-        post.emplace_back(L.out_pad, 0.0);
+        const std::size_t n = net.conv ? L.out.size() : static_cast<std::size_t>(L.out_pad);
+        pre.emplace_back(n, 0.0);
+        post.emplace_back(n, 0.0);
     }
 }
 
@@ -91,7 +93,79 @@ void forward64_from_pre0(const Net& net, Acts64& a, int upto) {
                                net.layers[last].n_out);
 }
 
+void conv_forward64(const Net& net, const double* x, Acts64& a, int upto) {
+    const int last = static_cast<int>(net.layers.size()) - 1;
+    for (int l = 0; l <= upto; ++l) {
+        const Layer& L = net.layers[l];
+        const double* in = l == 0 ? x : a.post[l - 1].data();
+        double* pre = a.pre[l].data();
+        double* post = a.post[l].data();
+        switch (L.kind) {
+            case Kind::Conv: {
+                const int IH = L.in.h, IW = L.in.w, IC = L.in.c, ICP = L.in.cp, CP = L.out.cp;
+                for (int oy = 0; oy < L.out.h; ++oy)
+                    for (int ox = 0; ox < L.out.w; ++ox) {
+                        const std::size_t p = static_cast<std::size_t>(oy) * L.out.w + ox;
+                        double* o = pre + p * CP;
+                        const double* b = L.bias_map64.empty() ? L.b64.data() : L.bias_map64.data() + p * CP;
+                        std::copy(b, b + CP, o);
+                        for (int ky = 0; ky < L.kh; ++ky) {
+                            const int iy = oy * L.stride - L.pad_t + ky;
+                            if (iy < 0 || iy >= IH) continue;
+                            for (int kx = 0; kx < L.kw; ++kx) {
+                                const int ix = ox * L.stride - L.pad_l + kx;
+                                if (ix < 0 || ix >= IW) continue;
+                                for (int c = 0; c < IC; ++c) {
+                                    const double v = l == 0 ? in[(static_cast<std::size_t>(c) * IH + iy) * IW + ix]
+                                                            : in[(static_cast<std::size_t>(iy) * IW + ix) * ICP + c];
+                                    if (v == 0.0) continue;
+                                    const double* w = L.w64.data() + ((static_cast<std::size_t>(ky) * L.kw + kx) * ICP + c) * CP;
+                                    for (int k = 0; k < CP; ++k) o[k] += v * w[k];
+                                }
+                            }
+                        }
+                    }
+                for (std::size_t i = 0; i < L.out.size(); ++i) post[i] = act64(L.act, pre[i], net.leaky_slope);
+                break;
+            }
+            case Kind::MaxPool:
+            case Kind::AvgPool: {
+                const int CP = L.in.cp, IW = L.in.w;
+                const bool mx = L.kind == Kind::MaxPool;
+                for (int oy = 0; oy < L.out.h; ++oy)
+                    for (int ox = 0; ox < L.out.w; ++ox)
+                        for (int c = 0; c < CP; ++c) {
+                            double v = mx ? -std::numeric_limits<double>::infinity() : 0.0;
+                            for (int ky = 0; ky < L.kh; ++ky)
+                                for (int kx = 0; kx < L.kw; ++kx) {
+                                    const double u = in[((static_cast<std::size_t>(oy) * L.stride + ky) * IW +
+                                                         ox * L.stride + kx) * CP + c];
+                                    v = mx ? std::max(v, u) : v + u;
+                                }
+                            post[(static_cast<std::size_t>(oy) * L.out.w + ox) * CP + c] =
+                                mx ? v : v / (L.kh * L.kw);
+                        }
+                break;
+            }
+            case Kind::Flatten:
+                std::copy(in, in + L.out.size(), post);
+                break;
+            case Kind::Dense:
+                dense64(L, in, pre);
+                if (l < last)
+                    for (int j = 0; j < L.n_out; ++j) post[j] = act64(L.act, pre[j], net.leaky_slope);
+                else
+                    output64(L.act, pre, post, L.n_out);
+                break;
+        }
+    }
+}
+
 void forward64(const Net& net, const double* x, Acts64& a) {
+    if (net.conv) {
+        conv_forward64(net, x, a, static_cast<int>(net.layers.size()) - 1);
+        return;
+    }
     layer0_pre64(net, x, a.pre[0].data());
     forward64_from_pre0(net, a, static_cast<int>(net.layers.size()) - 1);
 }

@@ -246,12 +246,25 @@ GaResult evolve(const Net& net, const GaSpec& s, int threads, const std::atomic<
         g.index = cls;
         return class_score<float>(g, out_act, logit.data() + i * sk, k) - pen[i];
     };
+    // An MLP evaluates each child as it is bred (incrementally from its
+    // parent where that pays); a convolutional network evaluates the new
+    // children together afterwards, through the batched forward pass.
     auto evaluate = [&](std::size_t i, const float* x, const float* parent, const float* parent_pre,
                         Scratch& sc, std::vector<float>& pre_v, std::vector<float>& z_v,
                         std::vector<float>& p_v, std::vector<double>& pen_v) {
-        ev(x, parent, parent_pre, pre_v.data() + i * sp, z_v.data() + i * sk, p_v.data() + i * sk,
-           sc.idx.data(), sc.val.data(), sc.tail.data());
+        if (!net.conv)
+            ev(x, parent, parent_pre, pre_v.data() + i * sp, z_v.data() + i * sk,
+               p_v.data() + i * sk, sc.idx.data(), sc.val.data(), sc.tail.data());
         pen_v[i] = ev.penalty(x);
+    };
+    auto evaluate_batch = [&](const std::vector<float>& images, std::size_t first,
+                              std::vector<float>& z_v, std::vector<float>& p_v) {
+        if (!net.conv) return;
+        const Kernels& kn = kernels();
+        parallel_for(P - first, T, [&](std::size_t b, std::size_t e, int) {
+            kn.conv_forward_rows(net, images.data(), InputKind::Float32, first + b, first + e,
+                                 z_v.data() + (first + b) * sk, p_v.data() + (first + b) * sk);
+        });
     };
 
     // the first population
@@ -264,6 +277,7 @@ GaResult evolve(const Net& net, const GaSpec& s, int threads, const std::atomic<
             evaluate(i, x, nullptr, nullptr, sc, pre, logit, prob, pen);
         }
     });
+    evaluate_batch(pop, 0, logit, prob);
 
     // MAP-Elites archive: one elite per class, with its pre-activations
     std::vector<float> archive, archive_pre;
@@ -401,6 +415,7 @@ GaResult evolve(const Net& net, const GaSpec& s, int threads, const std::atomic<
                          pre_next, logit_next, prob_next, pen_next);
             }
         });
+        evaluate_batch(next, first, logit_next, prob_next);
         pop.swap(next);
         pre.swap(pre_next);
         logit.swap(logit_next);

@@ -82,6 +82,31 @@ private:
     Acts64 a_, cand_;
 };
 
+// The incremental state of one image of a convolutional network (in
+// float32; see conv.inl): the kernels of this CPU's instruction set.
+class ConvProbe {
+public:
+    ConvProbe(const Net& net, const Goal& goal)
+        : k_(kernels()), p_(k_.conv_probe_new(net, goal)) {}
+    ~ConvProbe() { k_.conv_probe_free(p_); }
+    ConvProbe(const ConvProbe&) = delete;
+    ConvProbe& operator=(const ConvProbe&) = delete;
+
+    double reset(const double* x) { return k_.conv_probe_reset(p_, x); }
+    double propose(int i, double d) {
+        i_ = i;
+        d_ = d;
+        return last_ = k_.conv_probe_propose(p_, i, d);
+    }
+    void accept() { k_.conv_probe_accept(p_, i_, d_, last_); }
+
+private:
+    const Kernels& k_;
+    void* p_;
+    int i_ = 0;
+    double d_ = 0.0, last_ = 0.0;
+};
+
 template <class Probe>
 bool climb(Probe& probe, const Net& net, const HillSpec& sp, const Regularizer& reg,
            std::int64_t r, HillRun& run, const std::atomic<bool>& stop,
@@ -186,12 +211,19 @@ HillClimber::HillClimber(const Net& net, const HillSpec& spec)
     if (spec_.refresh_every < 0) throw std::invalid_argument("refresh_every must be >= 0");
     if (spec_.first_run < 0) throw std::invalid_argument("first_run must be >= 0");
     if (std::isnan(spec_.stop_score)) throw std::invalid_argument("stop_score must not be NaN");
+    if (net_.conv && spec_.precision == Precision::Float64)
+        throw std::invalid_argument("precision='float64' is for multilayer perceptrons; a "
+                                    "convolutional network climbs in float32");
     if (reg_.active() && !reg_.has_delta())
         throw std::invalid_argument("hill climbing needs every regularizer term's delta function");
 }
 
 bool HillClimber::run(std::int64_t r, HillRun& run, const std::atomic<bool>& stop,
                       std::atomic<std::int64_t>& steps_done, LiveView* view) const {
+    if (net_.conv) {
+        ConvProbe probe(net_, spec_.goal);
+        return climb(probe, net_, spec_, reg_, r, run, stop, steps_done, view);
+    }
     if (spec_.precision == Precision::Float64) {
         MlpProbe64 probe(net_, spec_.goal);
         return climb(probe, net_, spec_, reg_, r, run, stop, steps_done, view);

@@ -83,20 +83,9 @@ inline vf load(const float* p) {
 inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 // x in every lane (a plain broadcast: a register or memory operand, no arithmetic)
 inline vf splat(float x) {
-#if ND_VEC_FLOATS == 16 && defined(__AVX512F__)
-    const __m512 v = _mm512_set1_ps(x);
-#elif ND_VEC_FLOATS == 8 && defined(__AVX__)
-    const __m256 v = _mm256_set1_ps(x);
-#elif ND_VEC_FLOATS == 4 && defined(__SSE2__)
-    const __m128 v = _mm_set1_ps(x);
-#else
-    return vf{} + x;
-#endif
-#if defined(__SSE2__)
     vf r;
-    std::memcpy(&r, &v, sizeof r);
+    for (int i = 0; i < W; ++i) r[i] = x;
     return r;
-#endif
 }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
@@ -105,8 +94,12 @@ inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 // x86 max/min instructions return their second operand when either is NaN.
 inline vf clamp_keep_nan(vf x, vf lo, vf hi) {
 #if ND_VEC_FLOATS == 16 && defined(__AVX512F__)
+#pragma GCC diagnostic push
+// GCC's _mm512_max_ps passes _mm512_undefined_ps() as its (unused) merge source
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
     __m512 v = _mm512_max_ps(reinterpret_cast<__m512&>(lo), reinterpret_cast<__m512&>(x));
     v = _mm512_min_ps(reinterpret_cast<__m512&>(hi), v);
+#pragma GCC diagnostic pop
     vf r;
     std::memcpy(&r, &v, sizeof r);
     return r;
@@ -668,8 +661,15 @@ void forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin, 
     }
 }
 
+void conv_forward_rows(const Net& net, const void* x, InputKind kind, std::size_t begin,
+                       std::size_t end, float* logits, float* probs);
+
 void forward_rows(const Net& net, const void* x, InputKind kind, std::size_t begin,
                   std::size_t end, float* out, bool logits) {
+    if (net.conv) {
+        conv_forward_rows(net, x, kind, begin, end, logits ? out : nullptr, logits ? nullptr : out);
+        return;
+    }
     if (kind == InputKind::Uint8)
         forward_rows_t(net, static_cast<const std::uint8_t*>(x), 1.0f / 255.0f, begin, end, out,
                        logits);
@@ -748,9 +748,13 @@ void layer0_update(const Net& net, const float* init, const int* idx, const floa
     layer0_accumulate(net.layers.front(), init, idx, val, n, pre);
 }
 
+#include "conv.inl"
+
 extern const Kernels table;
-const Kernels table = {ND_ISA_NAME, &forward_rows, &forward_from_pre0, &layer0_update, &score_from_pre0,
-                       &score_candidate};
+const Kernels table = {ND_ISA_NAME,       &forward_rows,       &forward_from_pre0,
+                       &layer0_update,    &score_from_pre0,    &score_candidate,
+                       &conv_forward_rows, &conv_probe_new,    &conv_probe_free,
+                       &conv_probe_reset, &conv_probe_propose, &conv_probe_accept};
 
 }  // namespace ND_ISA_NS
 }  // namespace netdream

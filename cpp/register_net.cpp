@@ -73,9 +73,67 @@ py::array_t<float> forward_impl(const Net& net, const py::array_t<T, py::array::
     return out;
 }
 
+// One layer's values (pre-activations or outputs) for row r of the Python
+// result: conv and pool layers as (c, h, w) planes, a flatten as its
+// channels-first vector, a dense layer as its n_out values.
+std::size_t public_size(const Net& net, const Layer& L) {
+    if (!net.conv) return static_cast<std::size_t>(L.n_out);
+    if (L.kind == Kind::Dense) return static_cast<std::size_t>(L.n_out);
+    if (L.kind == Kind::Flatten) return static_cast<std::size_t>(L.in.c) * L.in.h * L.in.w;
+    return static_cast<std::size_t>(L.out.c) * L.out.h * L.out.w;
+}
+
+void to_public(const Net& net, const Layer& L, const double* v, double* out) {
+    if (!net.conv || L.kind == Kind::Dense) {
+        std::copy(v, v + L.n_out, out);
+        return;
+    }
+    const Shape& s = L.kind == Kind::Flatten ? L.in : L.out;
+    for (int c = 0; c < s.c; ++c)
+        for (std::size_t p = 0; p < s.positions(); ++p)
+            out[static_cast<std::size_t>(c) * s.positions() + p] = v[p * s.cp + c];
+}
+
+py::list layer_shapes(const Net& net) {
+    py::list out;
+    for (const Layer& L : net.layers) {
+        if (!net.conv || L.kind == Kind::Dense)
+            out.append(py::make_tuple(L.n_out));
+        else if (L.kind == Kind::Flatten)
+            out.append(py::make_tuple(L.in.c * L.in.h * L.in.w));
+        else
+            out.append(py::make_tuple(L.out.c, L.out.h, L.out.w));
+    }
+    return out;
+}
+
 }  // namespace
 
 void register_net(py::module_& m) {
+    py::enum_<Kind>(m, "Kind", py::module_local(), "Kinds of layer.")
+        .value("dense", Kind::Dense)
+        .value("conv", Kind::Conv)
+        .value("maxpool", Kind::MaxPool)
+        .value("avgpool", Kind::AvgPool)
+        .value("flatten", Kind::Flatten);
+    py::class_<LayerSpec>(m, "LayerSpec", py::module_local(),
+                          "One layer of a convolutional network (net.hpp): conv weight (out_c, "
+                          "in_c, kh, kw), dense weight (n_out, n_in) in the channels-first order of "
+                          "the layer before; padding (top, bottom, left, right).")
+        .def(py::init([](const py::kwargs& kw) {
+            LayerSpec s;
+            py::object self = py::cast(&s, py::return_value_policy::reference);
+            for (auto item : kw) py::setattr(self, item.first, item.second);
+            return s;
+        }))
+        .def_readwrite("kind", &LayerSpec::kind)
+        .def_readwrite("act", &LayerSpec::act)
+        .def_readwrite("weight", &LayerSpec::weight)
+        .def_readwrite("weight_shape", &LayerSpec::weight_shape)
+        .def_readwrite("bias", &LayerSpec::bias)
+        .def_readwrite("stride", &LayerSpec::stride)
+        .def_readwrite("padding", &LayerSpec::padding)
+        .def_readwrite("size", &LayerSpec::size);
     py::enum_<Act>(m, "Act", py::module_local(), "Activations of the core's layers.")
         .value("identity", Act::Identity)
         .value("relu", Act::Relu)
@@ -90,6 +148,16 @@ void register_net(py::module_& m) {
              "A dense network (float32, with a float64 copy). weights[l] has shape (n_out, n_in); "
              "activations[l] is the activation of layer l (the last one is the output); "
              "image_shape = (channels, height, width) of the input, in [0, 1].")
+        .def_static("convolutional", &make_conv_net, py::arg("layers"), py::arg("channels"),
+                    py::arg("height"), py::arg("width"), py::arg("enc_scale"), py::arg("enc_shift"),
+                    py::arg("leaky_slope") = 0.01,
+                    "A convolutional network from LayerSpecs; the image (channels x height x "
+                    "width in [0, 1]) is encoded per channel as enc_scale * x + enc_shift before "
+                    "the first layer (a convolution, which folds the encoding in).")
+        .def_property_readonly("is_convolutional", [](const Net& net) { return net.conv; })
+        .def_property_readonly("layer_shapes", &layer_shapes,
+                               "Each layer's output shape: (c, h, w) for conv and pool layers, "
+                               "(n,) for flatten and dense layers.")
         .def_property_readonly("sizes",
                                [](const Net& net) {
                                    std::vector<int> s{net.n_in()};
@@ -129,11 +197,14 @@ void register_net(py::module_& m) {
                 const py::ssize_t n = x.shape(0);
                 py::list pre, post;
                 std::vector<double*> pre_p, post_p;
+                std::vector<std::size_t> width;
                 for (const Layer& L : net.layers) {
-                    py::array_t<double> a({n, static_cast<py::ssize_t>(L.n_out)});
-                    py::array_t<double> b({n, static_cast<py::ssize_t>(L.n_out)});
+                    const std::size_t w = public_size(net, L);
+                    py::array_t<double> a({n, static_cast<py::ssize_t>(w)});
+                    py::array_t<double> b({n, static_cast<py::ssize_t>(w)});
                     pre_p.push_back(a.mutable_data());
                     post_p.push_back(b.mutable_data());
+                    width.push_back(w);
                     pre.append(a);
                     post.append(b);
                 }
@@ -146,9 +217,13 @@ void register_net(py::module_& m) {
                     for (py::ssize_t r = 0; r < n; ++r) {
                         forward64(net, src + r * n_in, acts);
                         for (std::size_t l = 0; l < net.layers.size(); ++l) {
-                            const int w = net.layers[l].n_out;
-                            std::copy(acts.pre[l].begin(), acts.pre[l].begin() + w, pre_p[l] + r * w);
-                            std::copy(acts.post[l].begin(), acts.post[l].begin() + w, post_p[l] + r * w);
+                            const Layer& L = net.layers[l];
+                            // a flatten's values are its input's
+                            const std::size_t from = net.conv && L.kind == Kind::Flatten ? l - 1 : l;
+                            const bool has_pre = !net.conv || L.kind == Kind::Conv || L.kind == Kind::Dense;
+                            to_public(net, L, (has_pre ? acts.pre[from] : acts.post[from]).data(),
+                                      pre_p[l] + r * width[l]);
+                            to_public(net, L, acts.post[from].data(), post_p[l] + r * width[l]);
                         }
                     }
                 }
@@ -157,7 +232,8 @@ void register_net(py::module_& m) {
             py::arg("x"),
             "The double-precision forward pass of x (N, n_in) in [0, 1]: (pre, post), one "
             "(N, width) array per layer: pre-activations and activations (the last: the output "
-            "activation).");
+            "activation); a conv or pool layer's values flattened channels first (c, h, w), a "
+            "pool's pre the same as its post.");
 }
 
 }  // namespace netdream::bind

@@ -147,7 +147,8 @@ void register_search(py::module_& m) {
         .value("seed_error", Objective::SeedError);
     py::enum_<TargetKind>(m, "TargetKind", py::module_local())
         .value("output", TargetKind::Class)
-        .value("unit", TargetKind::Unit);
+        .value("unit", TargetKind::Unit)
+        .value("channel", TargetKind::Channel);
     py::enum_<Start>(m, "Start", py::module_local())
         .value("given", Start::Given)
         .value("sparse", Start::Sparse)

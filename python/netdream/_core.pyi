@@ -8,7 +8,107 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['Act', 'Crossover', 'GaSpec', 'GaStart', 'Goal', 'HillSpec', 'Mutation', 'Net', 'Objective', 'Precision', 'RegTerm', 'RegularizerError', 'Selection', 'Start', 'TargetKind', 'available_isas', 'evolve', 'hill_climb', 'input_gradient', 'isa', 'max_threads', 'rng_uniform', 'set_isa']
+__all__: list[str] = ['Act', 'Crossover', 'GaSpec', 'GaStart', 'Goal', 'HillSpec', 'Kind', 'LayerSpec', 'Mutation', 'Net', 'Objective', 'Precision', 'RegTerm', 'RegularizerError', 'Selection', 'Start', 'TargetKind', 'available_isas', 'evolve', 'hill_climb', 'input_gradient', 'isa', 'max_threads', 'rng_uniform', 'set_isa']
+class Kind:
+    """
+    Kinds of layer.
+    
+    Members:
+    
+      dense
+    
+      conv
+    
+      maxpool
+    
+      avgpool
+    
+      flatten
+    """
+    __members__: typing.ClassVar[dict[str, Kind]]
+    avgpool: typing.ClassVar[Kind]
+    conv: typing.ClassVar[Kind]
+    dense: typing.ClassVar[Kind]
+    flatten: typing.ClassVar[Kind]
+    maxpool: typing.ClassVar[Kind]
+    @typing.overload
+    def __eq__(self, other: Kind) -> bool:
+        ...
+    @typing.overload
+    def __eq__(self, other: typing.Any) -> bool:
+        ...
+    def __getstate__(self) -> int:
+        ...
+    def __hash__(self) -> int:
+        ...
+    def __index__(self) -> int:
+        ...
+    def __init__(self, value: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __int__(self) -> int:
+        ...
+    @typing.overload
+    def __ne__(self, other: Kind) -> bool:
+        ...
+    @typing.overload
+    def __ne__(self, other: typing.Any) -> bool:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def __setstate__(self, state: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    def __str__(self) -> str:
+        ...
+    @property
+    def name(self) -> str:
+        ...
+    @property
+    def value(self) -> int:
+        ...
+class LayerSpec:
+    """
+    One layer of a convolutional network (net.hpp): conv weight (out_c, in_c, kh, kw), dense weight (n_out, n_in) in the channels-first order of the layer before; padding (top, bottom, left, right).
+    """
+    act: ...
+    kind: Kind
+    def __init__(self, **kwargs) -> None:
+        ...
+    @property
+    def bias(self) -> list[float]:
+        ...
+    @bias.setter
+    def bias(self, arg0: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> None:
+        ...
+    @property
+    def padding(self) -> typing.Annotated[list[int], "FixedSize(4)"]:
+        ...
+    @padding.setter
+    def padding(self, arg0: typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(4)"]) -> None:
+        ...
+    @property
+    def size(self) -> int:
+        ...
+    @size.setter
+    def size(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def stride(self) -> int:
+        ...
+    @stride.setter
+    def stride(self, arg0: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+    @property
+    def weight(self) -> list[float]:
+        ...
+    @weight.setter
+    def weight(self, arg0: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> None:
+        ...
+    @property
+    def weight_shape(self) -> list[int]:
+        ...
+    @weight_shape.setter
+    def weight_shape(self, arg0: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> None:
+        ...
 class Act:
     """
     Activations of the core's layers.
@@ -69,6 +169,11 @@ class Act:
     def value(self) -> int:
         ...
 class Net:
+    @staticmethod
+    def convolutional(layers: collections.abc.Sequence[LayerSpec], channels: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex, enc_scale: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], enc_shift: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex], leaky_slope: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> Net:
+        """
+        A convolutional network from LayerSpecs; the image (channels x height x width in [0, 1]) is encoded per channel as enc_scale * x + enc_shift before the first layer (a convolution, which folds the encoding in).
+        """
     def __init__(self, weights: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], biases: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float64]], activations: collections.abc.Sequence[Act], image_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], leaky_slope: typing.SupportsFloat | typing.SupportsIndex = 0.01) -> None:
         """
         A dense network (float32, with a float64 copy). weights[l] has shape (n_out, n_in); activations[l] is the activation of layer l (the last one is the output); image_shape = (channels, height, width) of the input, in [0, 1].
@@ -79,7 +184,7 @@ class Net:
         """
     def forward64(self, x: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> tuple[list, list]:
         """
-        The double-precision forward pass of x (N, n_in) in [0, 1]: (pre, post), one (N, width) array per layer: pre-activations and activations (the last: the output activation).
+        The double-precision forward pass of x (N, n_in) in [0, 1]: (pre, post), one (N, width) array per layer: pre-activations and activations (the last: the output activation); a conv or pool layer's values flattened channels first (c, h, w), a pool's pre the same as its post.
         """
     @property
     def activations(self) -> list[Act]:
@@ -87,6 +192,14 @@ class Net:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         ...
+    @property
+    def is_convolutional(self) -> bool:
+        ...
+    @property
+    def layer_shapes(self) -> list:
+        """
+        Each layer's output shape: (c, h, w) for conv and pool layers, (n,) for flatten and dense layers.
+        """
     @property
     def leaky_slope(self) -> float:
         ...
@@ -159,8 +272,11 @@ class TargetKind:
       output
     
       unit
+    
+      channel
     """
     __members__: typing.ClassVar[dict[str, TargetKind]]
+    channel: typing.ClassVar[TargetKind]
     output: typing.ClassVar[TargetKind]
     unit: typing.ClassVar[TargetKind]
     @typing.overload

@@ -37,4 +37,7 @@ void forward64_from_pre0(const Net& net, Acts64& a, int upto);
 // The whole pass of input x.
 void forward64(const Net& net, const double* x, Acts64& a);
 
+// A convolutional network's layers 0..upto (inclusive) of input x.
+void conv_forward64(const Net& net, const double* x, Acts64& a, int upto);
+
 }  // namespace netdream

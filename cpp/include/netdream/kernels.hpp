@@ -36,6 +36,20 @@ struct Kernels {
     // for one column) and score_from_pre0(cand), in one call.
     double (*score_candidate)(const Net& net, const float* pre, int i, float d, float* cand,
                               const Goal& goal, float* scratch);
+    // --- convolutional networks
+    // The batched forward pass of rows [begin, end): logits and/or outputs
+    // (either may be null), n_out values per row.
+    void (*conv_forward_rows)(const Net& net, const void* x, InputKind kind, std::size_t begin,
+                              std::size_t end, float* logits, float* probs);
+    // The hill climber's incremental state of one image (an opaque object):
+    // reset from an image (returns its score), propose a change d of pixel
+    // i (returns the candidate's score; the state is unchanged), accept the
+    // last proposal.
+    void* (*conv_probe_new)(const Net& net, const Goal& goal);
+    void (*conv_probe_free)(void* probe);
+    double (*conv_probe_reset)(void* probe, const double* x);
+    double (*conv_probe_propose)(void* probe, int i, double d);
+    void (*conv_probe_accept)(void* probe, int i, double d, double score);
 };
 
 const Kernels& kernels();                        // the best for this CPU (or NETDREAM_ISA)

@@ -26,16 +26,18 @@ namespace netdream {
 // For an identity output, LogProb, Prob and SeedError are z_t.
 enum class Objective : int { LogProb = 0, Prob = 1, Margin = 2, Logit = 3, Wanted = 4, SeedError = 5 };
 
-// What is targeted: a class (through an Objective), or a hidden unit of a
+// What is targeted: a class (through an Objective); a hidden unit of a
 // dense layer, whose pre-activation is the score (it is monotone in the
-// unit's activation and never stalls where a relu is off).
-enum class TargetKind : int { Class = 0, Unit = 1 };
+// unit's activation and never stalls where a relu is off); or a channel of
+// a convolutional layer, whose mean activation over the positions is the
+// score (the filter visualisation of feature maps).
+enum class TargetKind : int { Class = 0, Unit = 1, Channel = 2 };
 
 struct Goal {
     TargetKind kind = TargetKind::Class;
     Objective objective = Objective::LogProb;
     int index = 0;                // the class, or the unit
-    int layer = 0;                // the unit's layer (TargetKind::Unit)
+    int layer = 0;                // the unit's or channel's layer (the core's layer index)
     std::vector<double> wanted;   // Objective::Wanted: one value per output
 };
 

@@ -1,0 +1,605 @@
+// Convolutional networks in float32: the batched forward pass, and the
+// incremental single-pixel re-evaluation of the hill climber. Included by
+// kernels.inl inside its instruction-set namespace (uses its vector helpers
+// and GEMM). Activations are stored channels last (see net.hpp's Shape).
+
+namespace {
+
+// ----------------------------------------------------------------- layers
+
+// out (positions x out.cp) = bias (or layer 0's bias map) + patches . W,
+// the patches of `in` (channels last, or the image plane by plane for layer
+// 0) gathered row by row (im2col), then one GEMM.
+void conv_layer(const Layer& L, const float* in, bool image, const PackedB& w, float* patches,
+                float* out) {
+    const int OH = L.out.h, OW = L.out.w, IH = L.in.h, IW = L.in.w, IC = L.in.c, ICP = L.in.cp;
+    const int CP = L.out.cp;
+    const std::size_t K = static_cast<std::size_t>(L.kh) * L.kw * ICP;
+    for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OW; ++ox) {
+            float* row = patches + (static_cast<std::size_t>(oy) * OW + ox) * K;
+            for (int ky = 0; ky < L.kh; ++ky) {
+                const int iy = oy * L.stride - L.pad_t + ky;
+                for (int kx = 0; kx < L.kw; ++kx) {
+                    const int ix = ox * L.stride - L.pad_l + kx;
+                    float* dst = row + (static_cast<std::size_t>(ky) * L.kw + kx) * ICP;
+                    if (iy < 0 || iy >= IH || ix < 0 || ix >= IW) {
+                        std::fill(dst, dst + ICP, 0.0f);
+                    } else if (image) {
+                        for (int c = 0; c < IC; ++c)
+                            dst[c] = in[(static_cast<std::size_t>(c) * IH + iy) * IW + ix];
+                    } else {
+                        std::memcpy(dst, in + (static_cast<std::size_t>(iy) * IW + ix) * ICP,
+                                    sizeof(float) * ICP);
+                    }
+                }
+            }
+        }
+    const std::size_t P = L.out.positions();
+    if (!L.bias_map.empty())
+        std::memcpy(out, L.bias_map.data(), sizeof(float) * P * CP);
+    else
+        for (std::size_t p = 0; p < P; ++p) std::memcpy(out + p * CP, L.b.data(), sizeof(float) * CP);
+    gemm_packed(static_cast<int>(P), patches, K, w, out, CP);
+}
+
+// One output position of a pooling layer, channels last: max or mean of
+// the size x size window, the taps in row order.
+inline void pool_cell(const Layer& L, const float* in, int oy, int ox, float* o) {
+    const int CP = L.in.cp, IW = L.in.w;
+    const bool mx = L.kind == Kind::MaxPool;
+    for (int c = 0; c < CP; c += W) store(o + c, splat(mx ? -std::numeric_limits<float>::infinity() : 0.0f));
+    for (int ky = 0; ky < L.kh; ++ky)
+        for (int kx = 0; kx < L.kw; ++kx) {
+            const float* i = in + (static_cast<std::size_t>(oy * L.stride + ky) * IW + ox * L.stride + kx) * CP;
+            for (int c = 0; c < CP; c += W) {
+                const vf v = load(i + c), a = load(o + c);
+                store(o + c, mx ? vmax(a, v) : a + v);
+            }
+        }
+    if (!mx) {
+        const vf inv = splat(1.0f / static_cast<float>(L.kh * L.kw));
+        for (int c = 0; c < CP; c += W) store(o + c, load(o + c) * inv);
+    }
+}
+
+void pool_layer(const Layer& L, const float* in, float* out) {
+    for (int oy = 0; oy < L.out.h; ++oy)
+        for (int ox = 0; ox < L.out.w; ++ox)
+            pool_cell(L, in, oy, ox, out + (static_cast<std::size_t>(oy) * L.out.w + ox) * L.out.cp);
+}
+
+// Every layer's output for one image: pre[l] (conv, dense: pre-activations)
+// and act[l] (the layer's output; a flatten's is its input's).
+struct ConvBuffers {
+    std::vector<std::vector<float>> pre, act;
+    std::vector<PackedB> packed;  // the conv layers' weights, for the GEMM
+    std::vector<float> patches;
+    const Net* net = nullptr;
+
+    void prepare(const Net& n) {
+        if (net == &n && pre.size() == n.layers.size()) return;
+        net = &n;
+        const std::size_t L = n.layers.size();
+        pre.assign(L, {});
+        act.assign(L, {});
+        packed.assign(L, PackedB{});
+        std::size_t most = 0;
+        for (std::size_t l = 0; l < L; ++l) {
+            const Layer& ly = n.layers[l];
+            if (ly.kind == Kind::Conv || ly.kind == Kind::Dense) pre[l].assign(ly.out.size(), 0.0f);
+            if (ly.kind != Kind::Flatten) act[l].assign(ly.out.size(), 0.0f);
+            if (ly.kind == Kind::Conv) {
+                const int K = ly.kh * ly.kw * ly.in.cp;
+                packed[l].pack(K, ly.out.cp, ly.w.data(), ly.out.cp);
+                most = std::max(most, ly.out.positions() * K);
+            }
+        }
+        patches.assign(most, 0.0f);
+    }
+    // The output of layer l (a flatten's is its input's).
+    const float* output(std::size_t l) const {
+        while (net->layers[l].kind == Kind::Flatten) --l;
+        return act[l].data();
+    }
+    float* output(std::size_t l) {
+        while (net->layers[l].kind == Kind::Flatten) --l;
+        return act[l].data();
+    }
+};
+
+// Layers [from, to) of one image, from the image x (plane by plane) or the
+// outputs already in b.
+void conv_forward_layers(const Net& net, const float* x, ConvBuffers& b, std::size_t from,
+                         std::size_t to) {
+    const float slope = static_cast<float>(net.leaky_slope);
+    for (std::size_t l = from; l < to; ++l) {
+        const Layer& L = net.layers[l];
+        const float* in = l == 0 ? x : b.output(l - 1);
+        switch (L.kind) {
+            case Kind::Conv:
+                conv_layer(L, in, l == 0, b.packed[l], b.patches.data(), b.pre[l].data());
+                apply_hidden(L.act, b.pre[l].data(), b.act[l].data(), static_cast<int>(L.out.size()), slope);
+                break;
+            case Kind::MaxPool:
+            case Kind::AvgPool:
+                pool_layer(L, in, b.act[l].data());
+                break;
+            case Kind::Flatten:
+                break;
+            case Kind::Dense:
+                dense_rows(L, in, b.pre[l].data());
+                if (l + 1 < net.layers.size())
+                    apply_hidden(L.act, b.pre[l].data(), b.act[l].data(), L.out_pad, slope);
+                else
+                    apply_output(L.act, b.pre[l].data(), b.act[l].data(), L.n_out);
+                break;
+        }
+    }
+}
+
+// The index of the Flatten layer (a convolutional network has one).
+std::size_t flatten_index(const Net& net) {
+    for (std::size_t l = 0; l < net.layers.size(); ++l)
+        if (net.layers[l].kind == Kind::Flatten) return l;
+    return net.layers.size();
+}
+
+constexpr int kConvBlock = 32;  // images whose dense layers run as one batched product
+
+template <class T>
+void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin,
+                         std::size_t end, float* logits, float* probs) {
+    thread_local ConvBuffers b;
+    thread_local std::vector<float> img, ha, hb;
+    b.prepare(net);
+    const std::size_t n_in = static_cast<std::size_t>(net.n_in());
+    const std::size_t fl = flatten_index(net);
+    const std::size_t n_flat = net.layers[fl].out.size();
+    const int n_out = net.n_out();
+    std::size_t widest = n_flat;
+    for (std::size_t l = fl + 1; l < net.layers.size(); ++l)
+        widest = std::max<std::size_t>(widest, net.layers[l].out_pad);
+    img.resize(n_in);
+    ha.resize(widest * kConvBlock);
+    hb.resize(widest * kConvBlock);
+    const float slope = static_cast<float>(net.leaky_slope);
+    for (std::size_t r0 = begin; r0 < end; r0 += kConvBlock) {
+        const int m = static_cast<int>(std::min<std::size_t>(kConvBlock, end - r0));
+        for (int r = 0; r < m; ++r) {
+            const T* src = x + (r0 + r) * n_in;
+            for (std::size_t i = 0; i < n_in; ++i) img[i] = static_cast<float>(src[i]) * scale;
+            conv_forward_layers(net, img.data(), b, 0, fl);
+            std::memcpy(ha.data() + r * n_flat, b.output(fl), sizeof(float) * n_flat);
+        }
+        // the dense layers, the block at once
+        float* h = ha.data();
+        float* z = hb.data();
+        std::size_t ld = n_flat;
+        for (std::size_t l = fl + 1; l < net.layers.size(); ++l) {
+            const Layer& L = net.layers[l];
+            dense_rows_batch(L, h, ld, m, z, L.out_pad);
+            ld = L.out_pad;
+            if (l + 1 < net.layers.size()) {
+                apply_hidden(L.act, z, z, m * L.out_pad, slope);
+                std::swap(h, z);
+            }
+        }
+        const Layer& last = net.layers.back();
+        for (int r = 0; r < m; ++r) {
+            const float* zr = z + static_cast<std::size_t>(r) * last.out_pad;
+            if (logits) std::memcpy(logits + (r0 + r - begin) * n_out, zr, sizeof(float) * n_out);
+            if (probs) apply_output(last.act, zr, probs + (r0 + r - begin) * n_out, n_out);
+        }
+    }
+}
+
+}  // namespace
+
+// The batched forward pass of a convolutional network (see forward_rows).
+void conv_forward_rows(const Net& net, const void* x, InputKind kind, std::size_t begin,
+                       std::size_t end, float* logits, float* probs) {
+    if (kind == InputKind::Uint8)
+        conv_forward_rows_t(net, static_cast<const std::uint8_t*>(x), 1.0f / 255.0f, begin, end,
+                            logits, probs);
+    else
+        conv_forward_rows_t(net, static_cast<const float*>(x), 1.0f, begin, end, logits, probs);
+}
+
+// ------------------------------------------------------ the hill climber's
+//
+// The incremental re-evaluation of one image under a one-pixel change. The
+// state holds every layer's pre-activations and outputs. A change of pixel
+// (c, y, x) moves the first conv layer's pre-activations at the kh x kw
+// output positions whose window holds the pixel (every output channel: one
+// vector of weights per tap); each layer then passes on only the outputs
+// that really changed — a relu that stays off, a max-pool cell whose
+// maximum did not move, passes on nothing — and the first dense layer after
+// the flatten adds the changed inputs' columns. Nothing is written to the
+// state until the candidate is accepted.
+
+namespace {
+
+struct Changes {  // outputs of one layer that a candidate changes
+    std::vector<int> idx;          // index in the layer's output (channels last)
+    std::vector<int> y, x, c;      // ... as position and channel (no division needed downstream)
+    std::vector<float> val, old;
+    void clear() {
+        idx.clear();
+        y.clear();
+        x.clear();
+        c.clear();
+        val.clear();
+        old.clear();
+    }
+    void add(int i, int yy, int xx, int cc, float v, float o) {
+        idx.push_back(i);
+        y.push_back(yy);
+        x.push_back(xx);
+        c.push_back(cc);
+        val.push_back(v);
+        old.push_back(o);
+    }
+    std::size_t size() const { return idx.size(); }
+};
+
+struct ConvProbeImpl {
+    const Net& net;
+    const Goal goal;
+    ConvBuffers base;                 // the current image's layers
+    std::vector<float> img;           // the current image, plane by plane
+    std::size_t top;                  // the last layer the goal needs
+    // per layer, for a candidate
+    std::vector<Changes> ch;
+    Changes pixel;                    // the candidate's change of the image
+    std::vector<std::vector<std::uint32_t>> mark;  // conv: per position; pool: per output
+    std::vector<std::vector<int>> touched;         // conv: positions touched
+    std::vector<std::vector<std::vector<std::pair<int, int>>>> reach;  // conv: per position, (input, weight row)
+    std::vector<std::vector<float>> dpre;          // conv: pre-activation changes, then new values
+    std::vector<std::vector<std::uint32_t>> in_mark;  // pool: which inputs the candidate changed
+    std::vector<std::vector<float>> in_val;           // ... and their new values
+    std::vector<std::vector<float>> full_pre, full_act;  // dense: the candidate's whole vectors
+    std::vector<bool> full;           // dense layer l's candidate is a whole vector
+    std::size_t reached = 0;          // the candidate changed layers up to here
+    std::uint32_t stamp = 0;
+    double channel_sum = 0.0, cand_channel_sum = 0.0;  // Channel goal
+    double score = 0.0;
+
+    ConvProbeImpl(const Net& n, const Goal& g) : net(n), goal(g) {
+        base.prepare(net);
+        const std::size_t L = net.layers.size();
+        top = goal.kind == TargetKind::Class ? L - 1 : static_cast<std::size_t>(goal.layer);
+        img.assign(net.n_in(), 0.0f);
+        ch.assign(L, Changes{});
+        mark.assign(L, {});
+        touched.assign(L, {});
+        reach.assign(L, {});
+        dpre.assign(L, {});
+        in_mark.assign(L, {});
+        in_val.assign(L, {});
+        full_pre.assign(L, {});
+        full_act.assign(L, {});
+        full.assign(L, false);
+        for (std::size_t l = 0; l < L; ++l) {
+            const Layer& ly = net.layers[l];
+            if (ly.kind == Kind::Conv) {
+                mark[l].assign(ly.out.positions(), 0);
+                dpre[l].assign(ly.out.size(), 0.0f);
+                reach[l].assign(ly.out.positions(), {});
+            } else if (ly.kind == Kind::MaxPool || ly.kind == Kind::AvgPool) {
+                mark[l].assign(ly.out.size(), 0);
+                in_mark[l].assign(ly.in.size(), 0);
+                in_val[l].assign(ly.in.size(), 0.0f);
+            } else if (ly.kind == Kind::Dense) {
+                full_pre[l].assign(ly.out_pad, 0.0f);
+                full_act[l].assign(ly.out_pad, 0.0f);
+                in_val[l].assign(ly.in_pad, 0.0f);
+            }
+        }
+    }
+
+    void next_stamp() {
+        if (++stamp == 0) {  // wrapped: clear every mark
+            for (auto& m : mark) std::fill(m.begin(), m.end(), 0);
+            for (auto& m : in_mark) std::fill(m.begin(), m.end(), 0);
+            stamp = 1;
+        }
+    }
+
+    double channel_mean(const float* act) const {
+        const Layer& L = net.layers[top];
+        double s = 0.0;
+        for (std::size_t p = 0; p < L.out.positions(); ++p) s += act[p * L.out.cp + goal.index];
+        return s;
+    }
+
+    double score_of(const float* pre_top, const float* act_top, double chan_sum) const {
+        const Layer& L = net.layers[top];
+        if (goal.kind == TargetKind::Unit) return static_cast<double>(pre_top[goal.index]);
+        if (goal.kind == TargetKind::Channel) return chan_sum / static_cast<double>(L.out.positions());
+        (void)act_top;
+        if (L.act == Act::Softmax && (goal.objective == Objective::LogProb ||
+                                      goal.objective == Objective::Prob ||
+                                      goal.objective == Objective::SeedError))
+            return softmax_score_f(goal.objective, pre_top, L.n_out, goal.index);
+        return class_score<float>(goal, L.act, pre_top, L.n_out);
+    }
+
+    double reset(const double* x) {
+        for (std::size_t i = 0; i < img.size(); ++i) img[i] = static_cast<float>(x[i]);
+        conv_forward_layers(net, img.data(), base, 0, top + 1);
+        if (goal.kind == TargetKind::Channel) channel_sum = channel_mean(base.act[top].data());
+        score = score_of(base.pre[top].data(), base.act[top].data(), channel_sum);
+        return score;
+    }
+
+    // --- one layer of a candidate: from the changes of its input
+
+    // conv: input changes (position and channel) -> touched output positions
+    // -> changed outputs. First the (input, tap) pairs reaching each touched
+    // position are listed; then each position's pre-activations are summed
+    // in registers, kB vectors of channels at a time (the same sum, in the
+    // same order, as adding every input's taps one by one). dpre[l] holds the
+    // candidate's pre-activations at the touched positions.
+    void conv_step(std::size_t l, const Changes& in) {
+        const Layer& L = net.layers[l];
+        const float slope = static_cast<float>(net.leaky_slope);
+        const int ICP = L.in.cp, OH = L.out.h, OW = L.out.w, CP = L.out.cp, S = L.stride;
+        auto& tp = touched[l];
+        tp.clear();
+        auto& pairs = reach[l];
+        for (std::size_t e = 0; e < in.size(); ++e) {
+            const int iy = in.y[e], ix = in.x[e];
+            for (int ky = 0; ky < L.kh; ++ky) {
+                int oy = iy + L.pad_t - ky;
+                if (oy < 0) break;  // ky grows: oy only falls
+                if (S != 1) {
+                    if (oy % S) continue;
+                    oy /= S;
+                }
+                if (oy >= OH) continue;
+                for (int kx = 0; kx < L.kw; ++kx) {
+                    int ox = ix + L.pad_l - kx;
+                    if (ox < 0) break;
+                    if (S != 1) {
+                        if (ox % S) continue;
+                        ox /= S;
+                    }
+                    if (ox >= OW) continue;
+                    const int p = oy * OW + ox;
+                    if (mark[l][p] != stamp) {
+                        mark[l][p] = stamp;
+                        tp.push_back(p);
+                        pairs[p].clear();
+                    }
+                    pairs[p].push_back({static_cast<int>(e), (ky * L.kw + kx) * ICP + in.c[e]});
+                }
+            }
+        }
+        float* dp = dpre[l].data();
+        const float* base_pre = base.pre[l].data();
+        thread_local std::vector<float> dv;
+        dv.resize(in.size());
+        for (std::size_t e = 0; e < in.size(); ++e) dv[e] = in.val[e] - in.old[e];
+        constexpr int kB = 8;
+        for (int p : tp) {
+            float* q = dp + static_cast<std::size_t>(p) * CP;
+            const float* bp = base_pre + static_cast<std::size_t>(p) * CP;
+            const auto& pr = pairs[p];
+            for (int o0 = 0; o0 < CP; o0 += kB * W) {
+                const int nv = std::min(kB, (CP - o0) / W);
+                vf acc[kB];
+                for (int v = 0; v < nv; ++v) acc[v] = load(bp + o0 + v * W);
+                for (const auto& t : pr) {
+                    const vf d = splat(dv[t.first]);
+                    const float* w = L.w.data() + static_cast<std::size_t>(t.second) * CP + o0;
+                    for (int v = 0; v < nv; ++v) acc[v] += d * load(w + v * W);
+                }
+                for (int v = 0; v < nv; ++v) store(q + o0 + v * W, acc[v]);
+            }
+        }
+        // changed outputs: the activation of each touched position, compared
+        // with the state's, W channels at a time
+        Changes& out = ch[l];
+        out.clear();
+        const vf zero{};
+        for (int p : tp) {
+            const float* q = dp + static_cast<std::size_t>(p) * CP;
+            const float* act = base.act[l].data() + static_cast<std::size_t>(p) * CP;
+            const int oy = p / OW, ox = p - oy * OW;
+            for (int o = 0; o < L.out.c; o += W) {
+                alignas(64) float a[W];
+                apply_hidden(L.act, q + o, a, W, slope);
+                const vf differ = (vf)(load(a) != load(act + o));
+                if (!__builtin_memcmp(&differ, &zero, sizeof zero)) continue;
+                for (int j = 0; j < W && o + j < L.out.c; ++j)
+                    if (a[j] != act[o + j]) out.add(p * CP + o + j, oy, ox, o + j, a[j], act[o + j]);
+            }
+        }
+    }
+
+    // layer 0: the pixel (c, y, x) of the image
+    void image_change(int i, float nv, float ov) {
+        const int HW = net.height * net.width;
+        const int c = i / HW, rest = i - c * HW, y = rest / net.width;
+        pixel.clear();
+        pixel.add(i, y, rest - y * net.width, c, nv, ov);
+    }
+
+    // pooling: input changes -> the cells that hold them -> changed outputs
+    void pool_step(std::size_t l, const Changes& in) {
+        const Layer& L = net.layers[l];
+        const int IW = L.in.w, CP = L.in.cp, OH = L.out.h, OW = L.out.w, S = L.stride;
+        const float* src = base.output(l - 1);
+        for (std::size_t e = 0; e < in.size(); ++e) {
+            in_mark[l][in.idx[e]] = stamp;
+            in_val[l][in.idx[e]] = in.val[e];
+        }
+        Changes& out = ch[l];
+        out.clear();
+        const bool mx = L.kind == Kind::MaxPool;
+        const float inv = 1.0f / static_cast<float>(L.kh * L.kw);
+        const float* act = base.act[l].data();
+        for (std::size_t e = 0; e < in.size(); ++e) {
+            const int c = in.c[e], iy = in.y[e], ix = in.x[e];
+            // the cells whose window holds (iy, ix)
+            const int oy0 = std::max(0, (iy - L.kh + S) / S), oy1 = std::min(OH - 1, iy / S);
+            const int ox0 = std::max(0, (ix - L.kw + S) / S), ox1 = std::min(OW - 1, ix / S);
+            for (int oy = oy0; oy <= oy1; ++oy) {
+                if (oy * S > iy || oy * S + L.kh <= iy) continue;
+                for (int ox = ox0; ox <= ox1; ++ox) {
+                    if (ox * S > ix || ox * S + L.kw <= ix) continue;
+                    const int o = (oy * OW + ox) * CP + c;
+                    if (mark[l][o] == stamp) continue;
+                    mark[l][o] = stamp;
+                    float v = mx ? -std::numeric_limits<float>::infinity() : 0.0f;
+                    for (int ky = 0; ky < L.kh; ++ky)
+                        for (int kx = 0; kx < L.kw; ++kx) {
+                            const int i = ((oy * S + ky) * IW + ox * S + kx) * CP + c;
+                            const float u = in_mark[l][i] == stamp ? in_val[l][i] : src[i];
+                            v = mx ? std::max(v, u) : v + u;
+                        }
+                    if (!mx) v *= inv;
+                    if (v != act[o]) out.add(o, oy, ox, c, v, act[o]);
+                }
+            }
+        }
+    }
+
+    // dense: changed inputs (or the whole candidate input) -> whole vectors
+    void dense_step(std::size_t l, const Changes* in_changes, const float* in_full) {
+        const Layer& L = net.layers[l];
+        const float slope = static_cast<float>(net.leaky_slope);
+        float* pre = full_pre[l].data();
+        const float* in_base = base.output(l - 1);
+        if (in_full) {
+            dense_rows(L, in_full, pre);
+        } else if (4 * in_changes->idx.size() < static_cast<std::size_t>(L.n_in)) {
+            // the changed inputs' columns, kB vectors of outputs at a time in
+            // registers (no store and reload of pre between columns)
+            const std::size_t m = in_changes->idx.size();
+            thread_local std::vector<float> dv;
+            thread_local std::vector<const float*> cols;
+            dv.resize(m);
+            cols.resize(m);
+            for (std::size_t e = 0; e < m; ++e) {
+                dv[e] = in_changes->val[e] - in_changes->old[e];
+                cols[e] = L.wt.data() + static_cast<std::size_t>(in_changes->idx[e]) * L.out_pad;
+            }
+            constexpr int kB = 8;
+            constexpr std::size_t kAhead = 24;
+            const float* bp = base.pre[l].data();
+            int o = 0;
+            for (; o + kB * W <= L.out_pad; o += kB * W) {
+                vf acc[kB];
+                for (int v = 0; v < kB; ++v) acc[v] = load(bp + o + v * W);
+                for (std::size_t e = 0; e < m; ++e) {
+                    const vf d = splat(dv[e]);
+                    const float* w = cols[e] + o;
+                    // L3 is far: fetch a column's lines well before they are needed
+                    if (e + kAhead < m)
+                        for (int v = 0; v < kB * W; v += 16) __builtin_prefetch(cols[e + kAhead] + o + v);
+                    for (int v = 0; v < kB; ++v) acc[v] += d * load(w + v * W);
+                }
+                for (int v = 0; v < kB; ++v) store(pre + o + v * W, acc[v]);
+            }
+            for (; o < L.out_pad; o += W) {
+                vf acc = load(bp + o);
+                for (std::size_t e = 0; e < m; ++e) acc += splat(dv[e]) * load(cols[e] + o);
+                store(pre + o, acc);
+            }
+        } else {  // many changed: the whole product from the candidate input
+            float* cin = in_val[l].data();
+            std::memcpy(cin, in_base, sizeof(float) * L.n_in);
+            for (std::size_t e = 0; e < in_changes->idx.size(); ++e) cin[in_changes->idx[e]] = in_changes->val[e];
+            dense_rows(L, cin, pre);
+        }
+        if (l + 1 < net.layers.size())
+            apply_hidden(L.act, pre, full_act[l].data(), L.out_pad, slope);
+        full[l] = true;
+    }
+
+    double propose(int i, double d) {
+        next_stamp();
+        for (std::size_t l = 0; l <= top; ++l) full[l] = false;
+        image_change(i, img[i] + static_cast<float>(d), img[i]);
+        const Changes* prev = &pixel;  // the changes entering each layer
+        const float* prev_full = nullptr;
+        reached = 0;
+        for (std::size_t l = 0; l <= top; ++l) {
+            const Layer& L = net.layers[l];
+            if (prev_full == nullptr && prev->size() == 0) break;  // nothing changes from here on
+            reached = l + 1;
+            switch (L.kind) {
+                case Kind::Conv:
+                    conv_step(l, *prev);
+                    break;
+                case Kind::MaxPool:
+                case Kind::AvgPool:
+                    pool_step(l, *prev);
+                    break;
+                case Kind::Flatten:  // the same outputs, flat (the same memory order)
+                    break;
+                case Kind::Dense:
+                    dense_step(l, prev_full ? nullptr : prev, prev_full);
+                    break;
+            }
+            if (L.kind == Kind::Dense) {
+                prev_full = full_act[l].data();
+                prev = nullptr;
+            } else if (L.kind != Kind::Flatten) {
+                prev = &ch[l];
+            }
+        }
+        if (reached <= top) return score;  // the goal's layer did not change
+        const Layer& T = net.layers[top];
+        if (goal.kind == TargetKind::Channel) {
+            cand_channel_sum = channel_sum;
+            for (std::size_t e = 0; e < ch[top].size(); ++e)
+                if (ch[top].c[e] == goal.index)
+                    cand_channel_sum += static_cast<double>(ch[top].val[e]) - ch[top].old[e];
+            return score_of(nullptr, nullptr, cand_channel_sum);
+        }
+        (void)T;
+        return score_of(full_pre[top].data(), nullptr, 0.0);
+    }
+
+    void accept(int i, double d, double new_score) {
+        img[i] += static_cast<float>(d);
+        for (std::size_t l = 0; l < reached; ++l) {
+            const Layer& L = net.layers[l];
+            switch (L.kind) {
+                case Kind::Conv: {
+                    const int CP = L.out.cp;
+                    for (int p : touched[l])
+                        std::memcpy(base.pre[l].data() + static_cast<std::size_t>(p) * CP,
+                                    dpre[l].data() + static_cast<std::size_t>(p) * CP, sizeof(float) * CP);
+                    for (std::size_t e = 0; e < ch[l].idx.size(); ++e) base.act[l][ch[l].idx[e]] = ch[l].val[e];
+                    break;
+                }
+                case Kind::MaxPool:
+                case Kind::AvgPool:
+                    for (std::size_t e = 0; e < ch[l].idx.size(); ++e) base.act[l][ch[l].idx[e]] = ch[l].val[e];
+                    break;
+                case Kind::Flatten:
+                    break;
+                case Kind::Dense:
+                    base.pre[l].swap(full_pre[l]);
+                    if (l + 1 < net.layers.size()) base.act[l].swap(full_act[l]);
+                    break;
+            }
+        }
+        if (goal.kind == TargetKind::Channel) channel_sum = cand_channel_sum;
+        score = new_score;
+    }
+};
+
+}  // namespace
+
+void* conv_probe_new(const Net& net, const Goal& goal) { return new ConvProbeImpl(net, goal); }
+void conv_probe_free(void* p) { delete static_cast<ConvProbeImpl*>(p); }
+double conv_probe_reset(void* p, const double* x) { return static_cast<ConvProbeImpl*>(p)->reset(x); }
+double conv_probe_propose(void* p, int i, double d) { return static_cast<ConvProbeImpl*>(p)->propose(i, d); }
+void conv_probe_accept(void* p, int i, double d, double score) {
+    static_cast<ConvProbeImpl*>(p)->accept(i, d, score);
+}
