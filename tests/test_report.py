@@ -225,7 +225,7 @@ def tiny():
 
 
 @pytest.mark.parametrize("change, error, match", [
-    (dict(net="net"), TypeError, "net must be a netdream.MLP, got str"),
+    (dict(net="net"), TypeError, "net must be a netdream.MLP or netdream.Network, got str"),
     (dict(path=3), TypeError, "path must be a str or os.PathLike, got int"),
     (dict(images=np.zeros((0, 28, 28), np.uint8), labels=np.zeros(0, np.int64)),
      ValueError, "images: need at least one image"),

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-__all__ = ["renamed", "as_images", "as_unit_float", "check_net", "check_int", "check_seed", "check_threads",
+__all__ = ["renamed", "check_mlp", "as_images", "as_unit_float", "check_net", "check_int", "check_seed", "check_threads",
            "check_real", "check_rate", "check_choice", "check_bool", "check_labels",
            "check_path", "check_output_path", "check_memory", "unit_float", "MAX_THREADS"]
 
@@ -41,10 +41,21 @@ def renamed(func: str, given: dict, renames: dict) -> dict:
 
 
 def check_net(net, name: str = "net"):
-    """``net`` must be a netdream model."""
+    """``net`` must be a netdream model (an MLP or another Network)."""
+    from .model import Network
+    if not isinstance(net, Network):
+        raise TypeError(f"{name} must be a netdream.MLP or netdream.Network, got {type(net).__name__}")
+    return net
+
+
+def check_mlp(net, what: str, instead: str):
+    """``net`` must be an MLP for ``what`` (which has no meaning for a
+    convolutional network); the error names what to use ``instead``."""
     from .model import MLP
+    check_net(net)
     if not isinstance(net, MLP):
-        raise TypeError(f"{name} must be a netdream.MLP, got {type(net).__name__}")
+        raise ValueError(f"{what} is defined for dense networks (MLPs), not for a convolutional "
+                         f"network; use {instead}")
     return net
 
 

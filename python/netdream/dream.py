@@ -37,10 +37,13 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
     Parameters
     ----------
     net : MLP
-    target : int or ("hidden", layer, unit)
-        A class, or a hidden unit to maximise (activation maximisation: the
-        climb maximises the unit's pre-activation, which is monotone in its
-        activation and does not stall where a relu is off).
+    target : int, ("hidden", layer, unit) or ("channel", layer, c)
+        A class; a hidden unit of a dense layer to maximise (activation
+        maximisation: the climb maximises the unit's pre-activation, which is
+        monotone in its activation and does not stall where a relu is off);
+        or, for a convolutional network, a channel of a conv or pool layer
+        (its mean activation: the filter's preferred pattern). Layers are
+        numbered as ``net.layers`` (for an MLP, hidden layer 0 is the first).
     steps : candidates per run (one random pixel changed each).
     runs : independent runs (spread over ``threads``).
     start : "blank" (all background), "sparse" (the seed's start: 10% of the
@@ -120,8 +123,8 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
         if reg is not None:
             reg = reg.scaled(net.encoding.scale ** 2)
 
-    h, w = net.image_shape
-    n_pixels = h * w
+    shape = net.image_shape
+    n_pixels = net.n_pixels
     records = steps // record_every + 1 if record_every else 0
     check_memory(runs * n_pixels * (16 + 4 * records),
                  f"runs={runs:,} x {n_pixels} pixels" + (f" x {records:,} records" if records else ""))
@@ -150,14 +153,14 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
             out = _core.hill_climb(net.core, spec, init, threads, bar.hook,
                                    _wrap_callback(callback, net.image_shape))
         except _core.RegularizerError as err:
-            reraise(reg, err, net.image_shape)
+            reraise(reg, err, net.image_shape[-2:])
 
-    images = out["images"].reshape(runs, h, w).astype(
+    images = out["images"].reshape(runs, *shape).astype(
         np.float64 if precision == "float64" else np.float32)
     confidence = _confidence(net, images, target, threads)
     trajectory = None
     if record_every:
-        trajectory = Trajectory(out["trace_images"].reshape(runs, -1, h, w), out["trace_scores"],
+        trajectory = Trajectory(out["trace_images"].reshape(runs, -1, *shape), out["trace_scores"],
                                 np.arange(records) * record_every)
     settings = dict(objective=objective if recipe is None else "seed_error", step_size=step_size,
                     start=start_kind if isinstance(start_kind, str) else "images",
@@ -170,11 +173,15 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
 
 
 def _confidence(net, images, target, threads):
-    """The target's probability of each image (a hidden unit's activation)."""
+    """The target's probability of each image (a hidden unit's activation,
+    a channel's mean activation)."""
     if isinstance(target, tuple):
         from .inside import activations
-        _, layer, unit = target
-        return activations(net, images)[layer][:, unit]
+        kind, layer, unit = target
+        a = activations(net, images)[layer]
+        if kind == "channel":
+            return a[:, unit].reshape(len(a), -1).mean(axis=1)
+        return a[:, unit]
     x = np.clip(images, 0.0, 1.0).astype(np.float32)
     return net.predict_proba(x, threads=threads)[:, target].astype(np.float64)
 

@@ -156,9 +156,9 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
         stop_at = 2.0  # never
     else:
         stop_at = check_real(stop_at, "stop_at")
-    h, w = net.image_shape
-    n_pixels = h * w
-    width0 = net.weights[0].shape[0]
+    shape = net.image_shape
+    n_pixels = net.n_pixels
+    width0 = net.weights[0].shape[0] if hasattr(net, "weights") else 0
     check_memory(population * (n_pixels + width0 + 2 * k) * 4 * 2,
                  f"population={population:,} x {n_pixels} pixels")
 
@@ -176,8 +176,8 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
             out = _core.evolve(net.core, spec, threads, bar.hook,
                                _wrap_callback(callback, net.image_shape))
         except _core.RegularizerError as err:
-            reraise(regularizer, err, net.image_shape)
-    images = out["images"].reshape(-1, h, w)
+            reraise(regularizer, err, net.image_shape[-2:])
+    images = out["images"].reshape(-1, *shape)
     fitness = out["fitness"]
     if not map_elites:
         order = np.argsort(-fitness, kind="stable")
@@ -192,7 +192,7 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
     trajectory = None
     if record_every:
         t = out["trace_images"]
-        trajectory = Trajectory(np.swapaxes(t, 0, 1).reshape(t.shape[1], t.shape[0], h, w),
+        trajectory = Trajectory(np.swapaxes(t, 0, 1).reshape(t.shape[1], t.shape[0], *shape),
                                 out["trace_scores"].T.copy(), out["trace_steps"])
     settings = dict(objective=objective if wanted is None else "wanted", population=population,
                     selection=selection, crossover=crossover, mutation=mutation,
