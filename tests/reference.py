@@ -130,23 +130,90 @@ def layers64(net, images):
     return pre, post
 
 
+def _pads(layer, h, w):
+    if layer.padding == "valid":
+        return 0, 0, 0, 0
+    if layer.padding == "same":  # TensorFlow's: the smaller half before
+        kh, kw = layer.weight.shape[2:]
+        s = layer.stride
+        th = max((-(-h // s) - 1) * s + kh - h, 0)
+        tw = max((-(-w // s) - 1) * s + kw - w, 0)
+        return th // 2, th - th // 2, tw // 2, tw - tw // 2
+    return tuple(layer.padding)
+
+
+def network64(net, images):
+    """(pre, post) of every layer of any Network in plain NumPy float64:
+    convolutions by explicit sums over the kernel taps, pools by windows
+    (independent of the compiled core and of netdream.layers' shape code)."""
+    from netdream.layers import AvgPool2D, Conv2D, Dense, MaxPool2D
+    x = np.asarray(images)
+    x = x / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
+    n = x.shape[0]
+    c = 1 if len(net.image_shape) == 2 else net.image_shape[0]
+    x = x.reshape(n, c, *net.image_shape[-2:])
+    a, b = net.encoding.channel_affine(c)
+    h = a[None, :, None, None] * x + b[None, :, None, None]
+    pre, post = [], []
+    last = len(net.layers) - 1
+    for l, layer in enumerate(net.layers):
+        if isinstance(layer, Conv2D):
+            wt, s = layer.weight, layer.stride
+            t, bo, le, r = _pads(layer, h.shape[2], h.shape[3])
+            hp = np.pad(h, ((0, 0), (0, 0), (t, bo), (le, r)))
+            kh, kw = wt.shape[2:]
+            oh = (hp.shape[2] - kh) // s + 1
+            ow = (hp.shape[3] - kw) // s + 1
+            z = np.zeros((n, wt.shape[0], oh, ow)) + layer.bias[None, :, None, None]
+            for i in range(kh):
+                for j in range(kw):
+                    patch = hp[:, :, i:i + s * (oh - 1) + 1:s, j:j + s * (ow - 1) + 1:s]
+                    z += np.einsum("ncyx,oc->noyx", patch, wt[:, :, i, j])
+            pre.append(z)
+            h = _act(layer.activation, z, net.leaky_slope)
+        elif isinstance(layer, MaxPool2D):
+            k, s = layer.size, layer.stride
+            oh = (h.shape[2] - k) // s + 1
+            ow = (h.shape[3] - k) // s + 1
+            win = np.stack([h[:, :, i:i + s * (oh - 1) + 1:s, j:j + s * (ow - 1) + 1:s]
+                            for i in range(k) for j in range(k)])
+            h = win.mean(axis=0) if isinstance(layer, AvgPool2D) else win.max(axis=0)
+            pre.append(h)
+        elif isinstance(layer, Dense):
+            z = h.reshape(n, -1) @ layer.weight.T + layer.bias
+            pre.append(z)
+            if l == last and layer.activation == "softmax":
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                h = e / e.sum(axis=1, keepdims=True)
+            else:
+                h = _act(layer.activation, z, net.leaky_slope)
+        else:  # Flatten
+            h = h.reshape(n, -1)
+            pre.append(h)
+        post.append(h)
+    return pre, post
+
+
 def score64(net, images, target, objective):
     """The searches' score (higher is better; netdream.goals), recomputed in
     plain NumPy float64 from images."""
-    pre, post = layers64(net, images)
-    if isinstance(target, tuple):  # the unit's pre-activation
-        _, layer, unit = target
+    pre, post = network64(net, images) if net.is_convolutional else layers64(net, images)
+    if isinstance(target, tuple):  # the unit's pre-activation; a channel's mean activation
+        kind, layer, unit = target
+        if kind == "channel":
+            return post[layer][:, unit].reshape(len(post[layer]), -1).mean(axis=1)
         return pre[layer][:, unit]
     z = pre[-1]
     t = target
+    output = net.layers[-1].activation
     if objective == "logit":
         return z[:, t]
     if objective == "margin":
         others = np.delete(z, t, axis=1)
         return z[:, t] - (others.max(axis=1) if others.shape[1] else 0.0)
-    if net.output == "identity":
+    if output == "identity":
         return z[:, t]
-    if net.output == "sigmoid":
+    if output == "sigmoid":
         if objective == "prob":
             return 1.0 / (1.0 + np.exp(-z[:, t]))
         return -np.logaddexp(0.0, -z[:, t])

@@ -20,22 +20,22 @@ gradients and morphing (:mod:`netdream.gradient`), their common result
 
 import warnings as _warnings
 
-from .model import MLP, Encoding
+from .model import MLP, Encoding, Network, load, pretrained
 from .causal import causal_index, garson
 from .evaluation import EvaluationResult, evaluate
 from .results import SearchResult, Trajectory, average
 from .dream import hill_climb
 from .evolve import evolve
 from .gradient import gradient_ascent, input_gradient, morph, transfer
-from .inside import (activations, compare_activations, distinctive_neurons, forward64,
+from .inside import (activations, compare_activations, distinctive_neurons, feature_maps, forward64,
                      misclassified, receptive_fields, save_misclassified, weight_images)
 from .report import make_report
-from . import (datasets, formats, goals, images, importers, inside, pca, photo, priors,
+from . import (datasets, formats, goals, images, importers, inside, layers, pca, photo, priors,
                regularizers, report)
 
 __version__ = "0.2.0"
 
-__all__ = ["MLP", "Encoding", "evaluate", "EvaluationResult", "causal_index", "garson",
+__all__ = ["MLP", "Network", "Encoding", "load", "pretrained", "layers", "feature_maps", "evaluate", "EvaluationResult", "causal_index", "garson",
            "activations", "forward64", "hill_climb", "SearchResult", "Trajectory", "average",
            "regularizers", "datasets", "formats", "goals", "images", "importers", "photo",
            "evolve", "priors", "inside", "pca", "receptive_fields", "compare_activations",

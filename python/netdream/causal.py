@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_choice, check_net
+from ._validation import check_choice, check_mlp
 
 __all__ = ["causal_index", "garson", "GARSON_VARIANTS", "HeatMaps"]
 
@@ -62,6 +62,12 @@ def path_product(net, layer: int | None = None) -> np.ndarray:
     return m
 
 
+#: What to use on a convolutional network instead of the weight-product maps.
+_INSTEAD = ("netdream.input_gradient(net, image, target) for where a given image's pixels "
+            "drive a class, feature_maps(net, image, layer) for the filters, or "
+            "hill_climb(net, target) for the network's idea of a class")
+
+
 def causal_index(net) -> np.ndarray:
     """Per class, how strongly each pixel drives it: ``(K, 28, 28)`` float64.
 
@@ -75,7 +81,7 @@ def causal_index(net) -> np.ndarray:
     ``k`` up (for a model whose encoding puts ink low, the sign is flipped; the
     magnitude is not rescaled).
     """
-    net = check_net(net)
+    net = check_mlp(net, "the causal index (a product of weight matrices)", _INSTEAD)
     c = path_product(net) * np.sign(net.encoding.scale)
     return _maps(net.encoding.to_image_order(c, net.image_shape))
 
@@ -104,7 +110,7 @@ def garson(net, variant: str = "class-weighted") -> np.ndarray:
     layer; the classic one is defined for one hidden layer only. Without a
     hidden layer both are the row-normalised ``|W|``.
     """
-    net = check_net(net)
+    net = check_mlp(net, "Garson importance (a product of weight matrices)", _INSTEAD)
     check_choice(variant, "variant", GARSON_VARIANTS)
     n_hidden = len(net.weights) - 1
     a = np.abs(net.weights[0])

@@ -2,6 +2,37 @@
 
 The ``.npz`` format (read with ``allow_pickle=False``)
 ------------------------------------------------------
+Two versions. Version 2 describes any :class:`~netdream.Network` (layers,
+colour, per-channel normalisation, class names); version 1 an MLP. netdream
+writes version 1 for an MLP that needs nothing more (so that older
+netdream releases read it) and version 2 otherwise, and reads both.
+
+Version 2:
+
+============== =========================================================
+key            content
+============== =========================================================
+format         ``"netdream"``
+version        ``2``
+layers         a JSON list, one object per layer, in order:
+               ``{"type": "conv2d", "stride": s, "padding": "same" |
+               "valid" | [top, bottom, left, right], "activation": a}``,
+               ``{"type": "maxpool2d" | "avgpool2d", "size": k,
+               "stride": s}``, ``{"type": "flatten"}``,
+               ``{"type": "dense", "activation": a}``
+W{l}, b{l}     the weights of layer ``l`` (conv2d: ``(out, in, kh, kw)``;
+               dense: ``(n_out, n_in)``, inputs in (channel, row, column)
+               order) and its bias ``(out,)``; float32 or float64
+image_shape    ``[H, W]`` (grey) or ``[C, H, W]``
+enc_range, enc_ink, enc_order   as in version 1
+enc_mean, enc_std               optional: per-channel normalisation
+class_names    one string per class
+leaky_slope    float
+metadata       a JSON object as a string
+============== =========================================================
+
+Version 1:
+
 ============== =========================================================
 key            content
 ============== =========================================================
@@ -34,14 +65,70 @@ from ._validation import check_path
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save_npz", "load_model", "read_netjs"]
 
-FORMAT_NAME = "netdream-mlp"
+FORMAT_NAME = "netdream-mlp"  # version 1
 FORMAT_VERSION = 1
+FORMAT_NAME_2 = "netdream"
+FORMAT_VERSION_2 = 2
+_MAX_LAYERS = 256
 
 
 def save_npz(net, path) -> None:
     """Write ``net`` in the ``.npz`` format above (atomically: a temporary
     file beside ``path`` is renamed into place)."""
     path = check_path(path)
+    from .model import DIGITS, MLP
+    enc = net.encoding
+    if not isinstance(net, MLP) or enc.mean is not None or enc.std is not None or \
+            net.class_names != (DIGITS if net.n_classes == 10 else
+                                tuple(str(i) for i in range(net.n_classes))):
+        arrays = _arrays_v2(net)
+    else:
+        arrays = _arrays_v1(net)
+    tmp = path + ".tmp.npz" if not path.endswith(".npz") else path[:-4] + ".tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def _arrays_v2(net) -> dict:
+    from .layers import AvgPool2D, Conv2D, Dense, MaxPool2D
+    dtype = net.metadata.get("storage_dtype", "float32")
+    enc = net.encoding
+    arrays = {
+        "format": np.array(FORMAT_NAME_2),
+        "version": np.array(FORMAT_VERSION_2),
+        "leaky_slope": np.array(net.leaky_slope),
+        "enc_range": np.array([enc.low, enc.high], dtype=np.float64),
+        "enc_ink": np.array(enc.ink),
+        "enc_order": np.array(enc.order),
+        "image_shape": np.array(net.image_shape),
+        "class_names": np.array(net.class_names),
+        "metadata": np.array(json.dumps(net.metadata)),
+    }
+    if enc.mean is not None:
+        arrays["enc_mean"] = np.array(enc.mean, dtype=np.float64)
+    if enc.std is not None:
+        arrays["enc_std"] = np.array(enc.std, dtype=np.float64)
+    described = []
+    for l, layer in enumerate(net.layers):
+        if isinstance(layer, Conv2D):
+            pad = layer.padding if isinstance(layer.padding, str) else list(layer.padding)
+            described.append({"type": "conv2d", "stride": layer.stride, "padding": pad,
+                              "activation": layer.activation})
+        elif isinstance(layer, MaxPool2D):
+            described.append({"type": "avgpool2d" if isinstance(layer, AvgPool2D) else "maxpool2d",
+                              "size": layer.size, "stride": layer.stride})
+        elif isinstance(layer, Dense):
+            described.append({"type": "dense", "activation": layer.activation})
+        else:
+            described.append({"type": "flatten"})
+        if isinstance(layer, (Conv2D, Dense)):
+            arrays[f"W{l}"] = layer.weight.astype(dtype)
+            arrays[f"b{l}"] = layer.bias.astype(dtype)
+    arrays["layers"] = np.array(json.dumps(described))
+    return arrays
+
+
+def _arrays_v1(net) -> dict:
     arrays = {
         "format": np.array(FORMAT_NAME),
         "version": np.array(FORMAT_VERSION),
@@ -58,9 +145,7 @@ def save_npz(net, path) -> None:
         dtype = net.metadata.get("storage_dtype", "float32")
         arrays[f"W{l}"] = w.astype(dtype)
         arrays[f"b{l}"] = b.astype(dtype)
-    tmp = path + ".tmp.npz" if not path.endswith(".npz") else path[:-4] + ".tmp.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    return arrays
 
 
 def load_model(path):
@@ -119,6 +204,14 @@ def _load_npz(path):
         except Exception as exc:
             raise ValueError(f"{path!r} is not a readable .npz file: {exc}") from None
         with data:
+            if "format" in data.files and _text(data["format"]) == FORMAT_NAME_2:
+                try:
+                    return _network_v2(data, path)
+                except ValueError as exc:
+                    msg = str(exc)
+                    raise ValueError(msg if path in msg else f"{path!r}: {msg}") from None
+                except Exception as exc:  # corrupt members, object arrays, bad JSON
+                    raise ValueError(f"{path!r} is not a valid netdream model: {exc}") from None
             try:
                 fields = _npz_fields(data, path)
             except ValueError:
@@ -155,6 +248,84 @@ def _npz_fields(data, path):
     meta = json.loads(str(data["metadata"])) if "metadata" in keys else {}
     slope = float(data["leaky_slope"]) if "leaky_slope" in keys else 0.01
     return weights, biases, acts, enc, slope, shape, meta
+
+
+def _text(a) -> str:
+    """A string array of a file, checked to be a short string."""
+    if a.dtype.kind != "U" or a.ndim != 0 or a.size > 1:
+        raise ValueError(f"expected a string, got an array of {a.dtype} {a.shape}")
+    return str(a)
+
+
+def _network_v2(data, path):
+    from .layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
+    from .model import Encoding, Network
+    keys = set(data.files)
+    version = int(data["version"])
+    if version > FORMAT_VERSION_2:
+        raise ValueError(f"{path!r} has format version {version}; this netdream reads up to "
+                         f"{FORMAT_VERSION_2}")
+    for key in ("layers", "image_shape", "enc_range", "enc_ink", "enc_order"):
+        if key not in keys:
+            raise ValueError(f"{path!r} lacks the array {key!r}")
+    text = _text(data["layers"])
+    if len(text) > 1 << 20:
+        raise ValueError(f"{path!r}: the layer list is longer than 1 MB")
+    described = json.loads(text)
+    if not isinstance(described, list) or not 1 <= len(described) <= _MAX_LAYERS:
+        raise ValueError(f"{path!r}: 'layers' must be a list of 1..{_MAX_LAYERS} layers")
+    layers = []
+    for l, d in enumerate(described):
+        if not isinstance(d, dict) or not isinstance(d.get("type"), str):
+            raise ValueError(f"{path!r}: layers[{l}] is not a layer description")
+        kind = d["type"]
+        if kind in ("conv2d", "dense"):
+            if f"W{l}" not in keys or f"b{l}" not in keys:
+                raise ValueError(f"{path!r}: layers[{l}] ({kind}) has no arrays W{l}, b{l}")
+            w, b = data[f"W{l}"], data[f"b{l}"]
+            try:
+                if kind == "conv2d":
+                    layers.append(Conv2D(w, b, stride=d.get("stride", 1),
+                                         padding=d.get("padding", "valid"),
+                                         activation=d.get("activation", "identity")))
+                else:
+                    layers.append(Dense(w, b, d.get("activation", "identity")))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path!r}: layers[{l}]: {exc}") from None
+        elif kind in ("maxpool2d", "avgpool2d"):
+            cls = MaxPool2D if kind == "maxpool2d" else AvgPool2D
+            layers.append(cls(d.get("size", 2), d.get("stride")))
+        elif kind == "flatten":
+            layers.append(Flatten())
+        else:
+            raise ValueError(f"{path!r}: layers[{l}] has an unknown type {kind!r}")
+    low, high = (float(v) for v in np.asarray(data["enc_range"], dtype=np.float64).ravel()[:2])
+    enc = Encoding(low, high, ink=_text(data["enc_ink"]), order=_text(data["enc_order"]),
+                   mean=data["enc_mean"] if "enc_mean" in keys else None,
+                   std=data["enc_std"] if "enc_std" in keys else None)
+    shape = data["image_shape"]
+    if shape.dtype.kind not in "iu" or shape.ndim != 1 or len(shape) not in (2, 3):
+        raise ValueError(f"{path!r}: image_shape must be 2 or 3 integers, got {shape!r}")
+    names = None
+    if "class_names" in keys:
+        cn = data["class_names"]
+        if cn.dtype.kind != "U" or cn.ndim != 1:
+            raise ValueError(f"{path!r}: class_names must be a list of strings")
+        names = [str(n) for n in cn]
+    meta = json.loads(_text(data["metadata"])) if "metadata" in keys else {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path!r}: metadata must be a JSON object")
+    slope = float(data["leaky_slope"]) if "leaky_slope" in keys else 0.01
+    net = Network(layers, image_shape=tuple(int(v) for v in shape), encoding=enc,
+                  class_names=names, leaky_slope=slope, metadata=meta)
+    if not net.is_convolutional:  # dense layers only: an MLP
+        from .model import MLP
+        dense = [l for l in layers if isinstance(l, Dense)]
+        return MLP([l.weight for l in dense], [l.bias for l in dense],
+                   hidden=[l.activation for l in dense[:-1]], output=dense[-1].activation,
+                   encoding=enc, leaky_slope=slope, image_shape=net.image_shape,
+                   metadata=meta, class_names=names)
+    return net
 
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"

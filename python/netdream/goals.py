@@ -22,7 +22,10 @@ exactly that (the objective ``"seed_error"``, ``-(1 - p_t)``).
 A target is a class index, or ``("hidden", layer, unit)``: a unit of a hidden
 layer, whose *pre-activation* is the score (it is monotone in the unit's
 activation and does not stall where a relu is off); the objective is then
-ignored. The genetic search also takes a whole wanted output vector
+ignored. For a convolutional network, ``("channel", layer, c)`` targets
+channel ``c`` of a conv or pool layer: its mean activation over the
+positions is the score (the filter's preferred pattern). Layers are
+numbered as in ``net.layers``. The genetic search also takes a whole wanted output vector
 (``wanted=``), scored ``-sum_k |p_k - wanted_k|``.
 """
 
@@ -42,25 +45,16 @@ OBJECTIVES = ("logprob", "prob", "margin", "logit")
 
 
 def make_goal(net, target, objective: str = "logprob", *, allow_hidden: bool = True):
-    """The core's Goal for ``target`` (a class, or ``("hidden", layer,
-    unit)``) scored by ``objective``. Raises a ValueError/TypeError naming
+    """The core's Goal for ``target`` (a class, ``("hidden", layer, unit)``
+    or ``("channel", layer, c)``) scored by ``objective``. Raises a ValueError/TypeError naming
     what is wrong."""
     if isinstance(target, tuple):
         if not allow_hidden:
             raise TypeError(f"target must be a class index, got {target!r}")
-        if len(target) != 3 or target[0] != "hidden":
-            raise ValueError("target must be a class index or ('hidden', layer, unit)")
-        layer = check_int(target[1], "target layer", 0)
-        unit = check_int(target[2], "target unit", 0)
-        n_hidden = len(net.weights) - 1
-        if layer >= n_hidden:
-            raise ValueError(f"target layer {layer} is not a hidden layer (the net has {n_hidden})")
-        if unit >= net.weights[layer].shape[0]:
-            raise ValueError(f"target unit {unit} out of range: hidden layer {layer} has "
-                             f"{net.weights[layer].shape[0]} units")
-        return _core.Goal(kind=_core.TargetKind.unit, index=unit, layer=layer)
+        return _inner_goal(net, target)
     if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-        what = "a class index or ('hidden', layer, unit)" if allow_hidden else "a class index"
+        what = ("a class index, ('hidden', layer, unit) or ('channel', layer, c)" if allow_hidden
+                else "a class index")
         raise TypeError(f"target must be {what}, got {target!r}")
     if not 0 <= int(target) < net.n_classes:
         raise ValueError(f"target must lie in 0..{net.n_classes - 1}, got {target}")
@@ -68,6 +62,39 @@ def make_goal(net, target, objective: str = "logprob", *, allow_hidden: bool = T
         check_choice(objective, "objective", OBJECTIVES)
     return _core.Goal(kind=_core.TargetKind.output, index=int(target),
                       objective=_core.Objective.__members__[objective])
+
+
+def _inner_goal(net, target):
+    """The Goal of ``("hidden", layer, unit)`` (a dense layer's unit, not the
+    last layer) or ``("channel", layer, c)`` (a conv or pool layer's channel);
+    ``layer`` indexes ``net.layers``."""
+    from .layers import Conv2D, Dense, MaxPool2D
+    if len(target) != 3 or target[0] not in ("hidden", "channel"):
+        raise ValueError(f"target must be a class index, ('hidden', layer, unit) or "
+                         f"('channel', layer, c), got {target!r}")
+    kind = target[0]
+    layer = check_int(target[1], "target layer", 0)
+    index = check_int(target[2], f"target {'unit' if kind == 'hidden' else 'channel'}", 0)
+    layers = net.layers
+    if kind == "hidden":
+        hidden = [l for l, lay in enumerate(layers[:-1]) if isinstance(lay, Dense)]
+        if layer not in hidden:
+            raise ValueError(f"target layer {layer} is not a hidden dense layer (those are "
+                             f"{', '.join(map(str, hidden)) or 'none'})")
+        width = layers[layer].weight.shape[0]
+        if index >= width:
+            raise ValueError(f"target unit {index} out of range: hidden layer {layer} has "
+                             f"{width} units")
+        return _core.Goal(kind=_core.TargetKind.unit, index=index, layer=layer)
+    maps = [l for l, lay in enumerate(layers) if isinstance(lay, (Conv2D, MaxPool2D))]
+    if layer not in maps:
+        raise ValueError(f"target layer {layer} is not a convolution or pooling layer (those "
+                         f"are {', '.join(map(str, maps)) or 'none: use a class or a hidden unit'})")
+    channels = net.layer_shapes[layer][0]
+    if index >= channels:
+        raise ValueError(f"target channel {index} out of range: layer {layer} has {channels} "
+                         "channels")
+    return _core.Goal(kind=_core.TargetKind.channel, index=index, layer=layer)
 
 
 def wanted_goal(net, wanted):

@@ -36,11 +36,12 @@ _TEXT = (0, 0, 0)
 # --------------------------------------------------------------------------
 
 def to_pil(image, scale=1):
-    """Turn one greyscale image into a Pillow image (white ink on black).
+    """Turn one image into a Pillow image: greyscale (white ink on black) or
+    colour.
 
     Parameters
     ----------
-    image : array_like, shape (H, W)
+    image : array_like, shape (H, W), or (3, H, W) for colour
         ``uint8`` (or other integers) in 0..255, float in [0, 1], or bool.
     scale : int, default 1
         Each pixel becomes a ``scale`` x ``scale`` block (nearest neighbour).
@@ -48,7 +49,7 @@ def to_pil(image, scale=1):
     Returns
     -------
     PIL.Image.Image
-        Mode "L", size ``(W * scale, H * scale)``.
+        Mode "L" (colour: "RGB"), size ``(W * scale, H * scale)``.
 
     Raises
     ------
@@ -58,9 +59,13 @@ def to_pil(image, scale=1):
     TypeError
         If ``image`` is not numeric or ``scale`` is not an integer.
     """
-    pixels = _as_uint8(image, "image")
+    arr = _numeric(image, "image")
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    colour = arr.ndim == 3
+    pixels = _as_uint8(arr, "image", colour=colour)
     scale = _check_scale(scale)
-    im = Image.fromarray(pixels)
+    im = Image.fromarray(pixels.transpose(1, 2, 0) if colour else pixels)
     if scale != 1:
         im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     return im
@@ -77,9 +82,12 @@ def save_image(image, path, *, scale=1):
     return im
 
 
-def _as_uint8(image, name: str) -> np.ndarray:
+def _as_uint8(image, name: str, colour: bool = False) -> np.ndarray:
+    """One image as uint8: (H, W), or (3, H, W) when ``colour``."""
     arr = _numeric(image, name)
-    if arr.ndim != 2 or 0 in arr.shape:
+    if colour and (arr.ndim != 3 or arr.shape[0] != 3 or 0 in arr.shape):
+        raise ValueError(f"{name} must be colour images (3, H, W), got shape {arr.shape}")
+    if not colour and (arr.ndim != 2 or 0 in arr.shape):
         raise ValueError(f"{name} must be one non-empty 2-D image (H, W), got shape {arr.shape}")
     if arr.dtype.kind == "b":
         return arr.astype(np.uint8) * 255
@@ -128,8 +136,10 @@ def grid_image(maps, *, labels=None, titles=None, cmap="auto", scale=4, ncols=No
 
     Parameters
     ----------
-    maps : array_like, shape (N, H, W) or (H, W)
+    maps : array_like, shape (N, H, W) or (H, W); (N, 3, H, W) colour images
         Images (``uint8`` 0..255, float in [0, 1], bool) or signed heat maps.
+        Colour images are drawn as they are (``cmap`` and ``vmax`` do not
+        apply to them).
     labels : sequence, optional
         ``N`` texts drawn under the cells (e.g. ``"7: 99.9%"``); ``str()`` is
         applied to each.
@@ -202,7 +212,7 @@ def save_gif(frames, path, *, duration=100, scale=4, labels=None, cmap="auto", v
 
     Parameters
     ----------
-    frames : array_like, shape (T, H, W)
+    frames : array_like, shape (T, H, W), or (T, 3, H, W) for colour
         The frames, e.g. successive steps of an optimisation.
     path : str or os.PathLike
         Output file; always written as GIF whatever its extension.
@@ -239,11 +249,18 @@ def save_gif(frames, path, *, duration=100, scale=4, labels=None, cmap="auto", v
 
 
 def _as_maps(maps, name: str) -> np.ndarray:
+    """(N, H, W) maps, or (N, 3, H, W) colour images."""
     arr = _numeric(maps, name)
     if arr.ndim == 2:
         arr = arr[None]
-    if arr.ndim != 3:
-        raise ValueError(f"{name} must have shape (H, W) or (N, H, W), got {arr.shape}")
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]  # grey images with their one channel
+    if arr.ndim == 4 and arr.shape[1] != 3:
+        raise ValueError(f"{name}: colour images must have 3 channels (N, 3, H, W), got "
+                         f"shape {arr.shape}")
+    if arr.ndim not in (3, 4):
+        raise ValueError(f"{name} must have shape (H, W), (N, H, W) or (N, 3, H, W) for colour "
+                         f"images, got {arr.shape}")
     if 0 in arr.shape:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     _check_finite(arr, name)
@@ -280,13 +297,18 @@ def _check_duration(duration, t: int) -> None:
 def _pick_cmap(arr: np.ndarray, cmap: str) -> str:
     if cmap not in ("auto", "gray", "diverging", "diverging_r"):
         raise ValueError(f"cmap must be 'auto', 'gray', 'diverging' or 'diverging_r', got {cmap!r}")
+    if arr.ndim == 4:
+        return "colour"
     if cmap == "auto":
         return "diverging" if arr.min() < 0 else "gray"
     return cmap
 
 
 def _colourise(arr: np.ndarray, cmap: str, vmax, symmetric: bool) -> np.ndarray:
-    """Map ``arr`` (N, H, W) to RGB ``uint8`` (N, H, W, 3)."""
+    """Map ``arr`` (N, H, W) to RGB ``uint8`` (N, H, W, 3); colour images
+    (N, 3, H, W) are drawn as they are."""
+    if arr.ndim == 4:
+        return np.stack([_as_uint8(c, "images", colour=True) for c in arr]).transpose(0, 2, 3, 1)
     if not (vmax is None or (isinstance(vmax, str) and vmax == "shared")):
         if isinstance(vmax, bool) or not isinstance(vmax, numbers.Real) or \
                 not np.isfinite(vmax) or vmax <= 0:

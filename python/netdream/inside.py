@@ -20,21 +20,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import (as_images, as_unit_float, check_int, check_labels, check_net,
+from ._validation import (as_images, as_unit_float, check_int, check_labels, check_mlp, check_net,
                           check_path, unit_float)
 from .causal import path_product
 
 __all__ = ["activations", "forward64", "receptive_fields", "ReceptiveFields", "compare_activations",
            "ActivationComparison", "LayerComparison", "distinctive_neurons",
            "DistinctiveNeurons", "weight_images", "misclassified", "Misclassified",
-           "save_misclassified"]
+           "save_misclassified", "feature_maps", "FeatureMaps"]
 
 _MAX_DRAWN = 32  # cells drawn by the Jupyter previews
 
 
 def _check_layer(net, layer) -> int:
     layer = check_int(layer, "layer", 0)
-    n = len(net.weights)
+    n = len(net.layers)
     if layer >= n:
         raise ValueError(f"layer must lie in 0..{n - 1} (layer {n - 1} is the output layer), "
                          f"got {layer}")
@@ -53,13 +53,16 @@ def _png(im) -> bytes:
 
 def activations(net, images) -> list[np.ndarray]:
     """Every layer's activations for ``images``, in double precision: a list
-    of (N, width) float64 arrays, the hidden layers first and the output
-    (its activation applied, e.g. softmax probabilities) last. Computed by
-    the core's one float64 forward pass."""
+    with one float64 array per layer of ``net.layers``, the hidden layers
+    first and the output (its activation applied, e.g. softmax
+    probabilities) last; (N, width) for a dense layer or a flatten, (N, C,
+    H, W) for a convolution or pooling layer. Computed by the core's one
+    float64 forward pass."""
     net = check_net(net)
     x, _ = as_unit_float(images, shape=net.image_shape)
-    _, post = net.core.forward64(np.ascontiguousarray(x.reshape(x.shape[0], -1)))
-    return list(post)
+    n = x.shape[0]
+    _, post = net.core.forward64(np.ascontiguousarray(x.reshape(n, -1)))
+    return [a.reshape(n, *shape) for a, shape in zip(post, net.layer_shapes)]
 
 
 def forward64(net, images) -> np.ndarray:
@@ -190,7 +193,8 @@ def receptive_fields(net, layer: int = 0, *, window: int = 7) -> ReceptiveFields
     mass stays inside the image) or scaled, nor when its sign is flipped. A
     unit with no weight at all scores 0.
     """
-    net = check_net(net)
+    from .causal import _INSTEAD
+    net = check_mlp(net, "receptive_fields (weight paths from pixels to a unit)", _INSTEAD)
     layer = _check_layer(net, layer)
     h, w = net.image_shape
     window = check_int(window, "window", 1)
@@ -214,7 +218,7 @@ def weight_images(net) -> np.ndarray:
     red positive). For a network with hidden layers use
     :func:`receptive_fields` or :func:`netdream.causal_index`.
     """
-    net = check_net(net)
+    net = check_mlp(net, "weight_images", "feature_maps(net, image, layer) for the filters")
     n_hidden = len(net.weights) - 1
     if n_hidden:
         raise ValueError(f"net has {n_hidden} hidden layer{'s' if n_hidden > 1 else ''}; "
@@ -282,7 +286,7 @@ class ActivationComparison:
 def _one_image(image, name: str, shape):
     x, _ = as_images(image, name=name, shape=shape, keep_float64=True)
     if x.shape[0] != 1:
-        raise ValueError(f"{name} must be one image (28, 28), got {x.shape[0]} images")
+        raise ValueError(f"{name} must be one image {tuple(shape)}, got {x.shape[0]} images")
     return x
 
 
@@ -320,7 +324,7 @@ def compare_activations(net, real, ideal, *, top: int = 5) -> ActivationComparis
     acts = activations(net, np.concatenate([unit_float(x_real), unit_float(x_ideal)]))
     layers = []
     for l, a in enumerate(acts):
-        r, i = a[0].copy(), a[1].copy()
+        r, i = a[0].ravel(), a[1].ravel()
         d = i - r
         order = np.argsort(-np.abs(d), kind="stable")[:min(top, d.size)]
         layers.append(LayerComparison(l, r, i, d, _pearson(r, i), order))
@@ -471,6 +475,7 @@ def distinctive_neurons(net, images, labels, layer: int = 0, top: int = 10, *,
     if x.shape[0] < 3 or (counts == x.shape[0]).any():
         raise ValueError("images: need at least three images and two classes")
     a = activations(net, x)[layer]
+    a = a.reshape(len(a), -1)  # a map's units in (channel, row, column) order
     scores = _cohen_d(a, y, k) if method == "cohen_d" else _auc(a, y, k)
     neutral = 0.0 if method == "cohen_d" else 0.5
     key = {"higher": -scores, "lower": scores, "either": -np.abs(scores - neutral)}[direction]
@@ -581,3 +586,114 @@ def save_misclassified(net, images, labels, path, *, n: int = 100, ncols: int = 
     if not len(m):
         raise ValueError("net classifies every image correctly: nothing to draw")
     return m.save(path, ncols=ncols, scale=scale)
+
+
+# --------------------------------------------------------------------------
+# Feature maps of a convolutional network
+# --------------------------------------------------------------------------
+
+@dataclass
+class FeatureMaps:
+    """What each channel of a conv or pool layer looks for and where it fires
+    on one image (see :func:`feature_maps`).
+
+    ``image``: the image, (H, W) or (3, H, W). ``maps``: (C, h, w) float64,
+    the layer's activations on it. ``filters``: (C, kh, kw) float64 (for a
+    colour first layer (C, 3, kh, kw)): the weights of the convolution that
+    computes the channels (the one at ``layer`` or, for a pooling layer, the
+    one before), sign relative to ink; for a convolution on feature maps (not
+    on the image) each tap's norm over the input channels, ``sqrt(sum_c
+    w[c]**2)``: where in its window the filter looks. ``layer``: the index in
+    ``net.layers``; ``names``: one caption per channel.
+    """
+
+    image: np.ndarray = field(repr=False)
+    maps: np.ndarray = field(repr=False)
+    filters: np.ndarray = field(repr=False)
+    layer: int = 0
+    on_image: bool = True
+
+    def to_image(self, *, scale: int = 4, ncols: int | None = None):
+        """One picture: per channel, its filter (red: ink there raises the
+        channel, blue: lowers it) above where it fires on the image (black:
+        not at all, white: most), each map scaled to its own maximum."""
+        from PIL import Image
+        from .images import grid_image
+        c = len(self.maps)
+        h, w = self.image.shape[-2:]
+        ncols = min(c, 8) if ncols is None else check_int(ncols, "ncols", 1)
+        if self.on_image and self.filters.ndim == 4:
+            fil = grid_image(np.clip(0.5 + self.filters / (2 * max(np.abs(self.filters).max(), 1e-12)),
+                                     0, 1), scale=scale * max(1, h // (2 * self.filters.shape[-2])),
+                             ncols=ncols, titles=[f"filter {k}" for k in range(c)])
+        else:
+            fil = grid_image(self.filters, cmap="diverging" if self.on_image else "gray",
+                             scale=scale * max(1, h // (2 * self.filters.shape[-2])), ncols=ncols,
+                             titles=[f"filter {k}" for k in range(c)])
+        hot = np.maximum(self.maps, 0)
+        fires = grid_image(hot, cmap="gray", vmax=None, ncols=ncols,
+                           scale=max(1, scale * h // self.maps.shape[-2]),
+                           labels=[f"max {m:.3g}" for m in self.maps.reshape(c, -1).max(axis=1)])
+        img = grid_image(self.image[None], scale=scale, titles=["image"])
+        sheet = Image.new("RGB", (max(fil.width, fires.width) + img.width,
+                                  max(fil.height + fires.height, img.height)), (255, 255, 255))
+        sheet.paste(img, (0, 0))
+        sheet.paste(fil, (img.width, 0))
+        sheet.paste(fires, (img.width, fil.height))
+        return sheet
+
+    def save(self, path, *, scale: int = 4):
+        """Write :meth:`to_image` to ``path`` (PNG) and return it."""
+        im = self.to_image(scale=scale)
+        im.save(check_path(path, "path"))
+        return im
+
+    def _repr_png_(self) -> bytes:
+        return _png(self.to_image(scale=3))
+
+
+def feature_maps(net, image, layer: int | None = None) -> FeatureMaps:
+    """Each filter of a conv layer beside where it fires on ``image``.
+
+    Parameters
+    ----------
+    net : Network
+        A convolutional network.
+    image : one image, (H, W) or (3, H, W), the public convention.
+    layer : int, optional
+        A convolution or pooling layer of ``net.layers`` (default: the first
+        convolution).
+
+    Returns
+    -------
+    FeatureMaps
+        ``maps`` (the layer's activations on the image), ``filters``, and
+        ``to_image()`` / ``save(path)`` / a picture in Jupyter.
+    """
+    from .layers import Conv2D, MaxPool2D
+    net = check_net(net)
+    convs = [l for l, lay in enumerate(net.layers) if isinstance(lay, Conv2D)]
+    maps_at = [l for l, lay in enumerate(net.layers) if isinstance(lay, (Conv2D, MaxPool2D))]
+    if not convs:
+        raise ValueError("feature_maps needs a convolutional network; for an MLP use "
+                         "receptive_fields(net) or causal_index(net)")
+    layer = convs[0] if layer is None else check_int(layer, "layer", 0)
+    if layer not in maps_at:
+        raise ValueError(f"layer {layer} is not a convolution or pooling layer (those are "
+                         f"{', '.join(map(str, maps_at))})")
+    x = _one_image(image, "image", net.image_shape)
+    source = max(l for l in convs if l <= layer) if any(l <= layer for l in convs) else None
+    if source is None:
+        raise ValueError(f"layer {layer} pools the image itself: no filter before it; pick a "
+                         f"convolution ({', '.join(map(str, convs))})")
+    w = net.layers[source].weight
+    on_image = source == convs[0] and not any(
+        isinstance(lay, Conv2D) for lay in net.layers[:source])
+    if on_image:
+        filters = w * np.sign(net.encoding.scale)
+        filters = filters[:, 0] if filters.shape[1] == 1 else filters
+    else:
+        filters = np.sqrt((w ** 2).sum(axis=1))
+    maps = activations(net, x)[layer][0]
+    return FeatureMaps(unit_float(x)[0].reshape(net.image_shape), maps,
+                       np.ascontiguousarray(filters, dtype=np.float64), layer, on_image)

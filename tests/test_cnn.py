@@ -1,0 +1,322 @@
+"""Convolutional networks: the compiled forward passes, gradients and
+incremental searches against plain NumPy float64 (tests/reference.py), on
+random architectures (any kernel size, stride 1 or 2, same/valid/explicit
+padding, max and average pooling, grey and colour inputs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import netdream
+from netdream import Encoding
+from netdream.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
+from netdream.model import Network
+from netdream.regularizers import smoothness
+
+from reference import network64, score64
+
+ACTS = ["relu", "leaky_relu", "tanh", "sigmoid", "identity"]
+
+
+def random_cnn(rng, *, channels=1, side=12, classes=4, output="softmax", scale=1.0):
+    """A random small CNN: one or two conv stages (each maybe pooled), a
+    flatten, a hidden dense layer, the output."""
+    layers, c, h, w = [], channels, side, side
+    for stage in range(int(rng.integers(1, 3))):
+        k = int(rng.integers(1, 5))
+        stride = int(rng.integers(1, 3))
+        padding = ["same", "valid", int(rng.integers(0, 3))][int(rng.integers(3))]
+        oc = int(rng.integers(2, 5))
+        conv = Conv2D(rng.normal(0, scale / k, (oc, c, k, k)), rng.normal(0, 0.2, oc),
+                      stride=stride, padding=padding, activation=ACTS[int(rng.integers(len(ACTS)))])
+        try:
+            shape = netdream.layers.output_shape(conv, (c, h, w))
+        except ValueError:  # the kernel does not fit any more
+            break
+        layers.append(conv)
+        c, h, w = shape
+        if min(h, w) >= 2 and rng.random() < 0.7:
+            pool = (MaxPool2D if rng.random() < 0.5 else AvgPool2D)(2, int(rng.integers(1, 3)))
+            layers.append(pool)
+            c, h, w = netdream.layers.output_shape(pool, (c, h, w))
+    n = c * h * w
+    hidden = int(rng.integers(3, 9))
+    layers += [Flatten(), Dense(rng.normal(0, scale / np.sqrt(n), (hidden, n)), rng.normal(0, 0.2, hidden),
+                                ACTS[int(rng.integers(len(ACTS)))]),
+               Dense(rng.normal(0, scale, (classes, hidden)), rng.normal(0, 0.2, classes), output)]
+    shape = (channels, side, side) if channels > 1 else (side, side)
+    enc = Encoding(-1.0, 1.0, mean=list(rng.normal(0, 0.1, channels)),
+                   std=list(rng.uniform(0.5, 1.5, channels))) if rng.random() < 0.5 else None
+    return Network(layers, image_shape=shape, encoding=enc)
+
+
+def deep_mnist_shape(rng, scale=1.0):
+    """The Deep-MNIST architecture at a quarter of its width."""
+    return Network([Conv2D(rng.normal(0, scale * 0.3, (8, 1, 5, 5)), rng.normal(0, 0.1, 8),
+                           padding="same", activation="relu"), MaxPool2D(2),
+                    Conv2D(rng.normal(0, scale * 0.1, (16, 8, 5, 5)), rng.normal(0, 0.1, 16),
+                           padding="same", activation="relu"), MaxPool2D(2), Flatten(),
+                    Dense(rng.normal(0, scale * 0.05, (64, 784)), rng.normal(0, 0.1, 64), "relu"),
+                    Dense(rng.normal(0, scale * 0.3, (10, 64)), np.zeros(10), "softmax")])
+
+
+# ---------------------------------------------------------------- forward
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), channels=st.sampled_from([1, 3]),
+       output=st.sampled_from(["softmax", "sigmoid", "identity"]))
+def test_forward_matches_float64_reference(seed, channels, output):
+    rng = np.random.default_rng(seed)
+    net = random_cnn(rng, channels=channels, side=int(rng.integers(6, 15)), output=output)
+    x = rng.random((5, *net.image_shape))
+    _, post = network64(net, x)
+    # the core's float64 pass: every layer, to rounding
+    acts = netdream.activations(net, x)
+    for l, (a, ref) in enumerate(zip(acts, post)):
+        np.testing.assert_allclose(a.reshape(len(a), -1), ref.reshape(len(ref), -1),
+                                   rtol=1e-10, atol=1e-12, err_msg=f"layer {l}")
+    # the float32 batched pass, for any batch split and thread count
+    p = net.predict_proba(x.astype(np.float32), threads=2)
+    np.testing.assert_allclose(p, post[-1], rtol=2e-4, atol=2e-5)
+    one = np.stack([net.predict_proba(xi.astype(np.float32), threads=1) for xi in x])
+    assert np.array_equal(one, p)
+
+
+def test_deep_mnist_shape_on_real_digits(mnist_test):
+    net = deep_mnist_shape(np.random.default_rng(1))
+    x = mnist_test[0][:64]
+    _, post = network64(net, x)
+    np.testing.assert_allclose(net.predict_proba(x), post[-1], rtol=1e-4, atol=1e-6)
+    assert net.predict_proba(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
+
+
+def test_matches_torch():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 6, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Conv2d(6, 5, 2), nn.Tanh(), nn.AvgPool2d(2, 1), nn.Flatten(),
+                      nn.Linear(5 * 4 * 4, 7), nn.ReLU(), nn.Linear(7, 4)).double().eval()
+    convs = [mod for mod in m if isinstance(mod, nn.Conv2d)]
+    lins = [mod for mod in m if isinstance(mod, nn.Linear)]
+
+    def arr(t):
+        return t.detach().numpy()
+
+    net = Network([Conv2D(arr(convs[0].weight), arr(convs[0].bias), stride=2, padding=1,
+                          activation="relu"), MaxPool2D(2),
+                   Conv2D(arr(convs[1].weight), arr(convs[1].bias), activation="tanh"),
+                   AvgPool2D(2, 1), Flatten(), Dense(arr(lins[0].weight), arr(lins[0].bias), "relu"),
+                   Dense(arr(lins[1].weight), arr(lins[1].bias), "softmax")],
+                  image_shape=(3, 24, 24), class_names=["a", "b", "c", "d"])
+    x = np.random.default_rng(0).random((6, 3, 24, 24))
+    with torch.no_grad():
+        ref = torch.softmax(m(torch.from_numpy(x)), 1).numpy()
+    np.testing.assert_allclose(netdream.forward64(net, x), ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(net.predict_proba(x.astype(np.float32)), ref, atol=1e-6)
+
+
+# --------------------------------------------------------------- gradient
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), channels=st.sampled_from([1, 3]),
+       objective=st.sampled_from(["logprob", "prob", "margin", "logit"]))
+def test_gradient_matches_finite_differences(seed, channels, objective):
+    rng = np.random.default_rng(seed)
+    # smooth activations only: finite differences across a relu kink or a
+    # max-pool tie are not the derivative
+    net = random_cnn(rng, channels=channels, side=8)
+    layers = [Conv2D(l.weight, l.bias, stride=l.stride, padding=l.padding, activation="tanh")
+              if isinstance(l, Conv2D) else AvgPool2D(l.size, l.stride) if isinstance(l, MaxPool2D)
+              else Dense(l.weight, l.bias, "tanh") if isinstance(l, Dense) and l is not net.layers[-1]
+              else l for l in net.layers]
+    net = Network(layers, image_shape=net.image_shape, encoding=net.encoding)
+    x = rng.uniform(0.2, 0.8, net.image_shape)
+    g = netdream.input_gradient(net, x, 1, objective=objective)
+    eps = 1e-6
+    idx = rng.choice(x.size, size=6, replace=False)
+    for i in idx:
+        up, down = x.copy().ravel(), x.copy().ravel()
+        up[i] += eps
+        down[i] -= eps
+        fd = (score64(net, up.reshape(1, *x.shape), 1, objective)
+              - score64(net, down.reshape(1, *x.shape), 1, objective))[0] / (2 * eps)
+        assert g.ravel()[i] == pytest.approx(fd, rel=1e-4, abs=1e-7)
+
+
+# ---------------------------------------------- incremental == full recomputation
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), channels=st.sampled_from([1, 3]),
+       objective=st.sampled_from(["prob", "logprob", "margin"]),
+       target_kind=st.sampled_from(["class", "hidden", "channel"]))
+def test_incremental_state_equals_full_recomputation(seed, channels, objective, target_kind):
+    rng = np.random.default_rng(seed)
+    net = random_cnn(rng, channels=channels, side=int(rng.integers(6, 13)), scale=2.0)
+    if target_kind == "class":
+        target = int(rng.integers(4))
+    elif target_kind == "hidden":
+        target = ("hidden", len(net.layers) - 2, 0)
+    else:
+        maps = [l for l, lay in enumerate(net.layers) if isinstance(lay, (Conv2D, MaxPool2D))]
+        target = ("channel", maps[int(rng.integers(len(maps)))], 0)
+    starts = rng.random((2, *net.image_shape))
+    r = netdream.hill_climb(net, target, steps=3000, runs=2, objective=objective, step_size=0.3,
+                            start=starts, seed=seed % 1000, refresh_every=0, progress=False)
+    expected = score64(net, r.images.astype(np.float64), target, objective)
+    np.testing.assert_allclose(r.score, expected, rtol=2e-3, atol=1e-4)
+    # a search never ends below where it started
+    assert np.all(r.score >= score64(net, starts, target, objective) - 1e-4)
+
+
+def test_dreams_of_a_cnn_reach_their_class_and_do_not_depend_on_threads():
+    net = deep_mnist_shape(np.random.default_rng(3), scale=2.0)
+    kw = dict(steps=4000, runs=3, regularizer=smoothness(1e-4), seed=5, progress=False)
+    a = netdream.hill_climb(net, 4, threads=1, **kw)
+    b = netdream.hill_climb(net, 4, threads=2, **kw)
+    assert np.array_equal(a.images, b.images)
+    assert a.images.shape == (3, 28, 28)
+    np.testing.assert_allclose(a.confidence, net.predict_proba(a.images)[:, 4], atol=1e-5)
+    start = net.predict_proba(np.zeros((28, 28), np.float32))[4]
+    assert a.confidence.min() > max(0.9, start)
+
+
+def test_channel_target_raises_the_channels_mean_activation():
+    net = deep_mnist_shape(np.random.default_rng(4))
+    start = np.random.default_rng(0).random((28, 28)) * 0.5
+    acts = netdream.activations(net, start[None])[2][0]
+    c = int(np.argmax(acts.reshape(16, -1).mean(axis=1)))  # a channel that is not dead
+    before = acts[c].mean()
+    r = netdream.hill_climb(net, ("channel", 2, c), steps=6000, start=start, seed=1,
+                            progress=False)
+    after = netdream.activations(net, r.images)[2][0, c].mean()
+    assert r.confidence[0] == pytest.approx(after, rel=1e-4)
+    assert after > 1.5 * before > 0
+
+
+def test_colour_dreams_and_genetic_search():
+    rng = np.random.default_rng(7)
+    net = random_cnn(rng, channels=3, side=10, scale=2.0)
+    r = netdream.hill_climb(net, 2, steps=3000, runs=2, seed=1, regularizer=smoothness(1e-3),
+                            progress=False)
+    assert r.images.shape == (2, 3, 10, 10)
+    e = netdream.evolve(net, 2, population=30, steps=30, seed=1, progress=False)
+    assert e.images.shape[1:] == (3, 10, 10)
+    np.testing.assert_allclose(e.confidence, net.predict_proba(e.images)[:, 2], atol=1e-5)
+    e2 = netdream.evolve(net, 2, population=30, steps=30, seed=1, progress=False, threads=2)
+    assert np.array_equal(e.images, e2.images)
+
+
+def test_gradient_ascent_morph_and_transfer_on_a_cnn(mnist_test):
+    net = deep_mnist_shape(np.random.default_rng(5), scale=2.0)
+    g = netdream.gradient_ascent(net, 3, steps=100, runs=2, seed=0, progress=False)
+    assert g.images.shape == (2, 28, 28)
+    assert g.confidence.min() > net.predict_proba(np.zeros((28, 28), np.float32))[3]
+    seven = mnist_test[0][mnist_test[1] == 7][0]
+    m = netdream.morph(net, seven, 3, steps=200, progress=False)
+    assert m.confidence[0] > net.predict_proba(seven)[3]
+    other = deep_mnist_shape(np.random.default_rng(6), scale=2.0)
+    t = netdream.transfer(other, g.images, target=3)
+    np.testing.assert_allclose(t.confidence, other.predict_proba(g.images)[:, 3], atol=1e-6)
+
+
+# ---------------------------------------------------- what has no meaning
+@pytest.mark.parametrize("call", [
+    lambda net: netdream.causal_index(net),
+    lambda net: netdream.garson(net),
+    lambda net: netdream.receptive_fields(net),
+    lambda net: netdream.weight_images(net),
+])
+def test_weight_products_refuse_a_cnn_and_name_what_to_use(call):
+    net = deep_mnist_shape(np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"not for a convolutional network; use .*feature_maps"):
+        call(net)
+
+
+def test_targets_are_checked_against_the_layers():
+    net = deep_mnist_shape(np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"target layer 1 is not a hidden dense layer \(those are 5\)"):
+        netdream.hill_climb(net, ("hidden", 1, 0), steps=10, progress=False)
+    with pytest.raises(ValueError, match=r"target layer 5 is not a convolution or pooling layer"):
+        netdream.hill_climb(net, ("channel", 5, 0), steps=10, progress=False)
+    with pytest.raises(ValueError, match=r"target channel 16 out of range: layer 2 has 16 channels"):
+        netdream.hill_climb(net, ("channel", 2, 16), steps=10, progress=False)
+    with pytest.raises(ValueError, match=r"target must be a class index, \('hidden'"):
+        netdream.hill_climb(net, ("unit", 2, 1), steps=10, progress=False)
+
+
+# -------------------------------------------------------------- files
+def test_save_and_load_keep_everything(tmp_path):
+    rng = np.random.default_rng(8)
+    net = random_cnn(rng, channels=3, side=10)
+    net = Network(list(net.layers), image_shape=net.image_shape, encoding=net.encoding,
+                  class_names=["cat", "dog", "cow", "hen"], metadata={"name": "zoo"})
+    path = tmp_path / "zoo.npz"
+    net.save(path)
+    back = netdream.model.load(path)
+    assert isinstance(back, Network) and back.class_names == ("cat", "dog", "cow", "hen")
+    assert back.encoding == net.encoding and back.image_shape == (3, 10, 10)
+    assert [repr(l) for l in back.layers] == [repr(l) for l in net.layers]
+    x = rng.random((4, 3, 10, 10)).astype(np.float32)
+    np.testing.assert_allclose(back.predict_proba(x), net.predict_proba(x), atol=1e-6)
+    with np.load(path) as data:
+        assert str(data["format"]) == "netdream" and int(data["version"]) == 2
+
+
+def test_an_mlp_is_still_written_as_version_1(tmp_path, default_net):
+    path = tmp_path / "m.npz"
+    default_net.save(path)
+    with np.load(path) as data:
+        assert str(data["format"]) == "netdream-mlp" and int(data["version"]) == 1
+    named = netdream.MLP(default_net.weights, default_net.biases, class_names=list("abcdefghij"))
+    named.save(path)
+    back = netdream.model.load(path)
+    assert isinstance(back, netdream.MLP) and back.class_names == tuple("abcdefghij")
+
+
+@pytest.mark.parametrize("layers, message", [
+    ('[{"type": "conv2d"}]', r"layers\[0\] \(conv2d\) has no arrays W0, b0"),
+    ('[{"type": "lstm"}]', r"layers\[0\] has an unknown type 'lstm'"),
+    ('{"type": "dense"}', r"'layers' must be a list of 1..256 layers"),
+    ('[' + ', '.join(['{"type": "flatten"}'] * 300) + ']', r"'layers' must be a list of 1..256"),
+])
+def test_bad_version_2_files_name_the_file(tmp_path, layers, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, format=np.array("netdream"), version=np.array(2), layers=np.array(layers),
+             image_shape=np.array([28, 28]), enc_range=np.array([0.0, 1.0]),
+             enc_ink=np.array("high"), enc_order=np.array("row"))
+    with pytest.raises(ValueError, match=message) as info:
+        netdream.model.load(path)
+    assert "bad.npz" in str(info.value)
+
+
+# ------------------------------------------------------------ pictures
+def test_feature_maps_show_filters_and_where_they_fire(tmp_path, mnist_test):
+    net = deep_mnist_shape(np.random.default_rng(2))
+    seven = mnist_test[0][mnist_test[1] == 7][0]
+    fm = netdream.feature_maps(net, seven)
+    assert fm.layer == 0 and fm.maps.shape == (8, 28, 28) and fm.filters.shape == (8, 5, 5)
+    np.testing.assert_allclose(fm.maps, netdream.activations(net, seven[None])[0][0])
+    deeper = netdream.feature_maps(net, seven, 3)
+    assert deeper.maps.shape == (16, 7, 7) and deeper.filters.shape == (16, 5, 5)
+    im = fm.save(tmp_path / "maps.png")
+    arr = np.asarray(im.convert("RGB")).astype(int)
+    assert im.width > 400 and arr.std() > 30
+    # the filters are drawn in colour (signed), the maps in grey
+    assert (np.abs(arr[..., 0] - arr[..., 2]) > 60).mean() > 0.01
+    with pytest.raises(ValueError, match=r"layer 5 is not a convolution or pooling layer"):
+        netdream.feature_maps(net, seven, 5)
+    with pytest.raises(ValueError, match=r"feature_maps needs a convolutional network"):
+        netdream.feature_maps(netdream.MLP([np.zeros((10, 784))], [np.zeros(10)]), seven)
+
+
+def test_colour_images_are_drawn_in_colour():
+    from netdream.images import grid_image, to_pil
+    x = np.zeros((2, 3, 8, 8))
+    x[0, 0] = 1.0  # red
+    x[1, 2] = 1.0  # blue
+    im = np.asarray(grid_image(x, scale=2))
+    assert (im.reshape(-1, 3) == (255, 0, 0)).all(axis=1).sum() == 16 * 16
+    assert (im.reshape(-1, 3) == (0, 0, 255)).all(axis=1).sum() == 16 * 16
+    assert to_pil(x[0]).mode == "RGB"
+    with pytest.raises(ValueError, match=r"colour images must have 3 channels"):
+        grid_image(np.zeros((2, 2, 8, 8)))
