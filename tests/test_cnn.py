@@ -234,7 +234,7 @@ def test_weight_products_refuse_a_cnn_and_name_what_to_use(call):
 
 def test_targets_are_checked_against_the_layers():
     net = deep_mnist_shape(np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"target layer 1 is not a hidden dense layer \(those are 5\)"):
+    with pytest.raises(ValueError, match=r"target layer 1 is not a hidden layer \(the hidden dense layers are 5\)"):
         netdream.hill_climb(net, ("hidden", 1, 0), steps=10, progress=False)
     with pytest.raises(ValueError, match=r"target layer 5 is not a convolution or pooling layer"):
         netdream.hill_climb(net, ("channel", 5, 0), steps=10, progress=False)
@@ -320,3 +320,33 @@ def test_colour_images_are_drawn_in_colour():
     assert to_pil(x[0]).mode == "RGB"
     with pytest.raises(ValueError, match=r"colour images must have 3 channels"):
         grid_image(np.zeros((2, 2, 8, 8)))
+
+
+# ------------------------------------------------------------ importing
+def test_torch_cnn_with_batchnorm_imports_exactly(mnist_test):
+    torch = pytest.importorskip("torch")
+    from torch import nn
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(1, 8, 5, padding="same"), nn.BatchNorm2d(8), nn.ReLU(),
+                      nn.MaxPool2d(2), nn.Conv2d(8, 16, 4, stride=2, padding=1), nn.ReLU(),
+                      nn.AvgPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(16 * 3 * 3, 32),
+                      nn.BatchNorm1d(32), nn.Tanh(), nn.Linear(32, 10))
+    with torch.no_grad():  # give the batch norms statistics of their own
+        m.train()(torch.rand(64, 1, 28, 28))
+    m.eval()
+    net = netdream.from_torch(m) if hasattr(netdream, "from_torch") else \
+        netdream.importers.from_torch(m)
+    assert net.is_convolutional and net.metadata["output_added"]
+    x = mnist_test[0][:500]
+    with torch.no_grad():
+        ref = torch.softmax(m(torch.from_numpy(x[:, None] / 255.0).float()), 1).numpy()
+    np.testing.assert_allclose(net.predict_proba(x), ref, atol=1e-5)
+    assert [type(l).__name__ for l in net.layers] == [
+        "Conv2D", "MaxPool2D", "Conv2D", "AvgPool2D", "Flatten", "Dense", "Dense"]
+    with pytest.raises(ValueError, match=r"layer 1 \(BatchNorm2d\) is in training mode"):
+        netdream.importers.from_torch(m.train())
+
+
+def test_the_shipped_cnn():
+    net = netdream.pretrained("cnn")
+    assert net.is_convolutional and net.metadata["test_accuracy"]["accuracy"] >= 0.988

@@ -195,8 +195,10 @@ def test_torch_refuses_what_it_cannot_represent(torch):
         with pytest.raises(ValueError, match=match):
             mlp_from_torch(model, **kw)
 
-    refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(2704, 10)).eval(),
-            r"layer 0 \(Conv2d\) is not supported: netdream imports dense networks only")
+    refused(nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2), nn.Flatten(), nn.Linear(2304, 10)).eval(),
+            r"layer 0 \(Conv2d\) uses dilation, groups or non-zero padding")
+    refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU(), nn.Flatten(), nn.Linear(2704, 10)).eval(),
+            r"layer 1 \(GELU\) is not supported in a convolutional network")
     refused(nn.Sequential(nn.Flatten(), nn.LSTM(784, 8)).eval(), r"layer 1 \(LSTM\) is not supp")
     refused(nn.Sequential(nn.Flatten(), nn.Linear(784, 8), nn.GELU(), nn.Linear(8, 3)),
             r"layer 2 \(GELU\) is not supported")

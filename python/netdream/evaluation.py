@@ -15,13 +15,15 @@ __all__ = ["evaluate", "EvaluationResult"]
 class EvaluationResult:
     """Accuracy of a model on labelled images.
 
-    ``confusion[t, p]`` counts images of true class ``t`` predicted as ``p``.
+    ``confusion[t, p]`` counts images of true class ``t`` predicted as ``p``;
+    ``class_names`` are the model's.
     """
 
     correct: int
     total: int
     confusion: np.ndarray
     predictions: np.ndarray
+    class_names: tuple = ()
 
     @property
     def accuracy(self) -> float:
@@ -31,11 +33,13 @@ class EvaluationResult:
         return f"accuracy: {self.correct}/{self.total} ({100 * self.accuracy:.2f}%)"
 
     def _repr_html_(self) -> str:
+        from html import escape
         k = self.confusion.shape[0]
-        head = "".join(f"<th>{p}</th>" for p in range(k))
+        names = [escape(n) for n in self.class_names] or [str(c) for c in range(k)]
+        head = "".join(f"<th>{names[p]}</th>" for p in range(k))
         body = "".join(
             "<tr><th>{}</th>{}</tr>".format(
-                t, "".join(
+                names[t], "".join(
                     f"<td style='text-align:right;{'font-weight:bold' if t == p else ''}'>"
                     f"{self.confusion[t, p]}</td>" for p in range(k)))
             for t in range(k))
@@ -51,4 +55,5 @@ def evaluate(net, images, labels, *, threads=None) -> EvaluationResult:
     pred = net.predict(x, threads=threads)
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y, pred), 1)
-    return EvaluationResult(int(np.trace(confusion)), int(y.size), confusion, pred)
+    return EvaluationResult(int(np.trace(confusion)), int(y.size), confusion, pred,
+                            tuple(net.class_names))

@@ -79,8 +79,8 @@ def _inner_goal(net, target):
     if kind == "hidden":
         hidden = [l for l, lay in enumerate(layers[:-1]) if isinstance(lay, Dense)]
         if layer not in hidden:
-            raise ValueError(f"target layer {layer} is not a hidden dense layer (those are "
-                             f"{', '.join(map(str, hidden)) or 'none'})")
+            raise ValueError(f"target layer {layer} is not a hidden layer (the hidden dense "
+                             f"layers are {', '.join(map(str, hidden)) or 'none'})")
         width = layers[layer].weight.shape[0]
         if index >= width:
             raise ValueError(f"target unit {index} out of range: hidden layer {layer} has "

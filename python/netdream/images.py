@@ -60,9 +60,7 @@ def to_pil(image, scale=1):
         If ``image`` is not numeric or ``scale`` is not an integer.
     """
     arr = _numeric(image, "image")
-    if arr.ndim == 3 and arr.shape[0] == 1:
-        arr = arr[0]
-    colour = arr.ndim == 3
+    colour = arr.ndim == 3 and arr.shape[0] == 3
     pixels = _as_uint8(arr, "image", colour=colour)
     scale = _check_scale(scale)
     im = Image.fromarray(pixels.transpose(1, 2, 0) if colour else pixels)
@@ -257,10 +255,10 @@ def _as_maps(maps, name: str) -> np.ndarray:
         arr = arr[:, 0]  # grey images with their one channel
     if arr.ndim == 4 and arr.shape[1] != 3:
         raise ValueError(f"{name}: colour images must have 3 channels (N, 3, H, W), got "
-                         f"shape {arr.shape}")
+                         f"{arr.shape}")
     if arr.ndim not in (3, 4):
-        raise ValueError(f"{name} must have shape (H, W), (N, H, W) or (N, 3, H, W) for colour "
-                         f"images, got {arr.shape}")
+        raise ValueError(f"{name} must have shape (H, W) or (N, H, W), got {arr.shape} (colour "
+                         "images: (N, 3, H, W))")
     if 0 in arr.shape:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     _check_finite(arr, name)

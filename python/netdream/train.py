@@ -451,7 +451,7 @@ def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epoch
                 loss.backward()
                 opt.step()
                 sched.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
             done += 1
             history["loss"].append(round(total / len(x), 6))
             postfix = {"loss": f"{total / len(x):.4f}"}

@@ -18,14 +18,18 @@ class CommandError(Exception):
 
 
 def load_model(path):
-    """The model at ``path`` (netdream .npz or the seed's net.js), or the
-    shipped default; errors in CLI terms."""
-    from ..model import MLP
+    """The model at ``path`` (netdream .npz or the seed's net.js), a shipped
+    model by name ("mlp", "cnn"), or the shipped default; errors in CLI
+    terms."""
+    from ..model import load, pretrained
     if path is None:
-        return MLP.pretrained()
+        return pretrained("mlp")
     if not os.path.exists(path):
-        raise CommandError(f"--model: no model file at {path}")
-    return MLP.load(path)
+        if path in ("mlp", "cnn"):
+            return pretrained(path)
+        raise CommandError(f"--model: no model file at {path} (the shipped models are named "
+                           "'mlp' and 'cnn')")
+    return load(path)
 
 
 def load_test_set(data, split: str = "test"):
@@ -54,8 +58,8 @@ def _first_cause(exc) -> str:
 
 def add_model(p):
     p.add_argument("--model", metavar="PATH",
-                   help="model file: netdream .npz or the seed's net.js (default: the shipped "
-                        "model)")
+                   help="model file (netdream .npz or the seed's net.js), or a shipped model: "
+                        "mlp (the default) or cnn")
 
 
 def add_threads(p):

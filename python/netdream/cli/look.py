@@ -1,4 +1,4 @@
-"""Commands that look at a model: eval, causal, classify."""
+"""Commands that look at a model: eval, causal, classify, features."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from ._common import (CommandError, add_model, add_threads, check_output, load_model,
-                      load_test_set, percent, positive_int)
+                      load_test_set, nonneg_int, percent, positive_int)
 
 
 def cmd_eval(args) -> int:
@@ -18,9 +18,10 @@ def cmd_eval(args) -> int:
     print(result)
     if args.confusion:
         k = result.confusion.shape[0]
-        print("true\\pred " + " ".join(f"{p:>5}" for p in range(k)))
+        names = [n[:5] for n in net.class_names]
+        print("true\\pred " + " ".join(f"{n:>5}" for n in names))
         for t in range(k):
-            print(f"{t:>9} " + " ".join(f"{v:>5}" for v in result.confusion[t]))
+            print(f"{names[t]:>9} " + " ".join(f"{v:>5}" for v in result.confusion[t]))
     return 0
 
 
@@ -37,7 +38,7 @@ def cmd_causal(args) -> int:
         maps = np.divide(maps, top, out=np.zeros_like(maps), where=top > 0)
     else:
         maps = np.asarray(causal_index(net))
-    labels = [str(k) for k in range(maps.shape[0])]
+    labels = list(net.class_names)
     save_grid(maps, args.output, labels=labels, cmap="gray" if args.garson else "diverging",
               scale=args.scale, ncols=min(5, maps.shape[0]))
     what = (f"Garson importance ({args.garson}; white: the pixel's largest share)" if args.garson
@@ -59,14 +60,50 @@ def cmd_classify(args) -> int:
             continue
         p = net.predict_proba(img)
         best = int(np.argmax(p))
-        probs = " ".join(f"{k}:{percent(v)}" for k, v in enumerate(p))
-        print(f"{path}: {best} ({percent(p[best])})  {probs}")
+        names = net.class_names
+        probs = " ".join(f"{names[k]}:{percent(v)}" for k, v in enumerate(p))
+        print(f"{path}: {names[best]} ({percent(p[best])})  {probs}")
     if failed:
         if len(args.images) > 1:
             print(f"netdream classify: {failed} of {len(args.images)} files could not be read",
                   file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_features(args) -> int:
+    from ..inside import feature_maps
+    check_output(args.output, "-o/--output", (".png",))
+    net = load_model(args.model)
+    if not net.is_convolutional:
+        raise CommandError("features needs a convolutional network (--model cnn or a CNN file); "
+                           "for an MLP, see `netdream causal`")
+    image = _read_image(args.image, net)
+    fm = feature_maps(net, image, args.layer)
+    fm.save(args.output, scale=args.scale)
+    p = net.predict_proba(image)
+    best = int(np.argmax(p))
+    print(f"wrote {args.output}: the {len(fm.maps)} channels of layer {fm.layer} "
+          f"({type(net.layers[fm.layer]).__name__}) on {args.image}, which the model reads as "
+          f"{net.class_names[best]} ({percent(p[best])})")
+    return 0
+
+
+def _read_image(path, net):
+    """An image file for ``net``: a photo of a digit prepared like MNIST for
+    a 28x28 grey model, else the picture resized to the model's input."""
+    from ..photo import load_image
+    if net.image_shape == (28, 28):
+        return load_image(path)
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB" if len(net.image_shape) == 3 else "L")
+            h, w = net.image_shape[-2:]
+            arr = np.asarray(im.resize((w, h), Image.Resampling.BILINEAR))
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from None
+    return arr.transpose(2, 0, 1) if arr.ndim == 3 else arr
 
 
 def add_commands(sub) -> None:
@@ -104,6 +141,20 @@ def add_commands(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
     add_model(p)
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("features", help="a CNN's filters and where they fire on an image",
+                       description="Write a PNG of each channel of a convolution or pooling "
+                                   "layer: its filter (red: ink there raises the channel) above "
+                                   "where it fires on the image (white: most). Needs a "
+                                   "convolutional network, e.g. --model cnn.")
+    p.add_argument("image", metavar="IMAGE", help="an image file (PNG, JPEG, ...)")
+    p.add_argument("-o", "--output", required=True, metavar="PNG", help="the picture to write")
+    add_model(p)
+    p.add_argument("--layer", type=nonneg_int, default=None,
+                   help="index of a conv or pool layer in the model (default: the first conv)")
+    p.add_argument("--scale", type=positive_int, default=4,
+                   help="pixels per image pixel (default: 4)")
+    p.set_defaults(func=cmd_features)
 
 
 __all__ = ["add_commands", "CommandError"]

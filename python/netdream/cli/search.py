@@ -17,22 +17,57 @@ def _smoothness(weight):
     return smoothness(weight) if weight else None
 
 
-def _start(args, digit_name="DIGIT"):
-    """Check the output files, then load the model and check the digit."""
+def _start(args, digit_name="DIGIT", inner=False):
+    """Check the output files, then load the model and turn the target
+    argument into a class index (or, with ``inner``, a unit or channel)."""
     check_output(args.output, "-o/--output", (".png",))
     check_output(getattr(args, "average", None), "--average", (".png",))
     check_output(getattr(args, "gif", None), "--gif", (".gif",))
     net = load_model(args.model)
-    digit = args.digit if digit_name == "DIGIT" else args.to
-    if isinstance(digit, int) and not 0 <= digit < net.n_classes:
-        raise CommandError(f"{digit_name} must lie in 0..{net.n_classes - 1}, got {digit}")
+    if digit_name == "DIGIT":
+        if args.digit != "all":
+            args.digit = _target(net, args.digit, digit_name, inner)
+    else:
+        args.to = _target(net, args.to, digit_name, False)
     return net
+
+
+def _target(net, text, what, inner):
+    """A class given by number or name; with ``inner`` also hidden:LAYER:UNIT
+    or channel:LAYER:C."""
+    text = str(text)
+    if inner and text.split(":")[0] in ("hidden", "channel"):
+        parts = text.split(":")
+        try:
+            return (parts[0], int(parts[1]), int(parts[2])) if len(parts) == 3 else None
+        except ValueError:
+            pass
+        raise CommandError(f"{what} must look like {parts[0]}:LAYER:INDEX, got {text!r}")
+    names = net.class_names
+    if text in names:
+        return names.index(text)
+    try:
+        k = int(text)
+    except ValueError:
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        raise CommandError(f"{what} must be a class number 0..{net.n_classes - 1} or name "
+                           f"({shown}), got {text!r}") from None
+    if not 0 <= k < net.n_classes:
+        raise CommandError(f"{what} must lie in 0..{net.n_classes - 1}, got {k}")
+    return k
+
+
+def _name(net, target) -> str:
+    """How a target is written: its class name, or hidden/channel:LAYER:INDEX."""
+    if isinstance(target, tuple):
+        return ":".join(map(str, target))
+    return net.class_names[target] if isinstance(target, int) else str(target)
 
 
 def cmd_dream(args) -> int:
     from ..dream import hill_climb
     from ..images import save_gif, save_grid
-    net = _start(args)
+    net = _start(args, inner=True)
     every = max(1, args.steps // args.frames) if args.gif else 0
     result = hill_climb(net, args.digit, runs=args.runs, steps=args.steps,
                         objective=args.objective, regularizer=_smoothness(args.smoothness),
@@ -40,14 +75,17 @@ def cmd_dream(args) -> int:
                         step_size=args.step_size, start=args.start,
                         progress=not args.no_progress)
     shown = min(args.runs, args.show)
-    labels = [percent(c) for c in result.confidence[:shown]]
+    labels = [f"{c:.3g}" if isinstance(args.digit, tuple) else percent(c)
+              for c in result.confidence[:shown]]
     save_grid(result.images[:shown], args.output, labels=labels, cmap="gray", scale=args.scale)
     c = result.confidence
-    print(f"dreamt {args.runs} x {args.digit} ({args.steps} steps each): confidence "
+    what = "activation" if isinstance(args.digit, tuple) else "confidence"
+    print(f"dreamt {args.runs} x {_name(net, args.digit)} ({args.steps} steps each): {what} "
           f"min {percent(c.min())}, median {percent(np.median(c))}, max {percent(c.max())}; "
           f"wrote {args.output}")
     if args.recipe == "seed" and c.max() < 0.01:
-        print(f"note: the seed's objective 1 - p saturates where p is about 0: p({args.digit}) "
+        print(f"note: the seed's objective 1 - p saturates where p is about 0: "
+              f"p({_name(net, args.digit)}) "
               f"started near 0 and stayed at {c.max():.2g}, so no candidate could change it. "
               "Drop --recipe seed (the default objective is log p) to dream this digit.",
               file=sys.stderr)
@@ -71,29 +109,21 @@ def _save_trajectory_gif(net, result, target, path, scale, unit):
     from ..images import save_gif
     t = result.trajectory
     frames = np.clip(t.images[0], 0, 1)
-    probs = net.predict_proba(frames)[:, target]
-    labels = [f"{unit} {s}: {percent(p)}" for s, p in zip(t.steps, probs)]
+    if isinstance(target, tuple):  # a unit or channel: its score
+        labels = [f"{unit} {s}: {v:.3g}" for s, v in zip(t.steps, t.scores[0])]
+    else:
+        probs = net.predict_proba(frames)[:, target]
+        labels = [f"{unit} {s}: {_name(net, target)} {percent(p)}" for s, p in zip(t.steps, probs)]
     save_gif(frames, path, labels=labels, cmap="gray", scale=scale)
-
-
-def _parse_target(text):
-    if text == "all":
-        return "all"
-    try:
-        return int(text)
-    except ValueError:
-        raise CommandError(f"DIGIT must be a class number or 'all', got {text!r}") from None
 
 
 def cmd_evolve(args) -> int:
     from ..evolve import evolve
     from ..images import save_grid
     if args.gif and args.digit == "all":
-        raise CommandError("--gif needs a single digit")
-    target = _parse_target(args.digit)
+        raise CommandError("--gif needs a single class")
     net = _start(args)
-    if target != "all" and not 0 <= target < net.n_classes:
-        raise CommandError(f"DIGIT must lie in 0..{net.n_classes - 1}, got {target}")
+    target = args.digit
     prior = None
     if args.prior:
         from ..datasets import load_mnist
@@ -119,12 +149,12 @@ def cmd_evolve(args) -> int:
     r = runs[0]
     shown = min(len(r.images), args.show)
     if target == "all":
-        labels = [f"{k}: {percent(c)}" for k, c in enumerate(r.confidence)]
+        labels = [f"{net.class_names[k]}: {percent(c)}" for k, c in enumerate(r.confidence)]
     else:
         labels = [percent(c) for c in r.confidence[:shown]]
     save_grid(r.images[:shown], args.output, labels=labels, cmap="gray", scale=args.scale)
     c = r.confidence
-    print(f"evolved {target} for {r.steps} generations: confidence "
+    print(f"evolved {_name(net, target)} for {r.steps} generations: confidence "
           f"min {percent(c.min())}, max {percent(c.max())}; wrote {args.output}")
     if args.average:
         best = np.stack([x.images[0] for x in runs]) if target != "all" else r.images
@@ -148,7 +178,8 @@ def cmd_ascend(args) -> int:
                         record_every=every, progress=not args.no_progress)
     labels = [percent(c) for c in r.confidence]
     save_grid(r.images, args.output, labels=labels, cmap="gray", scale=args.scale)
-    print(f"gradient ascent on {args.digit}: confidence min {percent(r.confidence.min())}; "
+    print(f"gradient ascent on {_name(net, args.digit)}: confidence min "
+          f"{percent(r.confidence.min())}; "
           f"wrote {args.output}")
     if args.average:
         save_grid(r.average()[None], args.average, labels=[f"average of {args.runs}"],
@@ -175,8 +206,8 @@ def cmd_morph(args) -> int:
               progress=not args.no_progress)
     diff = r.images[0].astype(np.float64) - r.original[0]
     left = grid_image(np.stack([r.original[0], r.images[0]]), cmap="gray", scale=args.scale,
-                      labels=[f"{int(before.argmax())} ({percent(before.max())})",
-                              f"{args.to} ({percent(r.confidence[0])})"])
+                      labels=[f"{_name(net, int(before.argmax()))} ({percent(before.max())})",
+                              f"{_name(net, args.to)} ({percent(r.confidence[0])})"])
     right = grid_image(diff[None], cmap="diverging", scale=args.scale,
                        labels=["change (red: ink added)"])
     canvas = Image.new("RGB", (left.width + right.width, max(left.height, right.height)), "white")
@@ -184,7 +215,8 @@ def cmd_morph(args) -> int:
     canvas.paste(right.convert("RGB"), (left.width, 0))
     canvas.save(args.output)
     state = "reached" if r.reached[0] else "NOT reached"
-    print(f"morphed {args.image} into {args.to}: p = {percent(r.confidence[0])} ({state}); "
+    print(f"morphed {args.image} into {_name(net, args.to)}: p = {percent(r.confidence[0])} "
+          f"({state}); "
           f"L2 {r.l2[0]:.3f}, Linf {r.linf[0]:.3f}, {r.changed[0]} pixels changed; "
           f"wrote {args.output}")
     return 0 if r.reached[0] else 1
@@ -194,7 +226,8 @@ def add_commands(sub) -> None:
     p = sub.add_parser("dream", help="what the network thinks a digit looks like",
                        description="Hill climbing from a blank image: one pixel at a time, "
                                    "keeping changes that raise the digit's probability.")
-    p.add_argument("digit", type=int, metavar="DIGIT", help="the class to dream of")
+    p.add_argument("digit", metavar="DIGIT", help="the class to dream of (number or name), or "
+                   "hidden:LAYER:UNIT / channel:LAYER:C for a hidden unit or a CNN's channel")
     add_model(p)
     p.add_argument("--runs", type=positive_int, default=16, help="independent dreams (default: 16)")
     p.add_argument("--steps", type=nonneg_int, default=20000,
@@ -268,7 +301,7 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("ascend", help="gradient ascent on the input",
                        description="Normalised gradient steps on log p(DIGIT), clamped to [0, 1].")
-    p.add_argument("digit", type=int, metavar="DIGIT", help="the class to raise")
+    p.add_argument("digit", metavar="DIGIT", help="the class to raise (number or name)")
     add_model(p)
     p.add_argument("--runs", type=positive_int, default=8, help="images (default: 8)")
     p.add_argument("--steps", type=nonneg_int, default=200, help="gradient steps (default: 200)")
@@ -292,7 +325,8 @@ def add_commands(sub) -> None:
                        description="The smallest change (by gradient or hill climbing) that makes "
                                    "the network call IMAGE the digit given by --to.")
     p.add_argument("image", metavar="IMAGE", help="a picture of a digit (PNG, JPEG, ...)")
-    p.add_argument("--to", type=int, required=True, metavar="DIGIT", help="the class to reach")
+    p.add_argument("--to", required=True, metavar="DIGIT",
+                   help="the class to reach (number or name)")
     add_model(p)
     p.add_argument("--method", default="gradient", choices=["gradient", "hill"],
                    help="gradient steps or one-pixel hill climbing (default: gradient)")

@@ -1,4 +1,5 @@
-"""netdream train: train an MLP with scikit-learn on MNIST files in a folder."""
+"""netdream train: train an MLP (scikit-learn) or a small CNN (PyTorch) on
+images in MNIST's IDX layout in a folder."""
 
 from __future__ import annotations
 
@@ -15,25 +16,42 @@ from ._common import check_output
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``netdream train`` to ``parser``."""
     parser.add_argument("--data", required=True, metavar="DIR",
-                        help="folder with MNIST IDX files: train10k-* (or train-*) to train on, "
-                             "t10k-* (optional) to report test accuracy")
+                        help="folder with IDX files in MNIST's layout: train-* (or train10k-*) "
+                             "to train on, t10k-* (optional) to report test accuracy")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
                         help="where to save the trained model")
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256], metavar="N",
-                        help="hidden layer widths (default: 256)")
+    parser.add_argument("--arch", default="mlp", choices=["mlp", "cnn"],
+                        help="mlp: dense layers, trained with scikit-learn (default); cnn: "
+                             "conv 5x5 + max-pool stages then dense layers, trained with PyTorch")
+    parser.add_argument("--classes", metavar="NAMES",
+                        help="comma-separated class names, one per label 0..K-1 (default: the "
+                             "digits 0..9, and the data is called MNIST)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=None, metavar="N",
+                        help="dense hidden layer widths (default: 256 for mlp, 64 for cnn)")
+    parser.add_argument("--channels", type=int, nargs="+", default=[16, 32], metavar="N",
+                        help="cnn: channels of each conv stage (default: 16 32)")
     parser.add_argument("--activation", default="relu",
                         choices=["relu", "tanh", "sigmoid", "identity"],
                         help="hidden activation (default: relu)")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs (default: 30)")
-    parser.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default: 128)")
-    parser.add_argument("--learning-rate", type=float, default=1e-3,
-                        help="initial Adam step size, cosine-decayed (default: 0.001)")
-    parser.add_argument("--alpha", type=float, default=1e-4, help="L2 penalty (default: 0.0001)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs (default: 30 for mlp, 40 for cnn)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="mini-batch size (default: 128 for mlp, 64 for cnn)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="initial Adam step size, cosine-decayed (default: 0.001 for mlp, "
+                             "0.002 for cnn)")
+    parser.add_argument("--alpha", type=float, default=1e-4,
+                        help="L2 penalty (mlp) or decoupled weight decay (cnn) (default: 0.0001)")
     parser.add_argument("--augment", type=int, default=6, metavar="K",
-                        help="shifted copies of each image per epoch (default: 6; 0 = none)")
+                        help="mlp: shifted copies of each image per epoch (default: 6; 0 = none); "
+                             "cnn: every image is moved once per epoch by a random rotation "
+                             "(up to 10 degrees) and shift")
     parser.add_argument("--max-shift", type=int, default=2, metavar="PX",
                         help="largest shift in pixels along x and y (default: 2)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="cnn: PyTorch threads (default: 1; the same seed and thread count "
+                             "give the same weights)")
     parser.add_argument("--storage-dtype", default="float32", choices=["float32", "float16"],
                         help="dtype of the saved weights (default: float32)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -46,23 +64,32 @@ def cmd_train(args) -> int:
     check_output(args.output, "-o/--output", (".npz",))
     from ..datasets import load_mnist
     from ..evaluation import evaluate
-    from ..model import MLP
-    from ..train import _INSTALL_HINT, train
+    from ..model import MLP, _check_class_names
+    from ..train import _INSTALL_HINT, _TORCH_HINT, train, train_cnn
 
+    cnn = args.arch == "cnn"
+    defaults = dict(hidden=[64] if cnn else [256], epochs=40 if cnn else 30,
+                    batch_size=64 if cnn else 128, learning_rate=2e-3 if cnn else 1e-3)
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     try:
-        import sklearn
+        if cnn:
+            import torch as framework
+        else:
+            import sklearn as framework
     except ImportError:
-        print(f"netdream train: {_INSTALL_HINT}", file=sys.stderr)
+        print(f"netdream train: {_TORCH_HINT if cnn else _INSTALL_HINT}", file=sys.stderr)
         return 1
     import netdream
 
     try:
-        split = "train10k"
+        split = "train"
         try:
-            images, labels = load_mnist("train10k", root=args.data)
-        except FileNotFoundError:
-            split = "train"
             images, labels = load_mnist("train", root=args.data)
+        except FileNotFoundError:
+            split = "train10k"
+            images, labels = load_mnist("train10k", root=args.data)
     except (FileNotFoundError, ValueError) as exc:
         print(f"netdream train: cannot read training data from {args.data}: {exc}", file=sys.stderr)
         return 1
@@ -73,14 +100,34 @@ def cmd_train(args) -> int:
     except ValueError as exc:
         print(f"netdream train: cannot read the test set in {args.data}: {exc}", file=sys.stderr)
         return 1
+    n_classes = int(labels.max()) + 1
+    try:
+        names = _check_class_names(args.classes, n_classes, None) if args.classes else None
+    except (TypeError, ValueError) as exc:
+        print(f"netdream train: --classes: {exc} (the labels run from 0 to {n_classes - 1})",
+              file=sys.stderr)
+        return 2
+    dataset = "MNIST" if names is None else "the data"
 
-    print(f"training on {len(images)} images ({split} split of {args.data})", file=sys.stderr)
+    print(f"training a{' CNN' if cnn else 'n MLP'} on {len(images)} images ({split}-* files in "
+          f"{args.data})", file=sys.stderr)
     start = time.perf_counter()
     try:
-        net = train(images, labels, hidden=tuple(args.hidden), activation=args.activation,
-                    epochs=args.epochs, batch_size=args.batch_size,
-                    learning_rate=args.learning_rate, alpha=args.alpha, augment=args.augment,
-                    max_shift=args.max_shift, seed=args.seed, progress=not args.no_progress)
+        if cnn:
+            net = train_cnn(images, labels, channels=tuple(args.channels), dense=tuple(args.hidden),
+                            epochs=args.epochs, batch_size=args.batch_size,
+                            learning_rate=args.learning_rate, weight_decay=args.alpha,
+                            max_shift=args.max_shift, max_rotation=10.0 if args.augment else 0.0,
+                            seed=args.seed, threads=args.threads, progress=not args.no_progress,
+                            class_names=names)
+        else:
+            net = train(images, labels, hidden=tuple(args.hidden), activation=args.activation,
+                        epochs=args.epochs, batch_size=args.batch_size,
+                        learning_rate=args.learning_rate, alpha=args.alpha, augment=args.augment,
+                        max_shift=args.max_shift, seed=args.seed, progress=not args.no_progress)
+            if names is not None:
+                net = MLP(net.weights, net.biases, hidden=net.hidden, output=net.output,
+                          encoding=net.encoding, metadata=net.metadata, class_names=names)
     except (TypeError, ValueError) as exc:
         print(f"netdream train: {exc}", file=sys.stderr)
         return 2
@@ -91,23 +138,28 @@ def cmd_train(args) -> int:
               "keeping the model trained so far", file=sys.stderr)
     print(f"trained in {seconds:.0f} s", file=sys.stderr)
 
-    net.metadata["training_data"] = (
-        "MNIST: the first 10,000 official training images (train10k)" if split == "train10k"
-        else f"MNIST: the {len(images)} official training images")
+    if names is None:
+        net.metadata["training_data"] = (
+            "MNIST: the first 10,000 official training images (train10k)" if split == "train10k"
+            else f"MNIST: the {len(images):,} official training images")
+        net.metadata["name"] = f"MNIST {net.metadata['name']}" if cnn else net.metadata["name"]
+    else:
+        net.metadata["training_data"] = f"{len(images):,} images ({split}-* files)"
+        net.metadata["name"] = net.metadata["name"].replace("MNIST ", "")
     net.metadata["command"] = _command(args)
-    net.metadata["versions"] = {"netdream": netdream.__version__, "scikit-learn": sklearn.__version__,
+    net.metadata["versions"] = {"netdream": netdream.__version__,
+                                ("torch" if cnn else "scikit-learn"): framework.__version__,
                                 "numpy": np.__version__}
     if args.storage_dtype != "float32":
         net.metadata["storage_dtype"] = args.storage_dtype
     if test is not None:
         if args.storage_dtype != "float32":  # score the weights as they will be stored
-            net = MLP([w.astype(args.storage_dtype) for w in net.weights],
-                      [b.astype(args.storage_dtype) for b in net.biases],
-                      hidden=net.hidden, output=net.output, encoding=net.encoding,
-                      metadata=net.metadata)
+            net.save(args.output)
+            net = netdream.load(args.output)
         result = evaluate(net, *test)
         net.metadata["test_accuracy"] = {
-            "data": "MNIST official test set (t10k, 10,000 images)",
+            "data": (f"{dataset} test set (t10k-* files, {result.total:,} images)" if names
+                     else f"MNIST official test set (t10k, {result.total:,} images)"),
             "correct": result.correct, "total": result.total,
             "accuracy": round(result.accuracy, 6)}
         print(f"test accuracy: {result.correct}/{result.total} ({100 * result.accuracy:.2f}%)")
@@ -125,16 +177,22 @@ def cmd_train(args) -> int:
 def _command(args) -> str:
     """The command line that reproduces this run, every option explicit."""
     parts = ["netdream", "train", "--data", str(args.data), "-o", str(args.output),
-             "--hidden", *map(str, args.hidden), "--activation", args.activation,
+             "--hidden", *map(str, args.hidden),
+             *(["--channels", *map(str, args.channels), "--threads", str(args.threads)]
+               if args.arch == "cnn" else ["--activation", args.activation]),
              "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
              "--learning-rate", repr(args.learning_rate), "--alpha", repr(args.alpha),
              "--augment", str(args.augment), "--max-shift", str(args.max_shift),
-             "--seed", str(args.seed), "--storage-dtype", args.storage_dtype]
+             "--seed", str(args.seed), "--storage-dtype", args.storage_dtype,
+             *(["--arch", "cnn"] if args.arch == "cnn" else []),
+             *(["--classes", args.classes] if args.classes else [])]
     return shlex.join(parts)
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("train", help="train an MLP on MNIST (needs scikit-learn)",
-                       description="Train an MLP with scikit-learn on MNIST files in a folder.")
+    p = sub.add_parser("train", help="train an MLP (scikit-learn) or a CNN (PyTorch)",
+                       description="Train an MLP with scikit-learn, or a small convolutional "
+                                   "network with PyTorch (--arch cnn), on images in MNIST's IDX "
+                                   "layout in a folder.")
     add_arguments(p)
     p.set_defaults(func=cmd_train)

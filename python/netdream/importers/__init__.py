@@ -16,10 +16,12 @@ from __future__ import annotations
 __all__ = ["from_torch", "from_keras", "from_onnx", "from_sklearn"]
 
 
-def from_torch(module_or_state_dict, layers=None, *, encoding=None, output=None):
+def from_torch(module_or_state_dict, layers=None, *, encoding=None, output=None,
+               image_shape=(28, 28)):
     """See :func:`netdream.importers.torch.from_torch`."""
     from .torch import from_torch as f
-    return f(module_or_state_dict, layers, encoding=encoding, output=output)
+    return f(module_or_state_dict, layers, encoding=encoding, output=output,
+             image_shape=image_shape)
 
 
 def from_keras(model, *, encoding=None, output=None):

@@ -32,7 +32,7 @@ __all__ = ["from_torch", "MODULES", "LAYERS"]
 
 
 def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None = None,
-               output: str | None = None) -> MLP:
+               output: str | None = None, image_shape=(28, 28)) -> MLP:
     """A netdream :class:`MLP` computing the same function as a PyTorch network.
 
     Parameters
@@ -49,9 +49,12 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
         ``Dropout1d``, ``Dropout2d``, ``Dropout3d``, ``AlphaDropout``,
         ``FeatureAlphaDropout``) and ``BatchNorm1d`` in eval mode only (call
         ``module.eval()`` first) — a BatchNorm1d is folded into the linear
-        layer before it, or else the one after it. Anything else — ``Conv2d``,
-        recurrent layers, a module that overrides ``forward`` or has forward
-        hooks — is refused.
+        layer before it, or else the one after it. Anything else — recurrent
+        layers, a module that overrides ``forward`` or has forward hooks — is
+        refused, except that an nn.Sequential with 2-D convolutions, pooling
+        or 2-D batch normalisation becomes a convolutional
+        :class:`~netdream.Network`: see :mod:`netdream.importers.torch_cnn`
+        for the layers it reads (batch norm folded into the layer before it).
     layers : list of str, required for a state dict or a module that is not an
         ``nn.Sequential`` (whose ``forward`` netdream cannot read); not allowed
         with an ``nn.Sequential``. The layers in forward order, each one of:
@@ -84,9 +87,12 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
         the network ends in Softmax, LogSoftmax or Sigmoid, ``output`` may
         only name that activation.
 
+    image_shape : ``(H, W)`` or ``(C, H, W)``, the input of a convolutional
+        network (default 28x28 grey).
+
     Returns
     -------
-    MLP
+    MLP (or Network, for a convolutional network)
         ``net.predict_proba(images)`` equals the softmax (or sigmoid) of the
         network's output on ``encoding``-encoded images, up to float32
         rounding. For a network ending in LogSoftmax it equals ``exp`` of the
@@ -110,6 +116,17 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
         steps = _state_dict_steps(module_or_state_dict, layers)
         metadata = {"source": "torch state dict", "layers": list(layers)}
     else:
+        try:
+            import torch
+            from torch import nn
+        except ImportError:
+            raise ImportError("netdream.from_torch needs PyTorch: pip install torch") from None
+        if _is_plain(module_or_state_dict, nn.Sequential) and layers is None:
+            from .torch_cnn import is_convolutional, network_from_sequential
+            if is_convolutional(module_or_state_dict, nn):
+                return network_from_sequential(module_or_state_dict, nn, image_shape=image_shape,
+                                               encoding=encoding, output=output,
+                                               torch_version=str(torch.__version__))
         steps, metadata = _module_steps(module_or_state_dict, layers)
     return steps_.assemble(steps, output, encoding, metadata)
 

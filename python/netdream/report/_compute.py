@@ -48,6 +48,7 @@ class ReportData:
     average_conf: np.ndarray | None = None      # (K,): confidence in the average image
     fool: SearchResult | None = None            # MAP-Elites archive
     fields: ReceptiveFields | None = None
+    features: object | None = None              # FeatureMaps (a CNN's first conv layer)
     eigen: Eigendigits | None = None
     eigen_from_train: bool = False
     eigen_n: int = 0
@@ -65,7 +66,7 @@ def compute(net, x, y, xt, yt, *, dreams, seed, threads, bar) -> ReportData:
         ("causal index", lambda: _causal(r)),
         ("dreams", lambda: _dreams(r, threads, bar)),
         ("fooling images", lambda: _fooling(r, threads)),
-        ("receptive fields", lambda: _fields(r)),
+        ("receptive fields", lambda: _fields(r, x)),
         ("eigen-digits", lambda: _eigen(r, x, y, xt, yt)),
         ("mistakes", lambda: _mistakes(r, x, y, threads)),
     ]
@@ -82,7 +83,8 @@ def _accuracy(r, x, y, threads) -> None:
 
 
 def _causal(r) -> None:
-    r.causal = causal_index(r.net)
+    if not r.net.is_convolutional:  # a product of weight matrices: dense networks only
+        r.causal = causal_index(r.net)
 
 
 def _dreams(r, threads, bar) -> None:
@@ -112,8 +114,12 @@ def _fooling(r, threads) -> None:
                     threads=threads, progress=False)
 
 
-def _fields(r) -> None:
-    r.fields = receptive_fields(r.net, 0)
+def _fields(r, x) -> None:
+    if r.net.is_convolutional:  # the first conv layer's filters, on the first test image
+        from ..inside import feature_maps
+        r.features = feature_maps(r.net, x[0])
+    else:
+        r.fields = receptive_fields(r.net, 0)
 
 
 def _eigen(r, x, y, xt, yt) -> None:

@@ -58,6 +58,17 @@ def _esc(text) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _noun(r) -> str:
+    """What the classes are called: digits for the digits, else classes."""
+    from ..model import DIGITS
+    return "digit" if tuple(r.net.class_names) == DIGITS else "class"
+
+
+def _n(r, c) -> str:
+    """Class ``c``'s name, escaped."""
+    return _esc(r.net.class_names[int(c)])
+
+
 def _pct(p: float, percent: bool = True) -> str:
     """A probability as a percentage that never rounds up to 100%."""
     if not percent:
@@ -168,19 +179,27 @@ def _page(r) -> str:
     stat_html = "".join(f'<div class="stat"><b>{v}</b><span>{t}</span></div>' for v, t in stats)
     keys = ["model", "accuracy", "causal", "dreams", "averages", "fooling", "fields", "eigen",
             "mistakes"]
-    nav = "".join(f'<a href="#{k}">{_esc(t)}</a>' for k, t in zip(keys, SECTIONS))
+    titles = list(SECTIONS)
+    if net.is_convolutional:
+        titles[2], titles[6] = "Filters", "Feature maps"
+    titles[7] = "Eigen-digits" if _noun(r) == "digit" else "Eigen-images"
+    nav = "".join(f'<a href="#{k}">{_esc(t)}</a>' for k, t in zip(keys, titles))
     sections = [_model_section(r), _accuracy_section(r), _causal_section(r),
                 _dream_section(r, percent), _average_section(r, percent),
                 _fooling_section(r, percent), _fields_section(r), _eigen_section(r),
                 _mistakes_section(r)]
-    sizes = " &rarr; ".join(f"{s:,}" for s in net.sizes)
+    if net.is_convolutional:
+        kind = (f"A convolutional network, {len(net.layers)} layers on "
+                f"{'&times;'.join(map(str, net.input_shape))} images")
+    else:
+        sizes = " &rarr; ".join(f"{s:,}" for s in net.sizes)
+        kind = f"A dense network, {sizes} units, {_esc('/'.join(net.activations))}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>netdream report: {_esc(name)}</title><style>{_CSS}</style></head>\n"
         f'<body><main><header><h1>What <em>{_esc(name)}</em> has learned</h1>'
-        f'<p class="sub">A dense network, {sizes} units, '
-        f"{_esc('/'.join(net.activations))}: a report by netdream {_esc(__version__)}.</p>"
+        f'<p class="sub">{kind}: a report by netdream {_esc(__version__)}.</p>'
         f'<div class="stats">{stat_html}</div><nav>{nav}</nav></header>\n'
         + "\n".join(sections)
         + f"\n<footer>netdream {_esc(__version__)} &middot; seed {r.seed} &middot; "
@@ -188,21 +207,43 @@ def _page(r) -> str:
         "embedded, nothing is loaded from elsewhere.</footer></main></body></html>\n")
 
 
+def _architecture(net) -> str:
+    if net.is_convolutional:
+        kinds = [type(l).__name__ for l in net.layers]
+        return (f"{len(net.layers)} layers: {_esc(', '.join(kinds))}; input "
+                f"{'&times;'.join(map(str, net.input_shape))}")
+    n_hidden = len(net.weights) - 1
+    return (f"{' &rarr; '.join(map(str, net.sizes))} "
+            f"({n_hidden} hidden layer{'' if n_hidden == 1 else 's'})")
+
+
+def _normalised(enc) -> str:
+    if enc.mean is None and enc.std is None:
+        return ""
+    return (f"; then per channel (x &minus; mean) / std, mean {_esc(enc.mean or 0)}, "
+            f"std {_esc(enc.std or 1)}")
+
+
+def _upscale(maps, k: int):
+    """Small maps (filters) drawn k times larger, so that they read at tile size."""
+    return np.repeat(np.repeat(np.asarray(maps), k, axis=-2), k, axis=-1)
+
+
 def _model_section(r) -> str:
     net = r.net
     enc = net.encoding
     meta = net.metadata
-    n_params = sum(w.size + b.size for w, b in zip(net.weights, net.biases))
-    n_hidden = len(net.weights) - 1
+    weighted = [l for l in net.layers if hasattr(l, "weight")]
+    n_params = sum(l.weight.size + l.bias.size for l in weighted)
     ink = f"ink {enc.high:g}, background {enc.low:g}" if enc.ink == "high" else \
         f"ink {enc.low:g}, background {enc.high:g}"
     order = "row by row" if enc.order == "row" else "column by column"
     rows = [("Name", _esc(meta.get("name", "(none in the metadata)"))),
-            ("Architecture", f"{' &rarr; '.join(map(str, net.sizes))} "
-                             f"({n_hidden} hidden layer{'' if n_hidden == 1 else 's'})"),
+            ("Architecture", _architecture(net)),
             ("Parameters", f"{n_params:,}"),
-            ("Input encoding", f"{ink}; pixels read {order}"),
-            ("Output", _esc(net.output))]
+            ("Input encoding", f"{ink}; pixels read {order}" + _normalised(enc)),
+            ("Output", _esc(net.output)),
+            ("Classes", _esc(", ".join(net.class_names)))]
     for key, label in (("architecture", "Description"), ("source", "Source"),
                        ("training_data", "Training data")):
         if meta.get(key):
@@ -211,12 +252,18 @@ def _model_section(r) -> str:
     if isinstance(stated, dict) and isinstance(stated.get("accuracy"), numbers.Real):
         rows.append(("Stated test accuracy", f"{100 * stated['accuracy']:.2f}%"))
     kv = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    layers = "".join(
-        f"<tr><td>{l}</td><td>{w.shape[1]:,} &rarr; {w.shape[0]:,}</td><td>{_esc(a)}</td></tr>"
-        for l, (w, a) in enumerate(zip(net.weights, net.activations)))
+    if net.is_convolutional:
+        layers = "".join(
+            f"<tr><td>{l}</td><td>{_esc(repr(lay))}</td><td>{'&times;'.join(map(str, shape))}"
+            "</td></tr>" for l, (lay, shape) in enumerate(zip(net.layers, net.layer_shapes)))
+        head = "<tr><th>layer</th><th></th><th>output</th></tr>"
+    else:
+        layers = "".join(
+            f"<tr><td>{l}</td><td>{w.shape[1]:,} &rarr; {w.shape[0]:,}</td><td>{_esc(a)}</td></tr>"
+            for l, (w, a) in enumerate(zip(net.weights, net.activations)))
+        head = "<tr><th>layer</th><th>units</th><th>activation</th></tr>"
     body = (f'<div class="row"><table class="kv">{kv}</table>'
-            '<table class="layers"><tr><th>layer</th><th>units</th><th>activation</th></tr>'
-            f"{layers}</table></div>")
+            f'<table class="layers">{head}{layers}</table></div>')
     if meta:
         body += ("<details><summary>All metadata</summary><pre>"
                  f"{_esc(json.dumps(meta, indent=1, default=str))}</pre></details>")
@@ -233,7 +280,8 @@ def _accuracy_section(r) -> str:
     off = c.copy()
     np.fill_diagonal(off, 0)
     top_off = max(int(off.max()), 1)
-    head = "".join(f"<th>{p}</th>" for p in range(k))
+    head = "".join(f"<th>{_n(r, p)}</th>" for p in range(k))
+    noun = _noun(r)
     body_rows = []
     for t in range(k):
         cells = []
@@ -243,16 +291,16 @@ def _accuracy_section(r) -> str:
                 share = v / rows_tot[t] if rows_tot[t] else 0.0
                 a = 0.25 + 0.6 * share
                 cells.append(f'<td style="background:rgba(33,102,172,{a:.2f});color:#fff;'
-                             f'font-weight:600" title="{v} of {rows_tot[t]} {t}s right">{v}</td>')
+                             f'font-weight:600" title="{v} of {rows_tot[t]} images of {_n(r, t)} right">{v}</td>')
             elif v == 0:
                 cells.append('<td class="zero">0</td>')
             else:
                 a = 0.12 + 0.78 * np.sqrt(v / top_off)
                 fg = "#fff" if a > 0.55 else "inherit"
                 cells.append(f'<td style="background:rgba(178,24,43,{a:.2f});color:{fg}" '
-                             f'title="{v} {t}s taken for {p}">{v}</td>')
+                             f'title="{v} images of {_n(r, t)} taken for {_n(r, p)}">{v}</td>')
         recall = f"{100 * c[t, t] / rows_tot[t]:.1f}%" if rows_tot[t] else "&ndash;"
-        body_rows.append(f"<tr><th>{t}</th>{''.join(cells)}<td class='recall'>{recall}</td></tr>")
+        body_rows.append(f"<tr><th>{_n(r, t)}</th>{''.join(cells)}<td class='recall'>{recall}</td></tr>")
     table = ('<div class="scroll"><table class="conf"><tr><th class="axis">true&darr; '
              f'said&rarr;</th>{head}<th class="axis">right</th></tr>{"".join(body_rows)}'
              '</table></div>')
@@ -266,27 +314,42 @@ def _accuracy_section(r) -> str:
     for v, t, p in pairs:
         idx = np.flatnonzero((m.true == t) & (m.predicted == p))[:_N_EXAMPLES]
         caps = [_pct(c, m.percent) for c in m.confidence[idx]]
-        alts = [f"a {t} taken for {p}" for _ in idx]
+        alts = [f"an image of {r.net.class_names[t]} taken for {r.net.class_names[p]}" for _ in idx]
         titles = [f"test image #{i}" for i in m.indices[idx]]
-        examples.append(f"<div class='pair'><p><b>{t} taken for {p}</b>: {v}&times;</p>"
+        examples.append(f"<div class='pair'><p><b>{_n(r, t)} taken for {_n(r, p)}</b>: "
+                        f"{v}&times;</p>"
                         + _tiles(m.images[idx], "gray", caps, alts, big=False, titles=titles)
                         + "</div>")
     if examples:
         table = (f'<div class="row">{table}<div><p class="cap">The commonest mistakes, with '
                  "the examples the network was surest about:</p>" + "".join(examples)
                  + "</div></div>")
-    caption = ("Each row is the true digit, each column what the network said. Blue cells on "
+    caption = (f"Each row is the true {noun}, each column what the network said. Blue cells on "
                "the diagonal are right answers; the redder an off-diagonal cell, the more often "
                "that mistake happens.")
     return _section("accuracy", "Accuracy", caption, summary + table)
 
 
 def _causal_section(r) -> str:
+    if r.causal is None:  # a convolutional network: its first layer's filters instead
+        f = r.features
+        c = len(f.filters)
+        caption = (f"The {c} filters of the first convolution: the pattern each one responds "
+                   "to (red: ink there raises the filter's output, blue: lowers it). The "
+                   "causal index, a product of weight matrices, is defined for dense networks "
+                   "only.")
+        tiles = (_tiles(np.clip(0.5 + f.filters / (2 * max(np.abs(f.filters).max(), 1e-12)), 0, 1),
+                        "gray", [f"<b>{j}</b>" for j in range(c)],
+                        [f"filter {j}" for j in range(c)], big=False)
+                 if f.filters.ndim == 4 else
+                 _tiles(_upscale(f.filters, 4), "diverging", [f"<b>{j}</b>" for j in range(c)],
+                        [f"filter {j}" for j in range(c)], big=False))
+        return _section("causal", "Filters", caption, _legend() + tiles)
     maps = r.causal
     k = len(maps)
-    caps = [f"<b>{c}</b>" for c in range(k)]
-    alts = [f"causal index of class {c}" for c in range(k)]
-    caption = ("Where ink pushes the network towards each digit (red) or away from it (blue): "
+    caps = [f"<b>{_n(r, c)}</b>" for c in range(k)]
+    alts = [f"causal index of class {r.net.class_names[c]}" for c in range(k)]
+    caption = (f"Where ink pushes the network towards each {_noun(r)} (red) or away from it (blue): "
                "the product of the weight matrices, ignoring the nonlinearities. Each map is "
                "scaled to its own strongest pixel.")
     return _section("causal", "Causal index", caption,
@@ -295,10 +358,11 @@ def _causal_section(r) -> str:
 
 def _dream_section(r, percent) -> str:
     k = len(r.dream_images)
-    caps = [f"<b>{c}</b><br>{_pct(p, percent)}" for c, p in enumerate(r.dream_conf)]
-    alts = [f"a dream of {c}" for c in range(k)]
-    caption = ("What the network thinks each digit looks like: starting from a blank image, "
-               "one pixel at a time is nudged, keeping only changes that make the digit more "
+    caps = [f"<b>{_n(r, c)}</b><br>{_pct(p, percent)}" for c, p in enumerate(r.dream_conf)]
+    alts = [f"a dream of {r.net.class_names[c]}" for c in range(k)]
+    noun = _noun(r)
+    caption = (f"What the network thinks each {noun} looks like: starting from a blank image, "
+               f"one pixel at a time is nudged, keeping only changes that make the {noun} more "
                f"likely ({_STEPS:,} tries, with a gentle preference for smooth images). Under "
                "each: the network's confidence.")
     return _section("dreams", "Dreams", caption,
@@ -307,11 +371,11 @@ def _dream_section(r, percent) -> str:
 
 def _average_section(r, percent) -> str:
     k = len(r.average_images)
-    caps = [f"<b>{c}</b><br>{_pct(p, percent)}" for c, p in enumerate(r.average_conf)]
-    alts = [f"average of {r.dreams} dreams of {c}" for c in range(k)]
+    caps = [f"<b>{_n(r, c)}</b><br>{_pct(p, percent)}" for c, p in enumerate(r.average_conf)]
+    alts = [f"average of {r.dreams} dreams of {r.net.class_names[c]}" for c in range(k)]
     titles = [f"median confidence of the {r.dreams} dreams: {_pct(m, percent)}"
               for m in r.dream_median]
-    caption = (f"The average of {r.dreams} independent dreams of each digit: the strokes the "
+    caption = (f"The average of {r.dreams} independent dreams of each {_noun(r)}: the strokes the "
                "dreams agree on stand out, the random specks cancel. Under each: the network's "
                "confidence in the average image itself.")
     return _section("averages", "Average dreams", caption,
@@ -322,17 +386,19 @@ def _average_section(r, percent) -> str:
 def _fooling_section(r, percent) -> str:
     f = r.fool
     k = len(f.images)
-    caps = [f"<b>{c}</b><br>{_pct(p, percent)}" for c, p in enumerate(f.confidence)]
-    alts = [f"fooling image classified as {c}" for c in range(k)]
+    caps = [f"<b>{_n(r, c)}</b><br>{_pct(p, percent)}" for c, p in enumerate(f.confidence)]
+    alts = [f"fooling image classified as {r.net.class_names[c]}" for c in range(k)]
+    noun = _noun(r)
     caption = ("Images bred from random noise, over generations, to be classified as each "
-               "digit with near certainty. To a person they look like nothing; the network is "
+               f"{noun} with near certainty. To a person they look like nothing; the network is "
                "sure. Under each: its confidence.")
     low = int(np.sum(f.confidence < _STOP_AT))
     stopped = (f"Evolved for {f.steps} generation{'s' if f.steps != 1 else ''}")
     if percent and low == 0:
-        stopped += f", when every digit had reached {100 * _STOP_AT:g}%."
+        stopped += f", when every {noun} had reached {100 * _STOP_AT:g}%."
     elif percent:
-        stopped += (f" (the limit); {low} digit{'s' if low != 1 else ''} stayed below "
+        plural = ("classes" if noun == "class" else "digits") if low != 1 else noun
+        stopped += (f" (the limit); {low} {plural} stayed below "
                     f"{100 * _STOP_AT:g}%.")
     else:
         stopped += "."
@@ -341,6 +407,21 @@ def _fooling_section(r, percent) -> str:
 
 
 def _fields_section(r) -> str:
+    if r.fields is None:  # a convolutional network: where its first filters fire
+        f = r.features
+        c = len(f.maps)
+        caption = (f"Where each of the {c} filters of the first convolution fires on the first "
+                   "test image (white: most, black: not at all; each map scaled to its own "
+                   "peak), beside the image itself.")
+        hot = np.maximum(f.maps, 0)
+        top = hot.reshape(c, -1).max(axis=1)
+        maps = hot / np.where(top > 0, top, 1)[:, None, None]
+        image = np.clip(f.image, 0, 1)
+        body = (_tiles(image[None], "gray", ["<b>the image</b>"], ["the first test image"],
+                       big=False)
+                + _tiles(maps, "gray", [f"<b>{j}</b><br>peak {t:.2g}" for j, t in enumerate(top)],
+                         [f"where filter {j} fires" for j in range(c)], big=False))
+        return _section("fields", "Feature maps", caption, body)
     rf = r.fields
     n_hidden = len(r.net.weights) - 1
     if n_hidden == 0:
@@ -351,7 +432,7 @@ def _fields_section(r) -> str:
                 "receptive field of each output is its weight image, shown here by class (the "
                 "same as its causal-index map).")
         caption = ("What each output looks at, drawn as in the TensorFlow notebook: blue pixels "
-                   "are evidence for the digit, red against. Focus: the share of a field's "
+                   f"are evidence for the {_noun(r)}, red against. Focus: the share of a field's "
                    "weight inside its best 7&times;7 square (1 = one small spot, 0.06 = spread "
                    "evenly).")
         return _section("fields", "Receptive fields", caption,
@@ -381,18 +462,20 @@ def _fields_section(r) -> str:
 
 
 def _eigen_section(r) -> str:
-    caption = ("The directions in which digit images vary most (principal components), and a "
+    noun = _noun(r)
+    title = "Eigen-digits" if noun == "digit" else "Eigen-images"
+    caption = (f"The directions in which the images vary most (principal components), and a "
                "simple baseline built on them: describe an image by its first 10 coordinates "
-               "and pick the digit whose average is nearest.")
+               f"and pick the {noun} whose average is nearest.")
     if r.eigen is None:
-        return _section("eigen", "Eigen-digits", caption, "",
+        return _section("eigen", title, caption, "",
                         "Too few images for principal components (at least 2 are needed).")
     e = r.eigen
     where = (f"Computed from the {r.eigen_n:,} training images." if r.eigen_from_train else
              f"Computed from the {r.eigen_n:,} test images (no training images were given).")
     caps = ["<b>mean</b><br>&nbsp;"] + [f"<b>{i + 1}</b><br>{100 * v:.1f}%"
                                         for i, v in enumerate(e.explained_variance_ratio)]
-    alts = ["mean image"] + [f"eigen-digit {i + 1}" for i in range(e.k)]
+    alts = ["mean image"] + [f"{title[:-1].lower()} {i + 1}" for i in range(e.k)]
     mean_tile = _tiles(e.mean[None], "gray", caps[:1], alts[:1], big=False)
     comp_tiles = _tiles(e.components, "diverging", caps[1:], alts[1:], big=False)
     body = (f"<p>{where} Under each component: the share of the variance it explains; "
@@ -412,21 +495,24 @@ def _eigen_section(r) -> str:
             "The gap shows what the network learned beyond those ten directions.</p></div>")
     else:
         body += '<p class="note">Too few test images for the PCA baseline (at least 4).</p>'
-    return _section("eigen", "Eigen-digits", caption, body)
+    return _section("eigen", title, caption, body)
 
 
 def _mistakes_section(r) -> str:
     m = r.mistakes
     n = min(len(m), _N_MISTAKES)
     caption = ("The test images the network got wrong while being most sure of itself. Under "
-               "each: the true digit &rarr; what the network said, and its confidence.")
+               f"each: the true {_noun(r)} &rarr; what the network said, and its confidence.")
     if not len(m):
         return _section("mistakes", "Mistakes", caption, "",
                         "The network classifies every test image correctly: nothing to show.")
     true, pred, conf = m.true[:n], m.predicted[:n], m.confidence[:n]
-    caps = [f"<b>{t} &rarr; {p}</b><br>{_pct(c, m.percent)}" for t, p, c in zip(true, pred, conf)]
-    alts = [f"a {t} taken for {p}" for t, p in zip(true, pred)]
-    titles = [f"test image #{i}: true {t}, said {p}" for i, t, p in zip(m.indices, true, pred)]
+    names = r.net.class_names
+    caps = [f"<b>{_n(r, t)} &rarr; {_n(r, p)}</b><br>{_pct(c, m.percent)}"
+            for t, p, c in zip(true, pred, conf)]
+    alts = [f"an image of {names[t]} taken for {names[p]}" for t, p in zip(true, pred)]
+    titles = [f"test image #{i}: true {names[t]}, said {names[p]}"
+              for i, t, p in zip(m.indices, true, pred)]
     intro = (f"<p>{m.n_wrong:,} of {m.n_total:,} wrong; the {n} most confident "
              f"mistake{'s' if n != 1 else ''}:</p>")
     return _section("mistakes", "Mistakes", caption,

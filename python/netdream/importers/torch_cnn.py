@@ -1,0 +1,170 @@
+"""A PyTorch ``nn.Sequential`` with convolutions as a netdream
+:class:`~netdream.Network` (see :func:`netdream.importers.torch.from_torch`).
+
+Read layer by layer: ``Conv2d`` (any kernel, stride, zero padding given as a
+number, a pair or "same"/"valid"; no dilation or groups), ``MaxPool2d`` and
+``AvgPool2d`` (no padding or ceil mode; AvgPool2d then never counts padding),
+``Flatten``, ``Linear``; ``BatchNorm2d`` / ``BatchNorm1d`` in eval mode,
+folded exactly into the convolution or linear layer before them; the
+element-wise activations, which become the activation of the layer before
+them; ``Dropout`` in eval mode (nothing at inference); a last ``Softmax`` /
+``LogSoftmax`` / ``Sigmoid``. Anything else is refused, naming the layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
+from ..model import Encoding, Network
+
+__all__ = ["is_convolutional", "network_from_sequential"]
+
+_CONV_KINDS = ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")
+_ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyReLU": "leaky_relu",
+         "Identity": None}
+
+
+def _children(seq, nn, prefix=""):
+    for name, m in seq.named_children():
+        if type(m) is nn.Sequential:
+            yield from _children(m, nn, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", m
+
+
+def is_convolutional(seq, nn) -> bool:
+    """Whether a Sequential holds a convolution or pooling layer."""
+    return any(type(m).__name__ in _CONV_KINDS for _, m in _children(seq, nn))
+
+
+def _np(t):
+    return t.detach().cpu().double().numpy()
+
+
+def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_version) -> Network:
+    """The Network of ``seq`` on images of ``image_shape``."""
+    from ..model import _check_image_shape
+    shape = _check_image_shape(image_shape)
+    layers, names = [], []
+    pending = None  # [kind, weight, bias, activation, extra] of the layer being built
+    slope = None
+    out_act = None
+
+    def flush():
+        nonlocal pending
+        if pending is None:
+            return
+        kind, w, b, a, extra = pending
+        if kind == "conv":
+            layers.append(Conv2D(w, b, stride=extra[0], padding=extra[1], activation=a or "identity"))
+        else:
+            layers.append(Dense(w, b, a or "identity"))
+        pending = None
+
+    children = list(_children(seq, nn))
+    for i, (name, m) in enumerate(children):
+        kind = type(m).__name__
+        where = f"layer {name} ({kind})"
+        if getattr(m, "_forward_hooks", None) or getattr(m, "_forward_pre_hooks", None):
+            raise ValueError(f"{where} has forward hooks, which may change what it computes")
+        if getattr(nn, kind, None) is not type(m):
+            raise ValueError(f"{where} is not a torch.nn layer (a subclass may change forward)")
+        names.append(f"{name}: {m!r}")
+        if kind == "Conv2d":
+            flush()
+            if m.dilation != (1, 1) or m.groups != 1 or m.padding_mode != "zeros":
+                raise ValueError(f"{where} uses dilation, groups or non-zero padding, which "
+                                 "netdream does not represent")
+            if m.stride[0] != m.stride[1]:
+                raise ValueError(f"{where} has different strides along y and x: {m.stride}")
+            pad = m.padding
+            if not isinstance(pad, str):
+                pad = (pad[0], pad[0], pad[1], pad[1])
+            w = _np(m.weight)
+            b = np.zeros(w.shape[0]) if m.bias is None else _np(m.bias)
+            pending = ["conv", w, b, None, (m.stride[0], pad)]
+        elif kind == "Linear":
+            flush()
+            if not layers or not isinstance(layers[-1], (Flatten, Dense)):
+                raise ValueError(f"{where} follows a feature map: add nn.Flatten() before it")
+            w = _np(m.weight)
+            pending = ["dense", w, np.zeros(w.shape[0]) if m.bias is None else _np(m.bias), None,
+                       None]
+        elif kind in ("BatchNorm2d", "BatchNorm1d"):
+            if m.training:
+                raise ValueError(f"{where} is in training mode: call module.eval() first")
+            if pending is None or pending[3] is not None or m.running_mean is None:
+                raise ValueError(f"{where} must directly follow a Conv2d or Linear layer (before "
+                                 "its activation) and track running statistics, to be folded "
+                                 "into it")
+            s = 1.0 / np.sqrt(_np(m.running_var) + m.eps)
+            if m.weight is not None:
+                s = s * _np(m.weight)
+            t = -_np(m.running_mean) * s + (0.0 if m.bias is None else _np(m.bias))
+            w, b = pending[1], pending[2]
+            pending[1] = w * s.reshape(-1, *([1] * (w.ndim - 1)))
+            pending[2] = b * s + t
+        elif kind in _ACTS:
+            a = _ACTS[kind]
+            if a is None:
+                continue
+            if pending is None or pending[3] is not None:
+                raise ValueError(f"{where} must follow a Conv2d or Linear layer")
+            if kind == "LeakyReLU":
+                if slope is not None and slope != m.negative_slope:
+                    raise ValueError(f"{where}: netdream supports one negative slope per network")
+                slope = m.negative_slope
+            last = i == len(children) - 1 or all(
+                type(c).__name__.startswith("Dropout") for _, c in children[i + 1:])
+            if kind == "Sigmoid" and last and pending[0] == "dense":
+                out_act = "sigmoid"
+            pending[3] = a
+        elif kind in ("MaxPool2d", "AvgPool2d"):
+            flush()
+            k, s, p = m.kernel_size, m.stride, m.padding
+            k = k if isinstance(k, int) else k[0] if k[0] == k[1] else None
+            s = s if isinstance(s, int) else s[0] if s[0] == s[1] else None
+            if k is None or s is None or p not in (0, (0, 0)) or m.ceil_mode or \
+                    (kind == "MaxPool2d" and m.dilation not in (1, (1, 1))):
+                raise ValueError(f"{where}: netdream pools square windows with equal strides, "
+                                 "no padding, dilation or ceil mode")
+            layers.append((MaxPool2D if kind == "MaxPool2d" else AvgPool2D)(k, s))
+        elif kind == "Flatten":
+            flush()
+            if (m.start_dim, m.end_dim) != (1, -1):
+                raise ValueError(f"{where} must flatten all but the batch dimension")
+            layers.append(Flatten())
+        elif kind.startswith("Dropout"):
+            if m.training:
+                raise ValueError(f"{where} is in training mode: call module.eval() first")
+        elif kind in ("Softmax", "LogSoftmax"):
+            if i != len(children) - 1:
+                raise ValueError(f"{where} must be the last layer")
+            out_act = "softmax"
+        else:
+            raise ValueError(f"{where} is not supported in a convolutional network: netdream "
+                             "reads Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d/1d, Flatten, "
+                             "Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout, Softmax")
+    if pending is None or pending[0] != "dense":
+        raise ValueError("the network must end in a Linear layer (the class outputs)")
+    if out_act is None:
+        out_act = output or "softmax"
+        if pending[3] is not None:
+            raise ValueError(f"the last Linear layer is followed by {pending[3]}; netdream's "
+                             "output activations are softmax, sigmoid and identity")
+    elif output is not None and output != out_act:
+        raise ValueError(f"output={output!r} but the network ends in {out_act}")
+    pending[3] = out_act
+    flush()
+    if len(shape) == 2:
+        shape = (1, *shape)
+    first = next((l for l in layers if isinstance(l, Conv2D)), None)
+    if first is not None and first.weight.shape[1] != shape[0]:
+        raise ValueError(f"the first Conv2d takes {first.weight.shape[1]} channels; give "
+                         f"image_shape=(channels, height, width) (got {image_shape!r})")
+    return Network(layers, image_shape=shape, encoding=encoding or Encoding(),
+                   leaky_slope=0.01 if slope is None else slope,
+                   metadata={"source": "torch.nn.Sequential", "layers": names,
+                             "torch_version": torch_version,
+                             "output_added": out_act == "softmax" and output is None})
