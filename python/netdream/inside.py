@@ -614,32 +614,36 @@ class FeatureMaps:
     on_image: bool = True
 
     def to_image(self, *, scale: int = 4, ncols: int | None = None):
-        """One picture: per channel, its filter (red: ink there raises the
-        channel, blue: lowers it) above where it fires on the image (black:
-        not at all, white: most), each map scaled to its own maximum."""
+        """One picture: the image, and per channel its filter (red: ink there
+        raises the channel, blue: lowers it; a colour filter in its own
+        colours) directly above where it fires on the image (black: not at
+        all, white: most), each map scaled to its own maximum."""
         from PIL import Image
-        from .images import grid_image
+        from .images import _colourise, grid_image
         c = len(self.maps)
         h, w = self.image.shape[-2:]
         ncols = min(c, 8) if ncols is None else check_int(ncols, "ncols", 1)
-        if self.on_image and self.filters.ndim == 4:
-            fil = grid_image(np.clip(0.5 + self.filters / (2 * max(np.abs(self.filters).max(), 1e-12)),
-                                     0, 1), scale=scale * max(1, h // (2 * self.filters.shape[-2])),
-                             ncols=ncols, titles=[f"filter {k}" for k in range(c)])
+        if self.filters.ndim == 4:  # colour filters of a colour image: as colours
+            f = self.filters
+            f = np.clip(0.5 + f / (2 * max(np.abs(f).max(), 1e-12)), 0, 1)
+            fil = np.rint(255 * f.transpose(0, 2, 3, 1)).astype(np.uint8)
         else:
-            fil = grid_image(self.filters, cmap="diverging" if self.on_image else "gray",
-                             scale=scale * max(1, h // (2 * self.filters.shape[-2])), ncols=ncols,
-                             titles=[f"filter {k}" for k in range(c)])
-        hot = np.maximum(self.maps, 0)
-        fires = grid_image(hot, cmap="gray", vmax=None, ncols=ncols,
-                           scale=max(1, scale * h // self.maps.shape[-2]),
-                           labels=[f"max {m:.3g}" for m in self.maps.reshape(c, -1).max(axis=1)])
-        img = grid_image(self.image[None], scale=scale, titles=["image"])
-        sheet = Image.new("RGB", (max(fil.width, fires.width) + img.width,
-                                  max(fil.height + fires.height, img.height)), (255, 255, 255))
+            fil = _colourise(self.filters, "diverging" if self.on_image else "gray", None, True)
+        fires = _colourise(np.maximum(self.maps, 0), "gray", None, True)
+        cells = []
+        for k in range(c):
+            top = np.asarray(Image.fromarray(fil[k]).resize((w, h), Image.Resampling.NEAREST))
+            bottom = np.asarray(Image.fromarray(fires[k]).resize((w, h), Image.Resampling.NEAREST))
+            gap = np.full((1, w, 3), 255, np.uint8)
+            cells.append(np.concatenate([top, gap, bottom]).transpose(2, 0, 1))
+        peaks = self.maps.reshape(c, -1).max(axis=1)
+        grid = grid_image(np.stack(cells), scale=scale, ncols=ncols,
+                          labels=[f"{k}: max {m:.3g}" for k, m in enumerate(peaks)])
+        img = grid_image(self.image[None], scale=scale, labels=["image"])
+        sheet = Image.new("RGB", (img.width + grid.width, max(img.height, grid.height)),
+                          (255, 255, 255))
         sheet.paste(img, (0, 0))
-        sheet.paste(fil, (img.width, 0))
-        sheet.paste(fires, (img.width, fil.height))
+        sheet.paste(grid, (img.width, 0))
         return sheet
 
     def save(self, path, *, scale: int = 4):

@@ -79,10 +79,11 @@ def cmd_dream(args) -> int:
               for c in result.confidence[:shown]]
     save_grid(result.images[:shown], args.output, labels=labels, cmap="gray", scale=args.scale)
     c = result.confidence
-    what = "activation" if isinstance(args.digit, tuple) else "confidence"
-    print(f"dreamt {args.runs} x {_name(net, args.digit)} ({args.steps} steps each): {what} "
-          f"min {percent(c.min())}, median {percent(np.median(c))}, max {percent(c.max())}; "
-          f"wrote {args.output}")
+    inner = isinstance(args.digit, tuple)
+    fmt = (lambda v: f"{v:.3g}") if inner else percent
+    print(f"dreamt {args.runs} x {_name(net, args.digit)} ({args.steps} steps each): "
+          f"{'activation' if inner else 'confidence'} min {fmt(c.min())}, median "
+          f"{fmt(np.median(c))}, max {fmt(c.max())}; wrote {args.output}")
     if args.recipe == "seed" and c.max() < 0.01:
         print(f"note: the seed's objective 1 - p saturates where p is about 0: "
               f"p({_name(net, args.digit)}) "

@@ -1,0 +1,159 @@
+"""Convolutional networks: netdream against PyTorch (CPU) in the same run.
+
+The architecture is TensorFlow's "Deep MNIST for Experts" CNN (conv 5x5 32
+same relu, max-pool 2, conv 5x5 64 same relu, max-pool 2, dense 1024 relu,
+dense 10 softmax) with He-initialised random weights and biases of 0.1 (as
+the tutorial initialises them), and the shipped small CNN. Both sides use
+the same number of threads.
+
+- forward: a batch of MNIST test images, B = 1 and 1000.
+- hill climbing, per candidate: netdream's incremental single-pixel
+  re-evaluation (``hill_climb``), against netdream's own full forward pass per
+  candidate and against PyTorch evaluating each candidate (B = 1).
+- genetic search: ``evolve`` against a PyTorch GA that evaluates the whole
+  population in one batch per generation (the same population, truncation
+  selection, uniform crossover and point mutation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import netdream
+from netdream.layers import Conv2D, Dense, Flatten, MaxPool2D
+from netdream.model import Network
+
+torch = pytest.importorskip("torch")
+THREADS = 2
+
+
+def deep_mnist():
+    rng = np.random.default_rng(0)
+
+    def he(shape, fan_in):
+        return rng.normal(0, np.sqrt(2 / fan_in), shape)
+    return Network([Conv2D(he((32, 1, 5, 5), 25), np.full(32, 0.1), padding="same",
+                           activation="relu"), MaxPool2D(2),
+                    Conv2D(he((64, 32, 5, 5), 800), np.full(64, 0.1), padding="same",
+                           activation="relu"), MaxPool2D(2), Flatten(),
+                    Dense(he((1024, 3136), 3136), np.full(1024, 0.1), "relu"),
+                    Dense(he((10, 1024), 1024), np.full(10, 0.1), "softmax")])
+
+
+MODELS = {"deep-mnist": deep_mnist, "shipped cnn": lambda: netdream.pretrained("cnn")}
+
+
+def as_torch(net):
+    from torch import nn
+    mods = []
+    for layer in net.layers:
+        if isinstance(layer, Conv2D):
+            c = nn.Conv2d(layer.weight.shape[1], layer.weight.shape[0], layer.weight.shape[2],
+                          padding="same")
+            c.weight.data = torch.tensor(layer.weight, dtype=torch.float32)
+            c.bias.data = torch.tensor(layer.bias, dtype=torch.float32)
+            mods += [c, nn.ReLU()]
+        elif isinstance(layer, MaxPool2D):
+            mods.append(nn.MaxPool2d(layer.size))
+        elif isinstance(layer, Flatten):
+            mods.append(nn.Flatten())
+        else:
+            lin = nn.Linear(layer.weight.shape[1], layer.weight.shape[0])
+            lin.weight.data = torch.tensor(layer.weight, dtype=torch.float32)
+            lin.bias.data = torch.tensor(layer.bias, dtype=torch.float32)
+            mods += [lin, nn.ReLU() if layer.activation == "relu" else nn.Softmax(dim=1)]
+    return nn.Sequential(*mods).eval()
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def model(request):
+    torch.set_num_threads(THREADS)
+    net = MODELS[request.param]()
+    return request.param, net, as_torch(net)
+
+
+@pytest.mark.parametrize("n", [1, 1000])
+@pytest.mark.parametrize("impl", ["torch", "netdream"])
+def test_forward(benchmark, record, model, mnist_test, n, impl):
+    name, net, tnet = model
+    x = np.ascontiguousarray(mnist_test[0][:n])
+    if impl == "torch":
+        def fn(images):
+            with torch.no_grad():
+                t = torch.from_numpy(images).float().div_(255).unsqueeze(1)
+                return tnet(t).numpy()
+    else:
+        def fn(images):
+            return net.predict_proba(images, threads=THREADS)
+    out = benchmark(fn, x)
+    assert np.abs(out - net.predict_proba(x)).max() < 1e-4
+    record(f"cnn {name} forward B={n}", impl, benchmark)
+
+
+def test_hill_climbing_per_candidate(benchmark, record, note, model):
+    """Candidates per second on one thread: incremental, full forward, torch."""
+    name, net, tnet = model
+    steps = 4000
+    benchmark.pedantic(lambda: netdream.hill_climb(net, 3, steps=steps, seed=0, threads=1,
+                                                   progress=False), rounds=3)
+    inc = benchmark.stats.stats.median / steps
+    record(f"cnn {name} hill climb, per candidate", "netdream", benchmark, per=steps)
+
+    rng = np.random.default_rng(0)
+    x = np.zeros((1, 28, 28), np.float32)
+    import time
+    n_full = 100
+    t0 = time.perf_counter()
+    for _ in range(n_full):  # netdream's own full forward pass per candidate
+        i = rng.integers(784)
+        x.reshape(-1)[i] = rng.random()
+        net.predict_proba(x, threads=1)
+    full = (time.perf_counter() - t0) / n_full
+    torch.set_num_threads(1)
+    t = torch.zeros(1, 1, 28, 28)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(n_full):
+            i = int(rng.integers(784))
+            t.view(-1)[i] = float(rng.random())
+            tnet(t)
+    tt = (time.perf_counter() - t0) / n_full
+    torch.set_num_threads(THREADS)
+    note(f"cnn {name} hill climbing, 1 thread: {1 / inc:,.0f} candidates/s incremental, "
+         f"{1 / full:,.0f}/s netdream full forward ({full / inc:.1f}x), {1 / tt:,.0f}/s torch "
+         f"per candidate ({tt / inc:.1f}x)")
+
+
+def torch_ga(tnet, population, generations, target, seed):
+    """A GA on images evaluated in one torch batch per generation."""
+    g = torch.Generator().manual_seed(seed)
+    pop = torch.rand(population, 1, 28, 28, generator=g)
+    elite = population // 10
+    with torch.no_grad():
+        for _ in range(generations):
+            fit = tnet(pop)[:, target]
+            order = torch.argsort(fit, descending=True)
+            parents = pop[order[: population // 2]]
+            a = parents[torch.randint(len(parents), (population - elite,), generator=g)]
+            b = parents[torch.randint(len(parents), (population - elite,), generator=g)]
+            mask = torch.rand(a.shape, generator=g) < 0.5
+            child = torch.where(mask, a, b)
+            mut = torch.rand(child.shape, generator=g) < 0.01
+            child = torch.where(mut, torch.rand(child.shape, generator=g), child)
+            pop = torch.cat([pop[order[:elite]], child])
+        return tnet(pop)[:, target]
+
+
+@pytest.mark.parametrize("impl", ["torch", "netdream"])
+def test_genetic_search(benchmark, record, model, impl):
+    name, net, tnet = model
+    population, generations = 200, 20
+    if impl == "torch":
+        benchmark.pedantic(lambda: torch_ga(tnet, population, generations, 3, 0), rounds=3)
+    else:
+        benchmark.pedantic(lambda: netdream.evolve(net, 3, population=population,
+                                                   steps=generations, mutation_rate=0.01,
+                                                   stop_at=None, seed=0, threads=THREADS,
+                                                   progress=False), rounds=3)
+    record(f"cnn {name} GA, {population} x {generations} generations", impl, benchmark)
