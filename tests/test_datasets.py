@@ -195,6 +195,18 @@ def test_read_idx_refuses_a_declared_size_over_the_limit(tmp_path):
     assert read_idx(small, max_bytes=60).shape == (3, 4, 5)
 
 
+def test_read_idx_refuses_empty_shapes_no_array_can_have(tmp_path):
+    """Found by fuzzing: 0 x 2**32-1 x 2**32-1 x 2**32-1 holds no data, but
+    NumPy cannot shape an array so."""
+    path = write(tmp_path / "e.idx", bytes([0, 0, 8, 4]) + bytes(4) + b"\xff" * 12)
+    with pytest.raises(ValueError, match=r"e\.idx: the header declares shape 0 x 4294967295 x "
+                                         r"4294967295 x 4294967295 of uint8: empty, but its other "
+                                         r"dimensions span [\d,]+ bytes, more than the limit"):
+        read_idx(path)
+    assert read_idx(write(tmp_path / "ok.idx", bytes([0, 0, 8, 2]) + bytes(4) +
+                          (1000).to_bytes(4, "big"))).shape == (0, 1000)
+
+
 def test_read_idx_refuses_what_memory_cannot_hold(tmp_path, monkeypatch):
     from netdream import _validation
     monkeypatch.setattr(_validation, "_available_memory", lambda: 50)

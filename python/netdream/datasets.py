@@ -240,6 +240,11 @@ def _check_declared(expected: int, limit: int, dtype, shape, path) -> None:
         raise ValueError(f"{path}: the header declares shape {dims} of {dtype.name}, "
                          f"{expected:,} bytes of data, more than the limit of {limit:,} "
                          "(read_idx's max_bytes)")
+    span = math.prod(d for d in shape if d) * dtype.itemsize
+    if span > limit:  # an empty array whose other sides no array can have
+        raise ValueError(f"{path}: the header declares shape {dims} of {dtype.name}: empty, but "
+                         f"its other dimensions span {span:,} bytes, more than the limit of "
+                         f"{limit:,} (read_idx's max_bytes)")
     check_memory(expected, f"{path}: shape {dims} of {dtype.name}")
 
 
