@@ -139,6 +139,106 @@ def test_read_idx_missing_file(tmp_path):
         read_idx(tmp_path / "nope.gz")
 
 
+def gzip_bomb(path, shape, zeros_mb, code=0x08):
+    """A gzip IDX file: a header declaring ``shape``, then ``zeros_mb`` MiB of
+    zeros (about 1 KiB of file per MiB), compressed as a stream."""
+    import zlib
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    header = bytes([0, 0, code, len(shape)]) + b"".join(d.to_bytes(4, "big") for d in shape)
+    chunk = bytes(1 << 20)
+    with open(path, "wb") as fh:
+        fh.write(c.compress(header))
+        for _ in range(zeros_mb):
+            fh.write(c.compress(chunk))
+        fh.write(c.flush())
+    return path
+
+
+def peak_memory_mb(code: str) -> float:
+    """How much the peak memory (RSS) of a fresh Python grows while running
+    ``code`` (after ``from netdream import datasets``)."""
+    import subprocess
+    import sys
+    script = ("import resource\nfrom netdream import datasets\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              f"{code}\n"
+              "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "print((after - before) / 1024)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def test_read_idx_gzip_bomb_is_stopped_at_the_declared_size(tmp_path):
+    """256 MiB of zeros after a header declaring 10 images: reading stops one
+    byte past the 7,840 declared (the old reader decompressed it all)."""
+    path = gzip_bomb(tmp_path / "bomb.gz", (10, 28, 28), 256)
+    assert path.stat().st_size < 300_000
+    with pytest.raises(ValueError, match=r"bomb\.gz: extra bytes after the data: shape 10 x 28 "
+                                         r"x 28 of uint8 expects 7840 bytes of data, found more"):
+        read_idx(path)
+    grown = peak_memory_mb("try:\n    datasets.read_idx(%r)\nexcept ValueError:\n    pass"
+                           % str(path))
+    assert grown < 32, f"read_idx took {grown:.0f} MB for a 7,840-byte file"
+
+
+def test_read_idx_refuses_a_declared_size_over_the_limit(tmp_path):
+    path = gzip_bomb(tmp_path / "big.gz", (2**32 - 1, 2**32 - 1), 1)
+    with pytest.raises(ValueError, match=r"big\.gz: the header declares shape 4294967295 x "
+                                         r"4294967295 of uint8, [\d,]+ bytes of data, more than "
+                                         r"the limit of 2,147,483,648 \(read_idx's max_bytes\)"):
+        read_idx(path)
+    small = write(tmp_path / "small.idx", GOOD)
+    with pytest.raises(ValueError, match=r"small\.idx: .*60 bytes of data, more than the limit "
+                                         r"of 59"):
+        read_idx(small, max_bytes=59)
+    assert read_idx(small, max_bytes=60).shape == (3, 4, 5)
+
+
+def test_read_idx_refuses_empty_shapes_no_array_can_have(tmp_path):
+    """Found by fuzzing: 0 x 2**32-1 x 2**32-1 x 2**32-1 holds no data, but
+    NumPy cannot shape an array so."""
+    path = write(tmp_path / "e.idx", bytes([0, 0, 8, 4]) + bytes(4) + b"\xff" * 12)
+    with pytest.raises(ValueError, match=r"e\.idx: the header declares shape 0 x 4294967295 x "
+                                         r"4294967295 x 4294967295 of uint8: empty, but its other "
+                                         r"dimensions span [\d,]+ bytes, more than the limit"):
+        read_idx(path)
+    assert read_idx(write(tmp_path / "ok.idx", bytes([0, 0, 8, 2]) + bytes(4) +
+                          (1000).to_bytes(4, "big"))).shape == (0, 1000)
+
+
+def test_read_idx_refuses_what_memory_cannot_hold(tmp_path, monkeypatch):
+    from netdream import _validation
+    monkeypatch.setattr(_validation, "_available_memory", lambda: 50)
+    with pytest.raises(ValueError, match=r"a\.idx: shape 3 x 4 x 5 of uint8 needs 60 bytes of "
+                                         "memory, more than this machine has free"):
+        read_idx(write(tmp_path / "a.idx", GOOD))
+
+
+@pytest.mark.parametrize("max_bytes, error, match", [
+    (-1, ValueError, "max_bytes must be >= 0"),
+    (1.5, TypeError, "max_bytes must be an integer"),
+])
+def test_read_idx_checks_max_bytes(tmp_path, max_bytes, error, match):
+    with pytest.raises(error, match=match):
+        read_idx(write(tmp_path / "a.idx", GOOD), max_bytes=max_bytes)
+
+
+def test_read_idx_lying_gzip_header_takes_only_what_arrives(tmp_path):
+    """A header declaring 100 MB over 1 MiB of data: truncated, found 1 MiB."""
+    path = gzip_bomb(tmp_path / "liar.gz", (100, 1000, 1000), 1)
+    with pytest.raises(ValueError, match=r"liar\.gz: truncated data: shape 100 x 1000 x 1000 of "
+                                         r"uint8 expects 100000000 bytes of data, found 1048576"):
+        read_idx(path)
+
+
+def test_read_idx_one_byte_types_are_read_only(tmp_path):
+    arr = read_idx(write(tmp_path / "a.idx", GOOD))
+    assert not arr.flags.writeable
+    wide = read_idx(write(tmp_path / "w.idx", idx_bytes(np.arange(6).reshape(2, 3), 0x0C)))
+    assert wide.flags.writeable and wide.dtype == np.dtype("=i4")
+
+
 # --------------------------------------------------------------------------
 # load_mnist on the real files
 # --------------------------------------------------------------------------
@@ -233,16 +333,26 @@ def test_load_mnist_checks_the_pair(tmp_path, images, labels, match):
 # --------------------------------------------------------------------------
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files; under /liar/ it promises more bytes than it sends."""
+    """Serves files; under /liar/ it promises more bytes than it sends, under
+    /huge/ it announces a terabyte, under /endless/ it sends 4 MB without
+    announcing a length."""
 
     def log_message(self, format, *args):  # keep the test output clean
         pass
 
     def do_GET(self):
-        if not self.path.startswith("/liar/"):
+        if self.path.startswith("/endless/"):
+            self.send_response(200)
+            self.end_headers()
+            for _ in range(64):
+                self.wfile.write(b"\x1f\x8b" + bytes(1 << 16))
+            self.close_connection = True
+            return None
+        if not self.path.startswith(("/liar/", "/huge/")):
             return super().do_GET()
         self.send_response(200)
-        self.send_header("Content-Length", "100000")
+        self.send_header("Content-Length", "100000" if self.path.startswith("/liar/") else
+                         str(10**12))
         self.end_headers()
         self.wfile.write(b"\x1f\x8b" + bytes(1000))
         self.close_connection = True
@@ -353,3 +463,45 @@ def test_download_train_images_checks_the_known_first_10k(mirror_site, tmp_path)
                                 mirrors=[f"{base}/train-ok/"])
     assert images.shape == (60000, 28, 28) and labels.shape == (60000,)
     np.testing.assert_array_equal(images[:10000], read_idx(DATA / "train10k-images-idx3-ubyte.gz"))
+
+
+@pytest.fixture(scope="module")
+def bomb_site(tmp_path_factory):
+    """Serve hostile mirrors on 127.0.0.1: bomb/ (a 256 MiB gzip bomb behind a
+    right header), shape/ (a header declaring a huge shape), and the handler's
+    huge/ and endless/."""
+    www = tmp_path_factory.mktemp("bombs")
+    for folder in ("bomb", "shape"):
+        (www / folder).mkdir()
+    gzip_bomb(www / "bomb" / "t10k-labels-idx1-ubyte.gz", (10000,), 256)
+    gzip_bomb(www / "shape" / "t10k-labels-idx1-ubyte.gz", (2**32 - 1, 2**32 - 1), 1)
+    handler = functools.partial(_QuietHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("folder, match", [
+    ("bomb", r"extra bytes after the data: shape 10000 of uint8 expects 10000 bytes of data, "
+             r"found more"),
+    ("shape", r"expected uint8 data of shape \(10000,\), got uint8 of shape \(4294967295, "
+              r"4294967295\)"),
+    ("huge", r"the server announces 1,000,000,000,000 bytes, more than the file can have "
+             r"\(1,058,584\); refused"),
+    ("endless", r"the server sent more than 1,058,584 bytes, more than the file can have; "
+                r"stopped"),
+])
+def test_download_refuses_bombs(bomb_site, tmp_path, folder, match):
+    """A mirror serving a bomb is one more failed mirror: the download stops
+    at the size the file can have, and the check decompresses as a stream,
+    no further than the header declares."""
+    with pytest.raises(DownloadError, match=rf"/{folder}/t10k-labels-idx1-ubyte.gz: {match}"):
+        datasets._download("t10k-labels-idx1-ubyte.gz", tmp_path, [f"{bomb_site}/{folder}/"],
+                           progress=False, timeout=10)
+    assert list(tmp_path.iterdir()) == []

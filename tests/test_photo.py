@@ -177,3 +177,163 @@ def test_load_image_rejects_bad_invert(tmp_path, invert):
         load_image(path, invert=invert)
 
 
+
+
+# --------------------------------------------------------------------------
+# decompression bombs: refused from the header, before decoding
+# --------------------------------------------------------------------------
+
+def png_bomb(path, width, height):
+    """A valid 1-bit PNG of ``width`` x ``height`` blank pixels, compressed
+    row by row: some kilobytes on disk, ``width * height`` pixels decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    c = zlib.compressobj(9)
+    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the packed bits
+    idat = b"".join(c.compress(row) for _ in range(height)) + c.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) +
+                     chunk(b"IEND", b""))
+    return path
+
+
+def test_load_image_refuses_too_many_pixels_before_decoding(tmp_path):
+    path = png_bomb(tmp_path / "bomb.png", 9000, 9000)  # 81 Mpx, under Pillow's own limits
+    assert path.stat().st_size < 50_000
+    with pytest.raises(ValueError, match=r"bomb\.png: the image is 9000 x 9000 = 81,000,000 "
+                                         r"pixels, more than the 50,000,000 load_image reads "
+                                         r"\(max_pixels\)"):
+        load_image(path)
+    small = save(stroke_image(), tmp_path / "small.png")
+    with pytest.raises(ValueError, match=r"small\.png: the image is 100 x 100 = 10,000 pixels, "
+                                         r"more than the 9,999"):
+        load_image(small, max_pixels=9_999)
+    check_mnist_like(load_image(small, max_pixels=10_000))
+
+
+def test_load_image_bomb_takes_no_memory(tmp_path):
+    """Run in a fresh interpreter to measure its peak memory: the old reader
+    decoded the 81 Mpx bomb (GBs of float64 copies) before anything else."""
+    import subprocess
+    import sys
+    path = png_bomb(tmp_path / "bomb.png", 9000, 9000)
+    script = ("import resource\nfrom netdream.photo import load_image\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              f"try:\n    load_image({str(path)!r})\nexcept ValueError:\n    pass\n"
+              "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert float(out.stdout.split()[-1]) < 16
+
+
+def test_load_image_beyond_pillows_limit(tmp_path):
+    """Over twice Image.MAX_IMAGE_PIXELS Pillow refuses in Image.open."""
+    path = png_bomb(tmp_path / "huge.png", 20000, 20000)
+    with pytest.raises(ValueError, match=r"huge\.png: the image is too large to read "
+                                         r"\(Image size \(400000000 pixels\) exceeds limit"):
+        load_image(path, max_pixels=10**9)
+
+
+@pytest.mark.parametrize("max_pixels, error, match", [
+    (0, ValueError, "max_pixels must be >= 1"),
+    (1e6, TypeError, "max_pixels must be an integer"),
+])
+def test_load_image_checks_max_pixels(tmp_path, max_pixels, error, match):
+    with pytest.raises(error, match=match):
+        load_image(save(stroke_image(), tmp_path / "d.png"), max_pixels=max_pixels)
+
+
+def test_load_image_large_photo_is_shrunk_as_read(tmp_path):
+    """A 3000 x 3000 picture is read at a quarter of that (whole-pixel averages)."""
+    big = stroke_image(size=(3000, 3000), points=[(750, 600), (2250, 600), (1350, 2550)],
+                       width=200)
+    got = load_image(save(big, tmp_path / "big.png"))
+    check_mnist_like(got)
+    small = load_image(save(stroke_image(), tmp_path / "small.png"))
+    assert np.corrcoef(got.ravel(), small.ravel())[0, 1] > 0.9
+
+
+# --------------------------------------------------------------------------
+# uneven light: paper shaded from one side to the other
+# --------------------------------------------------------------------------
+
+def shaded_photo(digit, lo=170, hi=200, axis=1, ink=40, noise=3.0, seed=0, size=280):
+    """An MNIST digit as dark ink on paper whose grey goes from ``lo`` to
+    ``hi`` along ``axis`` (1: left to right), as a phone photo of a drawing."""
+    rng = np.random.default_rng(seed)
+    big = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC),
+                     dtype=np.float64) / 255.0
+    ramp = np.linspace(lo, hi, size)
+    paper = np.broadcast_to(ramp[None, :] if axis == 1 else ramp[:, None], (size, size))
+    grey = paper * (1.0 - big) + ink * big + rng.normal(0.0, noise, big.shape)
+    return Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("paper", [(170, 200, 1), (200, 170, 1), (170, 200, 0), (120, 220, 1)],
+                         ids=["dark-left", "dark-right", "dark-top", "steep"])
+def test_load_image_levels_uneven_light(tmp_path, paper):
+    """No part of the shaded paper becomes ink: the digit comes back as it was."""
+    lo, hi, axis = paper
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255  # a "1"
+    got = load_image(save(shaded_photo(digit, lo, hi, axis), tmp_path / "shaded.png"))
+    check_mnist_like(got)
+    assert np.count_nonzero(got) < 0.3 * got.size
+    h, w = ink_box(got)
+    assert h == 20 and w <= 8, (h, w)  # a bar, not a bar on a dark half of the page
+
+
+def test_load_image_blank_shaded_paper_has_no_ink(tmp_path):
+    blank = shaded_photo(np.zeros((28, 28), np.uint8), 170, 200)
+    with pytest.raises(ValueError, match=r"blank\.png: no ink found"):
+        load_image(save(blank, tmp_path / "blank.png"))
+
+
+@pytest.mark.skipif(not (DATA / "t10k-images-idx3-ubyte.gz").is_file(),
+                    reason=f"MNIST test images not found in {DATA}")
+@pytest.mark.parametrize("axis", [1, 0], ids=["left-to-right", "top-to-bottom"])
+def test_shaded_photos_of_mnist_digits_are_read_right(tmp_path, axis):
+    """Photos of real MNIST digits on paper shaded from 170 to 200 grey are
+    classified as the digits themselves are (the shading once turned a 3
+    into a 9): the first 30 test digits the shipped model reads right (the
+    unlevelled reader got one of them wrong each time)."""
+    import netdream
+    from netdream.datasets import read_idx
+
+    images = read_idx(DATA / "t10k-images-idx3-ubyte.gz")[:40]
+    labels = read_idx(DATA / "t10k-labels-idx1-ubyte.gz")[:40]
+    net = netdream.MLP.pretrained()
+    right = np.flatnonzero(net.predict(images) == labels)[:30]
+    photos = np.stack([load_image(save(shaded_photo(images[i], axis=axis, seed=int(i)),
+                                       tmp_path / f"{i}.png")) for i in right])
+    np.testing.assert_array_equal(net.predict(photos), labels[right])
+
+
+@pytest.mark.skipif(not (DATA / "t10k-images-idx3-ubyte.gz").is_file(),
+                    reason=f"MNIST test images not found in {DATA}")
+def test_classify_reads_a_shaded_photo_of_a_three(tmp_path, capsys):
+    from netdream.cli import main
+    from netdream.datasets import read_idx
+
+    images = read_idx(DATA / "t10k-images-idx3-ubyte.gz")[:100]
+    labels = read_idx(DATA / "t10k-labels-idx1-ubyte.gz")[:100]
+    # test image 44: read as 1 (27%) before the illumination was levelled
+    path = save(shaded_photo(images[labels == 3][3]), tmp_path / "three.png")
+    assert main(["classify", str(path)]) == 0
+    assert capsys.readouterr().out.split(": ")[1].startswith("3 ")
+
+
+@pytest.mark.parametrize("mode", ["1", "P", "LA", "I;16", "RGB"])
+def test_load_image_shrinks_every_mode(tmp_path, mode):
+    big = stroke_image(size=(2400, 2400), points=[(600, 480), (1800, 480), (1080, 2040)],
+                       width=160)
+    if mode == "I;16":
+        im = Image.fromarray(np.asarray(big, dtype=np.uint16) * 257)
+    else:
+        im = big.convert(mode)
+    check_mnist_like(load_image(save(im, tmp_path / "big.png")))

@@ -10,15 +10,22 @@ The IDX format (used by MNIST) is a big-endian header followed by raw data:
 Files may be gzip-compressed; compression is detected from the content (the
 gzip magic bytes ``1f 8b``), never from the file name.
 
+No file is trusted with memory: the sizes its header declares are checked
+against :data:`MAX_IDX_BYTES` (and the memory free) before anything is
+allocated, gzip data is decompressed as a stream and never beyond the
+declared size, and a download stops at the size an MNIST file can have.
+
 Images come back in MNIST's own convention: ``uint8`` 0..255, 0 =
 background, 255 = ink, shape ``(N, 28, 28)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import tempfile
 import urllib.error
@@ -28,8 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import check_int, check_memory
+
 __all__ = [
     "read_idx",
+    "MAX_IDX_BYTES",
     "load_mnist",
     "default_root",
     "expected_files",
@@ -89,6 +99,11 @@ _SPLITS = {
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16
+_READ_CHUNK = 1 << 20
+
+#: The most bytes of data :func:`read_idx` reads by default (its
+#: ``max_bytes``): 2 GiB, forty times MNIST's training images.
+MAX_IDX_BYTES = 1 << 31
 
 
 class DownloadError(OSError):
@@ -102,20 +117,24 @@ class DownloadError(OSError):
 # IDX reading
 # --------------------------------------------------------------------------
 
-def read_idx(path):
+def read_idx(path, *, max_bytes=None):
     """Read an IDX file, gzip-compressed or not.
 
     Parameters
     ----------
     path : str or os.PathLike
         The file. Gzip compression is detected from its first two bytes.
+    max_bytes : int, optional
+        The most bytes of data the header may declare (default
+        :data:`MAX_IDX_BYTES`); checked, together with the memory free,
+        before anything is allocated.
 
     Returns
     -------
     numpy.ndarray
         The data with the shape given in the header, in native byte order.
-        For one-byte types it is a read-only view of the file's bytes: copy
-        it (``arr.copy()``) to modify it.
+        For one-byte types it is read-only: copy it (``arr.copy()``) to
+        modify it.
 
     Raises
     ------
@@ -123,27 +142,68 @@ def read_idx(path):
         If ``path`` does not exist.
     ValueError
         If the file is not a valid IDX file: a corrupt or truncated gzip
-        stream, a bad magic number, an unknown type code, a short header, or
-        data whose length differs from the product of the dimensions. The
-        message names the file and what is wrong.
+        stream, a bad magic number, an unknown type code, a short header,
+        data whose length differs from the product of the dimensions, or a
+        declared size above ``max_bytes``. The message names the file and
+        what is wrong.
     """
     path = Path(path)
-    return _parse_idx(_read_bytes(path), path)
+    limit = MAX_IDX_BYTES if max_bytes is None else check_int(max_bytes, "max_bytes", minimum=0)
+    with _open_idx(path) as (fh, compressed):
+        dtype, shape, header_len = _read_header(fh, path)
+        expected = math.prod(shape) * dtype.itemsize
+        if not compressed:  # the file's size tells how much data there is
+            _check_length(os.fstat(fh.fileno()).st_size - header_len, expected, dtype, shape, path)
+        _check_declared(expected, limit, dtype, shape, path)
+        buf = np.empty(expected, dtype=np.uint8)  # pages are only taken as data arrives
+        found = _read_into(fh, memoryview(buf), path)
+        extra = bool(_read(fh, 1, path)) if found == expected else False
+        _check_length(found + extra, expected, dtype, shape, path, at_least=extra)
+    arr = buf.view(dtype).reshape(shape)
+    if dtype.byteorder == ">":
+        return arr.astype(dtype.newbyteorder("="))
+    arr.flags.writeable = False
+    return arr
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Return the file's content, decompressed if it is gzip."""
-    raw = path.read_bytes()
-    if raw[:2] != _GZIP_MAGIC:
-        return raw
+@contextlib.contextmanager
+def _open_idx(path: Path):
+    """Yield ``(stream, compressed)``: the file's decompressed bytes as a stream."""
+    with open(path, "rb") as fh:
+        if fh.read(2) == _GZIP_MAGIC:
+            fh.seek(0)
+            with gzip.GzipFile(fileobj=fh, mode="rb") as gz:
+                yield gz, True
+        else:
+            fh.seek(0)
+            yield fh, False
+
+
+def _read(fh, n: int, path) -> bytes:
+    """Up to ``n`` bytes; gzip errors become ValueErrors naming ``path``."""
     try:
-        return gzip.decompress(raw)
+        return fh.read(n)
     except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
 
 
-def _parse_header(raw: bytes, path):
-    """Return ``(dtype, shape, header_length)`` from an IDX header."""
+def _read_into(fh, view: memoryview, path) -> int:
+    """Fill ``view`` from ``fh`` in chunks; return the bytes read (fewer at the end)."""
+    filled = 0
+    while filled < len(view):
+        try:
+            n = fh.readinto(view[filled:filled + _READ_CHUNK])
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def _read_header(fh, path):
+    """Return ``(dtype, shape, header_length)`` from the start of an IDX stream."""
+    raw = _read(fh, 4, path)
     if len(raw) < 4:
         what = "file is empty" if not raw else f"file is only {len(raw)} bytes long"
         raise ValueError(f"{path}: not an IDX file ({what}; the header needs at least 4 bytes)")
@@ -156,27 +216,36 @@ def _parse_header(raw: bytes, path):
     if ndim == 0:
         raise ValueError(f"{path}: bad magic number 0x{magic:08x} (zero dimensions)")
     header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
+    sizes = _read(fh, 4 * ndim, path)
+    if len(sizes) < 4 * ndim:
         raise ValueError(f"{path}: truncated header: {ndim} dimensions need {header_len} "
-                         f"header bytes, found {len(raw)}")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+                         f"header bytes, found {4 + len(sizes)}")
+    shape = tuple(int.from_bytes(sizes[4 * i:4 + 4 * i], "big") for i in range(ndim))
     return IDX_DTYPES[code], shape, header_len
 
 
-def _parse_idx(raw: bytes, path) -> np.ndarray:
-    """Parse IDX bytes; ``path`` (a path or URL) names the source in errors."""
-    dtype, shape, header_len = _parse_header(raw, path)
-    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    found = len(raw) - header_len
+def _check_length(found: int, expected: int, dtype, shape, path, at_least=False) -> None:
     if found != expected:
         dims = " x ".join(map(str, shape))
         what = "truncated data" if found < expected else "extra bytes after the data"
+        more = "more" if at_least else str(found)
         raise ValueError(f"{path}: {what}: shape {dims} of {dtype.name} expects "
-                         f"{expected} bytes of data, found {found}")
-    arr = np.frombuffer(raw, dtype=dtype, offset=header_len).reshape(shape)
-    if dtype.byteorder == ">":
-        arr = arr.astype(dtype.newbyteorder("="))
-    return arr
+                         f"{expected} bytes of data, found {more}")
+
+
+def _check_declared(expected: int, limit: int, dtype, shape, path) -> None:
+    """Refuse a declared size over ``limit`` or the memory free, before allocating."""
+    dims = " x ".join(map(str, shape))
+    if expected > limit:
+        raise ValueError(f"{path}: the header declares shape {dims} of {dtype.name}, "
+                         f"{expected:,} bytes of data, more than the limit of {limit:,} "
+                         "(read_idx's max_bytes)")
+    span = math.prod(d for d in shape if d) * dtype.itemsize
+    if span > limit:  # an empty array whose other sides no array can have
+        raise ValueError(f"{path}: the header declares shape {dims} of {dtype.name}: empty, but "
+                         f"its other dimensions span {span:,} bytes, more than the limit of "
+                         f"{limit:,} (read_idx's max_bytes)")
+    check_memory(expected, f"{path}: shape {dims} of {dtype.name}")
 
 
 # --------------------------------------------------------------------------
@@ -336,7 +405,8 @@ def _download(filename: str, root: Path, mirrors, *, progress: bool, timeout: fl
         fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=root)
         try:
             with os.fdopen(fd, "wb") as out:
-                _fetch(url, out, progress=progress, timeout=timeout, desc=filename)
+                _fetch(url, out, progress=progress, timeout=timeout, desc=filename,
+                       limit=_download_limit(filename))
             _verify(Path(tmp), filename, url)
             os.replace(tmp, target)
             return target
@@ -349,8 +419,17 @@ def _download(filename: str, root: Path, mirrors, *, progress: bool, timeout: fl
     raise DownloadError(f"could not download {filename} from any mirror:\n" + "\n".join(errors))
 
 
-def _fetch(url: str, out, *, progress: bool, timeout: float, desc: str) -> None:
-    """Copy ``url`` into the open binary file ``out``."""
+def _download_limit(filename: str) -> int:
+    """The most bytes a download of ``filename`` may take: its data
+    uncompressed, plus room for gzip's own bytes (compressing never grows
+    data by more than a little)."""
+    shape = _SHAPES[filename.removesuffix(".gz")]
+    return 4 + 4 * len(shape) + math.prod(shape) + (1 << 20)
+
+
+def _fetch(url: str, out, *, progress: bool, timeout: float, desc: str, limit: int) -> None:
+    """Copy ``url`` into the open binary file ``out``, refusing more than
+    ``limit`` bytes (as announced, or as received)."""
     from tqdm.auto import tqdm
 
     try:
@@ -361,30 +440,51 @@ def _fetch(url: str, out, *, progress: bool, timeout: float, desc: str) -> None:
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        if total is not None and total > limit:
+            raise OSError(f"the server announces {total:,} bytes, more than the file can "
+                          f"have ({limit:,}); refused")
         received = 0
         with tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=not progress,
                   leave=False) as bar:
             while chunk := response.read(_CHUNK):
-                out.write(chunk)
                 received += len(chunk)
+                if received > limit:
+                    raise OSError(f"the server sent more than {limit:,} bytes, more than the "
+                                  "file can have; stopped")
+                out.write(chunk)
                 bar.update(len(chunk))
     if total is not None and received != total:
         raise OSError(f"connection closed after {received} of {total} bytes")
 
 
 def _verify(path: Path, filename: str, url: str) -> None:
-    """Check a downloaded canonical file; raise ValueError if it is wrong."""
+    """Check a downloaded canonical file; raise ValueError if it is wrong.
+
+    The file is decompressed as a stream: its header is checked before any
+    data is read, and no more data is read than the header declares."""
     name = filename.removesuffix(".gz")
-    raw = _read_bytes(path)
-    arr = _parse_idx(raw, url)
-    if arr.dtype != np.uint8 or arr.shape != _SHAPES[name]:
-        raise ValueError(f"expected uint8 data of shape {_SHAPES[name]}, got {arr.dtype} of "
-                         f"shape {arr.shape}")
-    expected = SHA256[name]
-    if expected is not None:
-        digest = hashlib.sha256(raw).hexdigest()
-    else:  # train images: check the first 10,000 images, see load_mnist's Notes
-        head = raw[:4] + (10000).to_bytes(4, "big") + raw[8:16 + 10000 * 28 * 28]
-        digest, expected = hashlib.sha256(head).hexdigest(), _TRAIN10K_IMAGES_SHA256
-    if digest != expected:
-        raise ValueError(f"checksum mismatch: SHA-256 {digest}, expected {expected}")
+    with _open_idx(path) as (fh, _):
+        dtype, shape, header_len = _read_header(fh, url)
+        if dtype != np.uint8 or shape != _SHAPES[name]:
+            raise ValueError(f"expected uint8 data of shape {_SHAPES[name]}, got {dtype.name} of "
+                             f"shape {shape}")
+        expected = math.prod(shape)
+        header = b"\x00\x00\x08" + bytes([len(shape)]) + \
+            b"".join(d.to_bytes(4, "big") for d in shape)
+        known = SHA256[name]
+        if known is None:  # train images: check the first 10,000 images, see load_mnist's Notes
+            header = header[:4] + (10000).to_bytes(4, "big") + header[8:]
+            known, hashed = _TRAIN10K_IMAGES_SHA256, 10000 * 28 * 28
+        else:
+            hashed = expected
+        digest = hashlib.sha256(header)
+        found = 0
+        while chunk := _read(fh, min(_READ_CHUNK, expected + 1 - found), url):
+            if found < hashed:
+                digest.update(chunk[:hashed - found])
+            found += len(chunk)
+            if found > expected:
+                break
+        _check_length(found, expected, dtype, shape, url, at_least=found > expected)
+    if digest.hexdigest() != known:
+        raise ValueError(f"checksum mismatch: SHA-256 {digest.hexdigest()}, expected {known}")

@@ -51,6 +51,10 @@ enc_order      ``"row"`` or ``"column"`` (flattening of the image)
 image_shape    ``[28, 28]``
 metadata       a JSON object as a string (name, model card, ...)
 ============== =========================================================
+
+Reading never trusts a count in the file: ``n_layers`` is bounded by the
+arrays the file holds, each array's declared size by its member's size and
+:data:`MAX_MODEL_BYTES`, and every error is a ValueError naming the file.
 """
 
 from __future__ import annotations
@@ -61,15 +65,34 @@ import re
 
 import numpy as np
 
-from ._validation import check_path
+from ._validation import check_memory, check_path
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save_npz", "load_model", "read_netjs"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_MODEL_BYTES", "MAX_NETJS_BYTES", "ACCEPTED_FORMATS",
+           "save_npz",
+           "load_model", "read_netjs"]
 
 FORMAT_NAME = "netdream-mlp"  # version 1
 FORMAT_VERSION = 1
 FORMAT_NAME_2 = "netdream"
 FORMAT_VERSION_2 = 2
 _MAX_LAYERS = 256
+
+#: The most bytes of arrays (decompressed) a model file may declare.
+MAX_MODEL_BYTES = 1 << 31
+#: The largest net.js file read (the seed's is 1.8 MB).
+MAX_NETJS_BYTES = 64 << 20
+
+#: What :func:`load_model` reads, and where other networks come in.
+ACCEPTED_FORMATS = (
+    "netdream reads a .npz written by netdream (MLP.save) or the seed demo's net.js; "
+    "networks from PyTorch, Keras, ONNX or scikit-learn are converted in Python with "
+    "MLP.from_torch, MLP.from_keras, MLP.from_onnx or MLP.from_sklearn and then saved "
+    "with .save(path)")
+
+# File endings of other frameworks' models -> the importer that reads them.
+_FOREIGN = {".onnx": "MLP.from_onnx(path)", ".pt": "MLP.from_torch", ".pth": "MLP.from_torch",
+            ".keras": "MLP.from_keras", ".h5": "MLP.from_keras",
+            ".pkl": "MLP.from_sklearn", ".joblib": "MLP.from_sklearn"}
 
 
 def save_npz(net, path) -> None:
@@ -149,7 +172,10 @@ def _arrays_v1(net) -> dict:
 
 
 def load_model(path):
-    """Read a model: netdream ``.npz``, or the seed network's ``net.js``."""
+    """Read a model: netdream ``.npz``, or the seed network's ``net.js``.
+
+    Any other file is a ValueError that says so and lists the formats
+    accepted (:data:`ACCEPTED_FORMATS`)."""
     path = check_path(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -162,26 +188,37 @@ def load_model(path):
     return read_netjs(path)
 
 
+def _not_a_model(path, why: str) -> ValueError:
+    """The error for a file that is no netdream model at all."""
+    ext = os.path.splitext(path)[1].lower()
+    hint = f"; for this file try {_FOREIGN[ext]}" if ext in _FOREIGN else ""
+    return ValueError(f"{path!r} is not a netdream model ({why}); {ACCEPTED_FORMATS}{hint}")
+
+
+# --------------------------------------------------------------------------
+# net.js
+# --------------------------------------------------------------------------
+
+_NETJS_NAMES = ("w12", "bias2", "w23", "bias3")
+
+
 def read_netjs(path):
     """The seed network's JavaScript file: arrays ``w12``, ``bias2``,
     ``w23``, ``bias3`` (784-200-10, logistic hidden, softmax output).
 
-    The arrays are parsed as data; the JavaScript is never evaluated. The
-    file's comment says the input is in [-1, 1] with background 1,
-    flattened column by column. The column order is right, but the
-    published 9,808/10,000 is reached only with background -1 (ink +1):
-    with background 1 the network scores 32/10,000.
+    The arrays are parsed as data; the JavaScript is never evaluated, and
+    parsing takes time linear in the file's length (at most
+    :data:`MAX_NETJS_BYTES`). The file's comment says the input is in [-1, 1]
+    with background 1, flattened column by column. The column order is right,
+    but the published 9,808/10,000 is reached only with background -1 (ink
+    +1): with background 1 the network scores 32/10,000.
     """
     path = check_path(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except UnicodeDecodeError:
-        raise ValueError(f"{path!r} is not a text file") from None
-    w12 = _js_array(text, "w12", 2, path)
-    bias2 = _js_array(text, "bias2", 1, path)
-    w23 = _js_array(text, "w23", 2, path)
-    bias3 = _js_array(text, "bias3", 1, path)
+    text = _read_text(path)
+    if not re.search(r"\bvar\s+(?:w12|bias2|w23|bias3)\s*=", text):
+        raise _not_a_model(path, "a text file without net.js's arrays w12, bias2, w23, bias3")
+    w12, bias2, w23, bias3 = (_js_array(text, name, 2 if name[0] == "w" else 1, path)
+                              for name in _NETJS_NAMES)
     if w12.shape[1] != 784:
         raise ValueError(f"{path!r}: w12 has {w12.shape[1]} inputs, expected 784")
     if bias2.shape != (w12.shape[0],):
@@ -196,79 +233,31 @@ def read_netjs(path):
                metadata={"name": "seed net.js", "source": os.path.basename(path)})
 
 
-def _load_npz(path):
-    # Open the file ourselves: np.load leaks its handle when the zip is broken.
+def _read_text(path) -> str:
+    """The file as text, refusing binary files and files too large to be a net.js."""
     with open(path, "rb") as fh:
-        try:
-            data = np.load(fh, allow_pickle=False)
-        except Exception as exc:
-            raise ValueError(f"{path!r} is not a readable .npz file: {exc}") from None
-        with data:
-            if "format" in data.files and _text(data["format"]) == FORMAT_NAME_2:
-                try:
-                    return _network_v2(data, path)
-                except ValueError as exc:
-                    msg = str(exc)
-                    raise ValueError(msg if path in msg else f"{path!r}: {msg}") from None
-                except Exception as exc:  # corrupt members, object arrays, bad JSON
-                    raise ValueError(f"{path!r} is not a valid netdream model: {exc}") from None
-            try:
-                fields = _npz_fields(data, path)
-            except ValueError:
-                raise
-            except Exception as exc:  # corrupt members, object arrays, bad JSON
-                raise ValueError(f"{path!r} is not a valid netdream model: {exc}") from None
-    weights, biases, acts, enc, slope, shape, meta = fields
-    from .model import MLP
-    return MLP(weights, biases, hidden=acts[:-1], output=acts[-1], encoding=enc,
-               leaky_slope=slope, image_shape=shape, metadata=meta)
-
-
-def _npz_fields(data, path):
-    keys = set(data.files)
-    if "format" not in keys or str(data["format"]) != FORMAT_NAME:
-        raise ValueError(f"{path!r} is not a netdream model (no format={FORMAT_NAME!r})")
-    version = int(data["version"])
-    if version > FORMAT_VERSION:
-        raise ValueError(f"{path!r} has format version {version}; this netdream reads "
-                         f"up to {FORMAT_VERSION}")
-    n = int(data["n_layers"])
-    missing = [k for l in range(n) for k in (f"W{l}", f"b{l}") if k not in keys]
-    if missing:
-        raise ValueError(f"{path!r} lacks arrays {missing}")
-    weights = [data[f"W{l}"] for l in range(n)]
-    biases = [data[f"b{l}"] for l in range(n)]
-    acts = [str(a) for a in data["activations"]]
-    if len(acts) != n:
-        raise ValueError(f"{path!r}: {len(acts)} activations for {n} layers")
-    low, high = (float(v) for v in data["enc_range"])
-    from .model import Encoding
-    enc = Encoding(low, high, ink=str(data["enc_ink"]), order=str(data["enc_order"]))
-    shape = tuple(int(s) for s in data["image_shape"])
-    meta = json.loads(str(data["metadata"])) if "metadata" in keys else {}
-    slope = float(data["leaky_slope"]) if "leaky_slope" in keys else 0.01
-    return weights, biases, acts, enc, slope, shape, meta
-
-
-def _text(a) -> str:
-    """A string array of a file, checked to be a short string."""
-    if a.dtype.kind != "U" or a.ndim != 0 or a.size > 1:
-        raise ValueError(f"expected a string, got an array of {a.dtype} {a.shape}")
-    return str(a)
+        raw = fh.read(MAX_NETJS_BYTES + 1)
+    if len(raw) > MAX_NETJS_BYTES:
+        raise ValueError(f"{path!r} is larger than {MAX_NETJS_BYTES:,} bytes: too large for a "
+                         "net.js (the seed's is 1.8 MB)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_a_model(path, "a binary file, not a .npz") from None
 
 
 def _network_v2(data, path):
     from .layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
     from .model import Encoding, Network
-    keys = set(data.files)
-    version = int(data["version"])
+    keys = set(data.sizes)
+    version = data.integer("version", 1, 1 << 30, "a format version")
     if version > FORMAT_VERSION_2:
         raise ValueError(f"{path!r} has format version {version}; this netdream reads up to "
                          f"{FORMAT_VERSION_2}")
     for key in ("layers", "image_shape", "enc_range", "enc_ink", "enc_order"):
         if key not in keys:
             raise ValueError(f"{path!r} lacks the array {key!r}")
-    text = _text(data["layers"])
+    text = data.one_text("layers")
     if len(text) > 1 << 20:
         raise ValueError(f"{path!r}: the layer list is longer than 1 MB")
     described = json.loads(text)
@@ -299,23 +288,20 @@ def _network_v2(data, path):
             layers.append(Flatten())
         else:
             raise ValueError(f"{path!r}: layers[{l}] has an unknown type {kind!r}")
-    low, high = (float(v) for v in np.asarray(data["enc_range"], dtype=np.float64).ravel()[:2])
-    enc = Encoding(low, high, ink=_text(data["enc_ink"]), order=_text(data["enc_order"]),
+    low, high = (float(v) for v in data.numbers("enc_range", shape=(2,)))
+    enc = Encoding(low, high, ink=data.one_text("enc_ink", 8), order=data.one_text("enc_order", 8),
                    mean=data["enc_mean"] if "enc_mean" in keys else None,
                    std=data["enc_std"] if "enc_std" in keys else None)
-    shape = data["image_shape"]
-    if shape.dtype.kind not in "iu" or shape.ndim != 1 or len(shape) not in (2, 3):
+    shape = data.numbers("image_shape", "iu")
+    if shape.ndim != 1 or len(shape) not in (2, 3):
         raise ValueError(f"{path!r}: image_shape must be 2 or 3 integers, got {shape!r}")
     names = None
     if "class_names" in keys:
-        cn = data["class_names"]
-        if cn.dtype.kind != "U" or cn.ndim != 1:
-            raise ValueError(f"{path!r}: class_names must be a list of strings")
-        names = [str(n) for n in cn]
-    meta = json.loads(_text(data["metadata"])) if "metadata" in keys else {}
+        names = data.text("class_names", 64)
+    meta = json.loads(data.one_text("metadata")) if "metadata" in keys else {}
     if not isinstance(meta, dict):
         raise ValueError(f"{path!r}: metadata must be a JSON object")
-    slope = float(data["leaky_slope"]) if "leaky_slope" in keys else 0.01
+    slope = float(data.numbers("leaky_slope", "f").reshape(-1)[0]) if "leaky_slope" in keys else 0.01
     net = Network(layers, image_shape=tuple(int(v) for v in shape), encoding=enc,
                   class_names=names, leaky_slope=slope, metadata=meta)
     if not net.is_convolutional:  # dense layers only: an MLP
@@ -328,7 +314,11 @@ def _network_v2(data, path):
     return net
 
 
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# A decimal literal. Written so that no two ways of matching overlap: a
+# failed match backtracks in time linear in the token's length.
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_BRACKET = re.compile(r"[\[\]]")
+_ROW = re.compile(r"\[([^\[\]]*)\]")
 
 
 def _js_array(text, name, ndim, path):
@@ -337,16 +327,15 @@ def _js_array(text, name, ndim, path):
         raise ValueError(f"{path!r}: no array 'var {name} = [...]' found")
     start = m.end() - 1
     depth, end = 0, None
-    for i in range(start, len(text)):
-        c = text[i]
-        if c == "[":
+    for b in _BRACKET.finditer(text, start):
+        if b.group() == "[":
             depth += 1
             if depth > ndim:
                 raise ValueError(f"{path!r}: {name} is nested deeper than {ndim} levels")
-        elif c == "]":
+        else:
             depth -= 1
             if depth == 0:
-                end = i + 1
+                end = b.end()
                 break
     if end is None:
         raise ValueError(f"{path!r}: array {name} is not closed (truncated file?)")
@@ -355,9 +344,8 @@ def _js_array(text, name, ndim, path):
         rows_text = [body[1:-1]]
     else:
         inner = body[1:-1]
-        rows_text = re.findall(r"\[([^\[\]]*)\]", inner)
-        leftover = re.sub(r"\[[^\[\]]*\]", "", inner)
-        if leftover.replace(",", "").strip():
+        rows_text = _ROW.findall(inner)
+        if _ROW.sub("", inner).replace(",", "").strip():
             raise ValueError(f"{path!r}: {name} has values outside its rows")
         if not rows_text:
             raise ValueError(f"{path!r}: {name} is empty")
@@ -371,7 +359,7 @@ def _js_array(text, name, ndim, path):
             # (and nan/inf spellings, refused below as non-finite)
             rows.append(np.array([float(v) for v in items], dtype=np.float64))
         except ValueError:
-            bad = next(v for v in items if not re.fullmatch(_NUMBER, v))
+            bad = next((v for v in items if not _NUMBER.fullmatch(v)), "")
             raise ValueError(f"{path!r}: {name} row {r} has a value that is not a number: "
                              f"{bad[:30]!r}") from None
     lengths = {len(r) for r in rows}
@@ -381,3 +369,172 @@ def _js_array(text, name, ndim, path):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{path!r}: {name} contains values that overflow to inf")
     return arr
+
+
+# --------------------------------------------------------------------------
+# .npz
+# --------------------------------------------------------------------------
+
+def _load_npz(path):
+    # Open the file ourselves: np.load leaks its handle when the zip is broken.
+    with open(path, "rb") as fh:
+        try:
+            data = np.load(fh, allow_pickle=False)
+        except Exception as exc:
+            raise ValueError(f"{path!r} is not a readable .npz file: {exc}") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path!r} is not a valid .npz file (a single array, not an archive)")
+        with data:
+            try:
+                members = _Members(data, path)
+                if "format" in members and members.one_text("format", 64) == FORMAT_NAME_2:
+                    return _network_v2(members, path)
+                fields = _npz_fields(members, path)
+            except ValueError as exc:
+                msg = str(exc)
+                raise ValueError(msg if repr(path) in msg else f"{path!r}: {msg}") from None
+            except Exception as exc:  # corrupt members, bad zip entries, bad JSON
+                raise ValueError(f"{path!r} is not a valid netdream model: "
+                                 f"{type(exc).__name__}: {exc}") from None
+    weights, biases, acts, enc, slope, shape, meta = fields
+    from .model import MLP
+    try:
+        return MLP(weights, biases, hidden=acts[:-1], output=acts[-1], encoding=enc,
+                   leaky_slope=slope, image_shape=shape, metadata=meta)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path!r} is not a valid netdream model: {exc}") from None
+
+
+class _Members:
+    """The arrays of an open ``.npz``, each read only after its declared shape
+    was checked against the member's size, and all of them against
+    :data:`MAX_MODEL_BYTES` and the memory free."""
+
+    def __init__(self, data, path):
+        self.zip, self.path = data.zip, path
+        self.sizes = {}
+        for info in self.zip.infolist():
+            if info.filename.endswith(".npy"):
+                self.sizes[info.filename[:-4]] = info.file_size
+        total = sum(self.sizes.values())
+        if total > MAX_MODEL_BYTES:
+            raise ValueError(f"{path!r} declares {total:,} bytes of arrays, more than a model "
+                             f"may hold ({MAX_MODEL_BYTES:,})")
+        check_memory(total, f"{path!r}: its arrays")
+
+    def __contains__(self, key) -> bool:
+        return key in self.sizes
+
+    def __getitem__(self, key) -> np.ndarray:
+        if key not in self.sizes:
+            raise ValueError(f"{self.path!r} lacks the array {key!r}")
+        with self.zip.open(key + ".npy") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"{self.path!r}: {key} is in .npy version {version}, which "
+                                 "netdream does not read")
+            if dtype.hasobject:
+                raise ValueError(f"{self.path!r}: {key} holds Python objects (a pickle); "
+                                 "netdream never reads pickles")
+            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if declared > self.sizes[key]:
+                raise ValueError(f"{self.path!r}: {key} declares shape {shape} of {dtype} "
+                                 f"({declared:,} bytes) but its member holds "
+                                 f"{self.sizes[key]:,} bytes")
+            fh.seek(0)
+            return np.lib.format.read_array(fh, allow_pickle=False)
+
+    def text(self, key, max_len: int = 1 << 20) -> list[str]:
+        """A text array's strings (one for a scalar), refusing code points no
+        string may hold (beyond U+10FFFF, or surrogates)."""
+        arr = self[key]
+        if arr.dtype.kind != "U":
+            raise ValueError(f"{self.path!r}: {key} must be text, got dtype {arr.dtype}")
+        if arr.dtype.itemsize // 4 > max_len:
+            raise ValueError(f"{self.path!r}: {key} is longer than {max_len:,} characters")
+        codes = np.frombuffer(arr.astype(arr.dtype.newbyteorder("<")).tobytes(), dtype="<u4")
+        if codes.size and (codes.max() > 0x10FFFF or
+                           np.any((codes >= 0xD800) & (codes <= 0xDFFF))):
+            raise ValueError(f"{self.path!r}: {key} holds invalid characters (code points "
+                             "beyond U+10FFFF or surrogates)")
+        return [str(s) for s in arr.reshape(-1)]
+
+    def one_text(self, key, max_len: int = 1 << 20) -> str:
+        values = self.text(key, max_len)
+        if len(values) != 1:
+            raise ValueError(f"{self.path!r}: {key} must be one string, got {len(values)}")
+        return values[0]
+
+    def numbers(self, key, kinds: str = "iuf", shape=None) -> np.ndarray:
+        """A real array (integers when ``kinds`` is "iu") of the given shape."""
+        arr = self[key]
+        if arr.dtype.kind not in kinds:
+            what = "integers" if kinds == "iu" else "real numbers"
+            raise ValueError(f"{self.path!r}: {key} must hold {what}, got dtype {arr.dtype}")
+        if shape is not None and arr.shape != shape:
+            raise ValueError(f"{self.path!r}: {key} must have shape {shape}, got {arr.shape}")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise ValueError(f"{self.path!r}: {key} contains NaN or infinite values")
+        return arr
+
+    def integer(self, key, low: int, high: int, what: str) -> int:
+        """One integer in ``low..high``; ``what`` says where ``high`` comes from."""
+        arr = self[key]
+        if arr.dtype.kind not in "iu" or arr.size != 1 or arr.ndim > 1:
+            raise ValueError(f"{self.path!r}: {key} must be one integer, got {arr.dtype} of "
+                             f"shape {arr.shape}")
+        value = int(arr.reshape(-1)[0])
+        if not low <= value <= high:
+            raise ValueError(f"{self.path!r}: {key} = {value} must lie in {low}..{high} ({what})")
+        return value
+
+
+def _npz_fields(data: _Members, path):
+    if "format" not in data:
+        raise _not_a_model(path, f"a .npz without format={FORMAT_NAME!r}")
+    fmt = data.one_text("format", max_len=64)
+    if fmt != FORMAT_NAME:
+        raise _not_a_model(path, f"format is {fmt!r}, not {FORMAT_NAME!r}")
+    version = data.integer("version", 1, 1 << 30, "a format version")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path!r} has format version {version}; this netdream reads "
+                         f"up to {FORMAT_VERSION}")
+    pairs = sum(1 for k in data.sizes if re.fullmatch(r"W\d+", k))
+    n = data.integer("n_layers", 1, max(pairs, 1),
+                     f"the file holds {pairs} weight arrays W0, W1, ...")
+    missing = [k for l in range(n) for k in (f"W{l}", f"b{l}") if k not in data]
+    if missing:
+        raise ValueError(f"{path!r} lacks arrays {missing}")
+    weights = [data.numbers(f"W{l}") for l in range(n)]
+    biases = [data.numbers(f"b{l}") for l in range(n)]
+    acts = data.text("activations", max_len=64)
+    if len(acts) != n:
+        raise ValueError(f"{path!r}: {len(acts)} activations for {n} layers")
+    low, high = (float(v) for v in data.numbers("enc_range", shape=(2,)))
+    from .model import Encoding
+    try:
+        enc = Encoding(low, high, ink=data.one_text("enc_ink", 16),
+                       order=data.one_text("enc_order", 16))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path!r}: {exc}") from None
+    shape = data.numbers("image_shape", kinds="iu")
+    if shape.ndim != 1:
+        raise ValueError(f"{path!r}: image_shape must be a list of sizes, got shape {shape.shape}")
+    shape = tuple(int(s) for s in shape)  # its values are checked by the model (MLP)
+    meta = {}
+    if "metadata" in data:
+        try:
+            meta = json.loads(data.one_text("metadata"))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ValueError(f"{path!r}: metadata is not valid JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"{path!r}: metadata must be a JSON object, got "
+                             f"{type(meta).__name__}")
+    slope = 0.01
+    if "leaky_slope" in data:
+        slope = float(data.numbers("leaky_slope", shape=()))
+    return weights, biases, acts, enc, slope, shape, meta

@@ -10,11 +10,29 @@ its centre of mass.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["load_image"]
+from ._validation import check_int
+
+__all__ = ["load_image", "MAX_PIXELS"]
+
+#: The most pixels :func:`load_image` reads by default (its ``max_pixels``):
+#: 50 megapixels, more than a phone camera or a page scanned at 600 dpi.
+#: Checked from the file's header, before the image is decoded.
+MAX_PIXELS = 50_000_000
+# Larger pictures are shrunk (by whole-pixel averaging) to about this many
+# pixels on their longer side as they are read: a 28x28 digit needs no more.
+_WORK_SIDE = 1024
+# Paper's brightness is modelled as a quadratic surface fitted to a copy of
+# at most this many pixels on its longer side ...
+_FIT_SIDE = 64
+# ... to the pixels within this many robust standard deviations of it (but
+# at least _FIT_FLOOR grey levels): the paper, not the ink.
+_FIT_BAND = 3.0
+_FIT_FLOOR = 4.0
 
 # A pixel counts as ink for the bounding box when it reaches this fraction of
 # the strongest ink; weaker pixels (paper texture, JPEG noise) are dropped.
@@ -28,13 +46,17 @@ _MIN_CONTRAST = 24.0
 # Reading: MNIST-style preparation
 # --------------------------------------------------------------------------
 
-def load_image(path, *, invert="auto"):
+def load_image(path, *, invert="auto", max_pixels=None):
     """Read a picture of a digit and prepare it the way MNIST digits were.
 
-    Steps: read with Pillow (first frame, EXIF rotation applied); convert to
-    grey, compositing any transparency onto a background that contrasts with
-    the visible strokes; make the ink high (see ``invert``); subtract the
-    background level and stretch the ink to full strength; crop to the ink's
+    Steps: read with Pillow (first frame, EXIF rotation applied; refused
+    before decoding when it has more than ``max_pixels`` pixels; shrunk by
+    whole-pixel averaging to about 1024 pixels on its longer side); convert
+    to grey, compositing any transparency onto a background that contrasts
+    with the visible strokes; make the ink high (see ``invert``); remove the
+    background illumination (a quadratic surface fitted robustly to the
+    paper, so that paper shaded from one side to the other, as in a phone
+    photo, is level) and stretch the ink to full strength; crop to the ink's
     bounding box (pixels below 10% of full strength count as background);
     scale the longer side to 20 pixels keeping the aspect ratio (Lanczos,
     anti-aliased), and stretch again so the strongest pixel is 255 (as in
@@ -50,6 +72,13 @@ def load_image(path, *, invert="auto"):
         Whether to invert the grey levels so that the ink is high. "auto"
         inverts when the image's border is light (dark ink on light paper);
         ``False`` keeps light-on-dark images (like MNIST itself) as they are.
+    max_pixels : int, optional
+        The most pixels (width x height) read (default :data:`MAX_PIXELS`);
+        larger images are refused from their header, before they are
+        decoded, so that a small file declaring a huge image (a
+        decompression bomb) takes neither time nor memory. Pillow's own
+        limit (``PIL.Image.MAX_IMAGE_PIXELS``, twice which it refuses) also
+        applies.
 
     Returns
     -------
@@ -62,8 +91,8 @@ def load_image(path, *, invert="auto"):
         If ``path`` does not exist.
     ValueError
         If the file is not a readable image (the message names the path), if
-        it holds no ink ("no ink found"), or if ``invert`` is not one of the
-        accepted values.
+        it has more than ``max_pixels`` pixels, if it holds no ink ("no ink
+        found"), or if ``invert`` is not one of the accepted values.
 
     Notes
     -----
@@ -73,22 +102,50 @@ def load_image(path, *, invert="auto"):
     """
     if not (isinstance(invert, (bool, np.bool_)) or (isinstance(invert, str) and invert == "auto")):
         raise ValueError(f"invert must be 'auto', True or False, got {invert!r}")
-    grey = _read_grey(path)
+    limit = MAX_PIXELS if max_pixels is None else check_int(max_pixels, "max_pixels", minimum=1)
+    grey = _read_grey(path, limit)
     ink = _to_ink(grey, invert, path)
     small = _fit(_crop_to_ink(ink), 20)
     return _centre(small, 28)
 
 
-def _read_grey(path) -> np.ndarray:
+def _read_grey(path, max_pixels: int) -> np.ndarray:
     """Return the image as float64 grey levels 0..255 (255 = white)."""
+    name = os.fspath(path)
     with open(path, "rb") as fh:  # FileNotFoundError, IsADirectoryError, ... as is
         try:
-            with Image.open(fh) as im:
-                im.load()
-                return _to_grey(ImageOps.exif_transpose(im))
+            with warnings.catch_warnings():  # over Pillow's warning limit: refused below
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(fh)
+        except Image.DecompressionBombError as exc:
+            raise ValueError(f"{name}: the image is too large to read ({exc})") from None
         except Exception as exc:  # Pillow raises many types for bad files
-            raise ValueError(f"{os.fspath(path)}: not a readable image "
-                             f"({type(exc).__name__}: {exc})") from None
+            raise ValueError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from None
+        with im:
+            w, h = im.size  # from the header: nothing is decoded yet
+            if w * h > max_pixels:
+                raise ValueError(f"{name}: the image is {w} x {h} = {w * h:,} pixels, more than "
+                                 f"the {max_pixels:,} load_image reads (max_pixels); a small "
+                                 "file declaring a huge image may be a decompression bomb")
+            try:
+                im.load()
+                return _to_grey(_shrink(ImageOps.exif_transpose(im)))
+            except Exception as exc:
+                raise ValueError(f"{name}: not a readable image "
+                                 f"({type(exc).__name__}: {exc})") from None
+
+
+def _shrink(im: Image.Image) -> Image.Image:
+    """A picture larger than needed, shrunk by a whole factor (each pixel
+    the average of a block) to about _WORK_SIDE pixels on its longer side."""
+    factor = max(im.size) // _WORK_SIDE
+    if factor < 2:
+        return im
+    if im.mode in ("P", "PA"):  # palette indices cannot be averaged
+        im = im.convert("RGBA")
+    elif im.mode == "1" or im.mode.startswith("I;16"):
+        im = im.convert("L" if im.mode == "1" else "I")
+    return im.reduce(factor)
 
 
 def _to_grey(im: Image.Image) -> np.ndarray:
@@ -122,6 +179,7 @@ def _to_ink(grey: np.ndarray, invert, path) -> np.ndarray:
     if isinstance(invert, str):  # "auto": a light border means dark ink on light paper
         invert = bool(np.median(_border(grey)) > 127.5)
     x = 255.0 - grey if invert else grey
+    x = x - _illumination(x)
     background = float(np.median(_border(x)))
     contrast = float(x.max()) - background
     if contrast < _MIN_CONTRAST:
@@ -130,6 +188,49 @@ def _to_ink(grey: np.ndarray, invert, path) -> np.ndarray:
     ink = np.clip((x - background) / contrast, 0.0, 1.0)
     ink[ink < _INK_THRESHOLD] = 0.0
     return ink
+
+
+def _illumination(x: np.ndarray) -> np.ndarray:
+    """The paper's level under every pixel of ``x``, as a quadratic surface:
+    light falling unevenly on paper (brighter on one side, darker in a
+    corner) varies slowly across it.
+
+    The surface is fitted by least squares on a reduced copy, first to the
+    pixels near the border's median (the border is paper), then, a few times
+    over, to the pixels within a robust band around the last fit; ink lies
+    outside that band on one side (and whichever side it is on, it is the
+    minority), so it does not pull the fit.
+    """
+    h, w = x.shape
+    factor = max(1, -(-max(h, w) // _FIT_SIDE))
+    small = np.asarray(Image.fromarray(x.astype(np.float32)).resize(
+        (-(-w // factor), -(-h // factor)), Image.Resampling.BOX), dtype=np.float64)
+    design = _quadratic_terms(*small.shape).reshape(-1, 6)
+    values = small.ravel()
+    edge = _border(small)
+    centre = np.median(edge)
+    spread = max(_FIT_BAND * 1.4826 * float(np.median(np.abs(edge - centre))), _FIT_FLOOR)
+    paper = np.abs(values - centre) <= spread
+    coef = np.zeros(6)
+    coef[0] = centre
+    for _ in range(6):
+        if paper.sum() < 6:
+            break
+        coef = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
+        resid = values - design @ coef
+        noise = 1.4826 * float(np.median(np.abs(resid[paper])))
+        paper = np.abs(resid) <= max(_FIT_BAND * noise, _FIT_FLOOR)
+    return _quadratic_terms(h, w) @ coef
+
+
+def _quadratic_terms(h: int, w: int) -> np.ndarray:
+    """``(h, w, 6)``: 1, u, v, u*u, u*v, v*v at each pixel's centre, with u, v
+    the column and row positions scaled to [-1, 1] (the same for an image and
+    a reduced copy of it)."""
+    v = ((np.arange(h) + 0.5) / h * 2.0 - 1.0)[:, None]
+    u = ((np.arange(w) + 0.5) / w * 2.0 - 1.0)[None, :]
+    u, v = np.broadcast_to(u, (h, w)), np.broadcast_to(v, (h, w))
+    return np.stack([np.ones((h, w)), u, v, u * u, u * v, v * v], axis=-1)
 
 
 def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
