@@ -81,7 +81,7 @@ def test_forward(benchmark, record, model, mnist_test, n, impl):
     if impl == "torch":
         def fn(images):
             with torch.no_grad():
-                t = torch.from_numpy(images).float().div_(255).unsqueeze(1)
+                t = torch.tensor(images, dtype=torch.float32).div_(255).unsqueeze(1)
                 return tnet(t).numpy()
     else:
         def fn(images):
