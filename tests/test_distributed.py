@@ -109,8 +109,11 @@ def test_arguments_are_checked_on_the_client(client, net):
 
 
 def test_chunk_size_balances_tasks_and_overhead():
-    assert nd.chunk_size(1000, 20000, 2) == 125       # four tasks per thread
-    assert nd.chunk_size(100_000, 20000, 1600) == 100  # at least MIN_TASK_CANDIDATES of work
+    assert nd.chunk_size(1000, 20000, 2) == 125        # four tasks per thread
+    assert nd.chunk_size(1000, 20000, 2, 10) == 1000   # ... over all the searches
+    assert nd.chunk_size(1000, 10**6, 2) == 125
+    assert nd.chunk_size(1000, 1000, 2) == 1000        # at least half a second of work
+    assert nd.chunk_size(10**6, 20000, 1600) == 1600   # 8 s tasks: the scheduler keeps up
     assert nd.chunk_size(5, 20000, 2) == 5
 
 
@@ -122,6 +125,7 @@ def test_summary_average_equals_local_average(client, net):
                       progress=False, **kw)
     assert s.count == 30 and s.histogram.sum() == 30
     np.testing.assert_allclose(s.average(), netdream.average(local), rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(netdream.average(s), s.average())
     np.testing.assert_array_equal(s.examples, local.images[:5])
     np.testing.assert_array_equal(s.example_runs, np.arange(5))
     assert s.confidence_min == local.confidence.min()

@@ -76,10 +76,12 @@ __all__ = ["hill_climb", "evolve", "gradient_ascent", "sweep", "Summary", "chunk
 METHODS = ("hill_climb", "evolve", "gradient_ascent")
 #: Bins of the confidence histogram of a :class:`Summary` (equal bins of [0, 1]).
 BINS = 1000
-#: The work a task should at least hold, in hill-climbing candidates: about
-#: half a second of one core, so the scheduler's per-task cost (a few ms,
-#: measured in the README's "Scaling") stays around 1% (see chunk_size).
-MIN_TASK_CANDIDATES = 2_000_000
+#: One core's hill-climbing candidates per second (the shipped model; for
+#: chunk_size only: measured 3-6 million on the development machine).
+CORE_RATE = 4e6
+#: The scheduler's cost per task, in seconds (Dask documents about 1 ms; a
+#: few ms per task end to end measured here, see the README's "Scaling").
+TASK_COST = 1e-3
 #: Rough cost of one generation's child / one gradient step, in hill-climbing
 #: candidates (for chunk_size only).
 _COST = {"hill_climb": 1, "evolve": 4, "gradient_ascent": 300}
@@ -118,10 +120,12 @@ class Summary:
     @classmethod
     def of(cls, result, first_run: int, keep: int, seconds: float = 0.0,
            candidates: int = 0) -> "Summary":
-        """The summary of a SearchResult whose runs start at ``first_run``."""
+        """The summary of a SearchResult whose runs start at ``first_run``
+        (counted from the search's first run: only runs below ``keep`` are
+        kept, so later chunks send no images)."""
         images = np.asarray(result.images)
         c = np.asarray(result.confidence, dtype=np.float64)
-        k = min(keep, len(images))
+        k = max(0, min(keep - first_run, len(images)))  # only the first `keep` runs are kept
         return cls(result.target, result.method, len(images),
                    images.astype(np.float64).sum(axis=0), _histogram(c), float(c.sum()),
                    float((c * c).sum()), float(c.min()), float(c.max()),
@@ -272,14 +276,17 @@ def _threads(client) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-def chunk_size(runs: int, cost: float, threads: int) -> int:
-    """Runs per task: enough tasks for every thread of the cluster to get
-    about four (so a slow or lost worker leaves little tail), but each task
-    at least :data:`MIN_TASK_CANDIDATES` of work (``cost``: one run's work in
-    hill-climbing candidates), so the scheduler's per-task cost stays
-    small."""
-    per_thread = math.ceil(runs / (4 * max(threads, 1)))
-    least = math.ceil(MIN_TASK_CANDIDATES / max(cost, 1.0))
+def chunk_size(runs: int, cost: float, threads: int, searches: int = 1) -> int:
+    """Runs per task. Enough tasks for each of the cluster's ``threads`` to
+    get about four (over ``searches`` searches of ``runs`` runs), so that a
+    slow or lost worker leaves little tail; but each task at least half a
+    second of one core's work (``cost``: one run's work in hill-climbing
+    candidates, at :data:`CORE_RATE` a second), and long enough that the
+    scheduler, at :data:`TASK_COST` a task, stays at most 20% busy with every
+    thread asking for work (on 1,600 threads: 8 s tasks)."""
+    per_thread = math.ceil(runs * searches / (4 * max(threads, 1)))
+    seconds = max(0.5, threads * TASK_COST / 0.2)
+    least = math.ceil(CORE_RATE * seconds / max(cost, 1.0))
     return max(1, min(runs, max(per_thread, least)))
 
 
@@ -316,9 +323,9 @@ def _search(method, net, target, kwargs, *, runs, client, chunk, summary, keep, 
     if method == "evolve" and isinstance(target, str):
         raise ValueError("a distributed evolve runs independent searches for one class; "
                          f"target={target!r} (MAP-Elites) runs locally: netdream.evolve")
-    if method == "evolve" and runs > 2**17:
-        raise ValueError(f"runs must be <= {2**17:,} (the genetic search's run streams), "
-                         f"got {runs:,}")
+    if method == "evolve" and kwargs.get("run", 0) + runs > 2**17:
+        raise ValueError(f"run + runs must be <= {2**17:,} (the genetic search's run "
+                         f"streams), got {kwargs.get('run', 0) + runs:,}")
     for name in ("progress", "runs", "callback"):
         if name in kwargs:
             raise TypeError(f"{method}() got an unexpected keyword argument {name!r}")
@@ -361,12 +368,11 @@ def _execute(client, jobs, keep, bar):
     or, with ``keep`` not None, a Summary), merged in chunk order as the
     tasks finish. Models are broadcast once each; on any exception
     (KeyboardInterrupt included) the tasks are cancelled."""
-    models = {}
-    for job in jobs:
-        if id(job.net) not in models:
-            models[id(job.net)] = client.scatter(job.net, broadcast=True, hash=False)
-    futures, where = [], {}
+    models, futures, where = {}, [], {}
     try:
+        for job in jobs:
+            if id(job.net) not in models:
+                models[id(job.net)] = client.scatter(job.net, broadcast=True, hash=False)
         for j, job in enumerate(jobs):
             model = models[id(job.net)]
             token = tokenize(model.key, job.method, job.target, job.kwargs,
@@ -617,7 +623,7 @@ def sweep(models, targets=range(10), methods=("hill_climb",), settings=None, *,
     threads = _threads(client)
     jobs = []
     for name, net, target, method, kw in rows:
-        c = chunk_given or chunk_size(runs, _run_cost(method, kw), threads)
+        c = chunk_given or chunk_size(runs, _run_cost(method, kw), threads, len(rows))
         jobs.append(_Job(method, net, target, kw, runs, c))
     group = None
     if store is not None:

@@ -34,6 +34,7 @@ def connect(args):
     from .. import distributed as nd  # noqa: F401  (a clear ImportError when Dask is absent)
     import logging
 
+    import distributed
     from distributed import Client, LocalCluster
     with contextlib.ExitStack() as stack:
         if args.scheduler:
@@ -44,15 +45,25 @@ def connect(args):
                                    f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
                                    ) from None
         else:
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=args.local_cluster, threads_per_worker=1, processes=True,
-                dashboard_address=":0", silence_logs=logging.ERROR))
+            try:
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=args.local_cluster, threads_per_worker=1, processes=True,
+                    dashboard_address=":0", silence_logs=logging.ERROR))
+            except (OSError, RuntimeError) as exc:
+                raise CommandError(f"--local-cluster {args.local_cluster}: could not start the "
+                                   f"workers ({exc})") from None
             client = stack.enter_context(Client(cluster))
         workers = len(client.scheduler_info().get("workers", {}))
         threads = sum(client.nthreads().values())
         link = client.dashboard_link if _has_dashboard(client) else "(none: pip install bokeh)"
         print(f"Dask: {workers} workers, {threads} threads; dashboard {link}", file=sys.stderr)
-        yield client
+        try:
+            yield client
+        except distributed.KilledWorker as exc:
+            raise CommandError(f"a task's workers died repeatedly ({exc}); the cluster may be "
+                               "out of memory") from None
+        except distributed.TimeoutError as exc:
+            raise CommandError(f"the cluster timed out ({exc})") from None
 
 
 def _has_dashboard(client) -> bool:
