@@ -283,3 +283,16 @@ def test_a_row_does_not_depend_on_its_batch(seed_net, mnist_test, uint8):
             assert np.array_equal(alone, mixed[150:157]), isa
         finally:
             _core.set_isa(_core.available_isas()[0])
+
+
+def test_a_model_pickles_as_its_arrays_and_rebuilds_its_core():
+    """For Dask and multiprocessing: the compiled core is not pickled but
+    rebuilt where the model is unpickled, giving the same outputs."""
+    import pickle
+    net = netdream.MLP.pretrained()
+    x = np.random.default_rng(0).random((3, 28, 28))
+    p = net.predict_proba(x)  # the core is built
+    copy = pickle.loads(pickle.dumps(net))
+    assert copy._core_net is None and net._core_net is not None
+    np.testing.assert_array_equal(copy.predict_proba(x), p)
+    assert copy.class_names == net.class_names and copy.encoding == net.encoding

@@ -88,3 +88,16 @@ def test_regularizer_argument_checks():
         regularizers.smoothness(-1.0)
     with pytest.raises(ValueError, match="params"):
         regularizers.custom(_left_ink, _left_ink_delta, params=[np.nan])
+
+
+def test_a_regulariser_pickles_and_compiles_its_wrappers_again():
+    import pickle
+    reg = regularizers.smoothness(1e-5) + 0.5 * regularizers.l2(1e-3)
+    for t in reg.terms:
+        t.addresses  # compiled here
+    copy = pickle.loads(pickle.dumps(reg))
+    assert repr(copy) == repr(reg)
+    assert all(t._cfuncs is None for t in copy.terms)
+    img = np.random.default_rng(1).random((28, 28))
+    assert copy.penalty(img) == reg.penalty(img)
+    assert all(a == b for a, b in zip(copy.terms[0].addresses, reg.terms[0].addresses))

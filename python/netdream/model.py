@@ -232,6 +232,18 @@ class Network:
             self.encoding.channel_affine(self.input_shape[0])  # one mean/std per channel
         self._core_net = None
 
+    # --------------------------------------------------------------- pickling
+    def __getstate__(self):
+        """A model pickles as its arrays and settings (for Dask, multiprocessing,
+        joblib): the compiled core is not picklable and is rebuilt from them,
+        on first use, where the model is unpickled."""
+        state = self.__dict__.copy()
+        state["_core_net"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     # ------------------------------------------------------------------ shape
     @property
     def is_convolutional(self) -> bool:

@@ -70,6 +70,19 @@ class Regularizer:
         self._delta = delta
         self._cfuncs = None
 
+    # ------------------------------------------------------------ pickling
+    def __getstate__(self):
+        """A regulariser pickles as its Numba kernels (by reference for
+        netdream's own, by value for yours: Numba pickles njit functions) and
+        its weight and params; the C wrappers the core calls are compiled
+        again, on first use, where it is unpickled (e.g. on a Dask worker)."""
+        state = self.__dict__.copy()
+        state["_cfuncs"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     # ----------------------------------------------------------- combining
     @property
     def terms(self) -> list:

@@ -136,9 +136,12 @@ class SearchResult:
 
 def average(result) -> np.ndarray:
     """The average of a search's images (the seed's "average of 1000 dreams"):
-    (H, W) float64. Takes a result with ``.images`` or an image array."""
+    (H, W) float64. Takes a result with ``.images``, an image array, or a
+    :class:`netdream.distributed.Summary`."""
     if isinstance(result, SearchResult):  # unclamped gradient ascent may leave [0, 1]
         return np.asarray(result.images, dtype=np.float64).mean(axis=0)
+    if not hasattr(result, "images") and callable(getattr(result, "average", None)):
+        return result.average()  # a netdream.distributed.Summary: its runs' sum / count
     arr = np.asarray(getattr(result, "images", result))
     if arr.ndim < 2:
         raise ValueError(f"images must have shape (H, W) or (N, H, W), got {arr.shape}")

@@ -10,6 +10,7 @@ import numpy as np
 
 from ._common import (CommandError, add_model, add_progress, add_threads, check_output,
                       load_model, nonneg_int, percent, positive_int)
+from .cluster import add_cluster, connect, wants_cluster
 
 
 def _smoothness(weight):
@@ -69,25 +70,40 @@ def cmd_dream(args) -> int:
     from ..images import save_gif, save_grid
     net = _start(args, inner=True)
     every = max(1, args.steps // args.frames) if args.gif else 0
-    result = hill_climb(net, args.digit, runs=args.runs, steps=args.steps,
-                        objective=args.objective, regularizer=_smoothness(args.smoothness),
-                        recipe=args.recipe, seed=args.seed, threads=args.threads,
-                        step_size=args.step_size, start=args.start,
-                        progress=not args.no_progress)
+    kwargs = dict(steps=args.steps, objective=args.objective,
+                  regularizer=_smoothness(args.smoothness), recipe=args.recipe, seed=args.seed,
+                  step_size=args.step_size, start=args.start)
     shown = min(args.runs, args.show)
-    labels = [f"{c:.3g}" if isinstance(args.digit, tuple) else percent(c)
-              for c in result.confidence[:shown]]
-    save_grid(result.images[:shown], args.output, labels=labels, cmap="gray", scale=args.scale)
-    c = result.confidence
+    if wants_cluster(args):
+        # the runs' summary (their sum, confidences and the first dreams)
+        # comes back, never every image
+        from .. import distributed as nd
+        with connect(args) as client:
+            result = nd.hill_climb(net, args.digit, runs=args.runs, client=client,
+                                   chunk=args.chunk, summary=True, keep=shown,
+                                   progress=not args.no_progress,
+                                   **({"threads": args.threads} if args.threads else {}),
+                                   **kwargs)
+        images, conf = result.examples, result.example_confidence
+        lo, mid, hi = (result.confidence_min, result.confidence_quantile(0.5),
+                       result.confidence_max)
+    else:
+        result = hill_climb(net, args.digit, runs=args.runs, threads=args.threads,
+                            progress=not args.no_progress, **kwargs)
+        images, conf = result.images[:shown], result.confidence[:shown]
+        c = result.confidence
+        lo, mid, hi = c.min(), np.median(c), c.max()
     inner = isinstance(args.digit, tuple)
     fmt = (lambda v: f"{v:.3g}") if inner else percent
+    labels = [fmt(c) for c in conf]
+    save_grid(images, args.output, labels=labels, cmap="gray", scale=args.scale)
     print(f"dreamt {args.runs} x {_name(net, args.digit)} ({args.steps} steps each): "
-          f"{'activation' if inner else 'confidence'} min {fmt(c.min())}, median "
-          f"{fmt(np.median(c))}, max {fmt(c.max())}; wrote {args.output}")
-    if args.recipe == "seed" and c.max() < 0.01:
+          f"{'activation' if inner else 'confidence'} min {fmt(lo)}, median {fmt(mid)}, max "
+          f"{fmt(hi)}; wrote {args.output}")
+    if args.recipe == "seed" and hi < 0.01:
         print(f"note: the seed's objective 1 - p saturates where p is about 0: "
               f"p({_name(net, args.digit)}) "
-              f"started near 0 and stayed at {c.max():.2g}, so no candidate could change it. "
+              f"started near 0 and stayed at {hi:.2g}, so no candidate could change it. "
               "Drop --recipe seed (the default objective is log p) to dream this digit.",
               file=sys.stderr)
     if args.average:
@@ -144,6 +160,11 @@ def cmd_evolve(args) -> int:
                   mutation_rate=args.mutation_rate, mutation=args.mutation,
                   selection=args.selection, crossover=args.crossover, regularizer=prior,
                   start=start, stop_at=args.stop_at, seed=args.seed, threads=args.threads)
+    if wants_cluster(args):
+        if target == "all":
+            raise CommandError("--scheduler/--local-cluster run independent searches for one "
+                               "DIGIT, not 'all'")
+        return _evolve_on_cluster(args, net, target, kwargs)
     runs = [evolve(net, target, progress=not args.no_progress, record_every=every, **kwargs)]
     for r in range(1, args.runs):  # independent searches for --average
         runs.append(evolve(net, target, progress=False, run=r, **kwargs))
@@ -164,6 +185,35 @@ def cmd_evolve(args) -> int:
         print(f"wrote {args.average}")
     if args.gif:
         _save_trajectory_gif(net, r, target, args.gif, args.scale * 2, "generation")
+        print(f"wrote {args.gif}")
+    return 0
+
+
+def _evolve_on_cluster(args, net, target, kwargs) -> int:
+    """--runs independent searches on a Dask cluster: the grid shows the best
+    individual of each (run r is the local search's ``run=r``)."""
+    from .. import distributed as nd
+    from ..images import save_grid
+    if not args.threads:
+        kwargs.pop("threads")
+    with connect(args) as client:
+        s = nd.evolve(net, target, runs=args.runs, client=client, chunk=args.chunk,
+                      summary=True, keep=min(args.runs, args.show),
+                      progress=not args.no_progress, **kwargs)
+    save_grid(s.examples, args.output, labels=[percent(c) for c in s.example_confidence],
+              cmap="gray", scale=args.scale)
+    print(f"evolved {target} in {s.count} independent searches: best confidence min "
+          f"{percent(s.confidence_min)}, max {percent(s.confidence_max)}; wrote {args.output} "
+          "(the best of each search)")
+    if args.average:
+        save_grid(s.average()[None], args.average, labels=[f"average of {s.count}"],
+                  cmap="gray", scale=args.scale * 2)
+        print(f"wrote {args.average}")
+    if args.gif:
+        from ..evolve import evolve
+        rec = evolve(net, target, progress=False, record_every=max(1, args.steps // 40),
+                     **kwargs)
+        _save_trajectory_gif(net, rec, target, args.gif, args.scale * 2, "generation")
         print(f"wrote {args.gif}")
     return 0
 
@@ -253,6 +303,7 @@ def add_commands(sub) -> None:
     p.add_argument("--scale", type=positive_int, default=4,
                    help="pixels per image pixel (default: 4)")
     add_progress(p)
+    add_cluster(p)
     p.set_defaults(func=cmd_dream)
 
     p = sub.add_parser("evolve", help="fooling images by a genetic search",
@@ -298,6 +349,7 @@ def add_commands(sub) -> None:
     p.add_argument("--scale", type=positive_int, default=4,
                    help="pixels per image pixel (default: 4)")
     add_progress(p)
+    add_cluster(p)
     p.set_defaults(func=cmd_evolve)
 
     p = sub.add_parser("ascend", help="gradient ascent on the input",
