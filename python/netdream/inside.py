@@ -624,9 +624,7 @@ class FeatureMaps:
         h, w = self.image.shape[-2:]
         ncols = min(c, 8) if ncols is None else check_int(ncols, "ncols", 1)
         if self.filters.ndim == 4:  # colour filters of a colour image: as colours
-            f = self.filters
-            f = np.clip(0.5 + f / (2 * max(np.abs(f).max(), 1e-12)), 0, 1)
-            fil = np.rint(255 * f.transpose(0, 2, 3, 1)).astype(np.uint8)
+            fil = np.rint(255 * self.colour_filters().transpose(0, 2, 3, 1)).astype(np.uint8)
         else:
             fil = _colourise(self.filters, "diverging" if self.on_image else "gray", None, True)
         fires = _colourise(np.maximum(self.maps, 0), "gray", None, True)
@@ -645,6 +643,12 @@ class FeatureMaps:
         sheet.paste(img, (0, 0))
         sheet.paste(grid, (img.width, 0))
         return sheet
+
+    def colour_filters(self) -> np.ndarray:
+        """Colour filters (C, 3, kh, kw) as colour images in [0, 1]: grey 0.5
+        is a zero weight, all filters on one scale."""
+        f = self.filters
+        return np.clip(0.5 + f / (2 * max(np.abs(f).max(), 1e-12)), 0, 1)
 
     def save(self, path, *, scale: int = 4):
         """Write :meth:`to_image` to ``path`` (PNG) and return it."""

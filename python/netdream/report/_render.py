@@ -44,7 +44,7 @@ def _tiles(maps, cmap: str, captions, alts, *, big: bool = True, titles=None) ->
     """A wrapping row of images, each with an HTML caption (already escaped)."""
     scale = _BIG if big else _SMALL
     uris = _png_uris(maps, cmap, scale)
-    h, w = np.shape(maps)[1:3]
+    h, w = np.shape(maps)[-2:]
     titles = titles or [None] * len(uris)
     cells = []
     for uri, cap, alt, title in zip(uris, captions, alts, titles):
@@ -338,12 +338,10 @@ def _causal_section(r) -> str:
                    "to (red: ink there raises the filter's output, blue: lowers it). The "
                    "causal index, a product of weight matrices, is defined for dense networks "
                    "only.")
-        tiles = (_tiles(np.clip(0.5 + f.filters / (2 * max(np.abs(f.filters).max(), 1e-12)), 0, 1),
-                        "gray", [f"<b>{j}</b>" for j in range(c)],
-                        [f"filter {j}" for j in range(c)], big=False)
-                 if f.filters.ndim == 4 else
-                 _tiles(_upscale(f.filters, 4), "diverging", [f"<b>{j}</b>" for j in range(c)],
-                        [f"filter {j}" for j in range(c)], big=False))
+        drawn = (f.colour_filters(), "gray") if f.filters.ndim == 4 else \
+            (_upscale(f.filters, 4), "diverging")
+        tiles = _tiles(*drawn, [f"<b>{j}</b>" for j in range(c)],
+                       [f"filter {j}" for j in range(c)], big=False)
         return _section("causal", "Filters", caption, _legend() + tiles)
     maps = r.causal
     k = len(maps)
