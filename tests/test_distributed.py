@@ -109,11 +109,12 @@ def test_arguments_are_checked_on_the_client(client, net):
 
 
 def test_chunk_size_balances_tasks_and_overhead():
-    assert nd.chunk_size(1000, 20000, 2) == 125        # four tasks per thread
-    assert nd.chunk_size(1000, 20000, 2, 10) == 1000   # ... over all the searches
-    assert nd.chunk_size(1000, 10**6, 2) == 125
-    assert nd.chunk_size(1000, 1000, 2) == 1000        # at least half a second of work
-    assert nd.chunk_size(10**6, 20000, 1600) == 1600   # 8 s tasks: the scheduler keeps up
+    assert nd.chunk_size(1000, 20000, 2) == 100        # half a second of one core
+    assert nd.chunk_size(1000, 1000, 2) == 1000
+    assert nd.chunk_size(1000, 10**6, 2) == 32         # at most 16 tasks per thread ...
+    assert nd.chunk_size(1000, 10**6, 2, 10) == 313    # ... over all the searches
+    assert nd.chunk_size(10**5, 20000, 1600) == 1600   # 8 s tasks: the scheduler keeps up
+    assert nd.chunk_size(10**6, 20000, 1600, 200) == 7813
     assert nd.chunk_size(5, 20000, 2) == 5
 
 
