@@ -293,7 +293,8 @@ def chunk_size(runs: int, cost: float, threads: int, searches: int = 1) -> int:
     return max(1, min(runs, max(per_thread, least)))
 
 
-def _run_cost(method, kwargs, net=None):
+def _run_cost(method, kwargs):
+    """One run's work in hill-climbing candidates (roughly; for chunk_size)."""
     steps = kwargs.get("steps", {"hill_climb": 20000, "evolve": 200,
                                  "gradient_ascent": 200}[method])
     if method == "evolve":
@@ -378,8 +379,8 @@ def _execute(client, jobs, keep, bar):
                 models[id(job.net)] = client.scatter(job.net, broadcast=True, hash=False)
         for j, job in enumerate(jobs):
             model = models[id(job.net)]
-            token = tokenize(model.key, job.method, job.target, job.kwargs,
-                                               job.runs, keep, job.store, j)
+            token = tokenize(model.key, job.method, job.target, job.kwargs, job.runs, keep,
+                             job.store, j)
             for i, (a, b) in enumerate(job.bounds):
                 kw = {k: _take(v, a, b, job.runs) for k, v in job.kwargs.items()}
                 f = client.submit(_task, model, job.method, _take(job.target, a, b, job.runs),
@@ -419,11 +420,13 @@ def _fold(acc, part, keep):
 
 
 def _finish(job, folded, keep):
-    if keep is not None:
-        folded.settings.pop("first_run", None)
-        folded.settings.pop("run", None)
-        return folded
-    return _concat(job, folded)
+    if keep is None:
+        return _concat(job, folded)
+    folded.target = job.target
+    for name in ("first_run", "run"):  # the search's, not its first chunk's
+        if name in folded.settings:
+            folded.settings[name] = job.kwargs.get(name, 0)
+    return folded
 
 
 def _concat(job, parts):
