@@ -185,6 +185,7 @@ def test_sweep_checks_its_grid(client, net):
 
 # -------------------------------------------------------------------- CLI
 def test_cli_dream_evolve_and_sweep_on_a_scheduler(client, tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
     from netdream.cli import main
     address = client.scheduler.address
     assert main(["dream", "3", "--runs", "6", "--steps", "500", "--no-progress", "--scheduler",
@@ -199,7 +200,6 @@ def test_cli_dream_evolve_and_sweep_on_a_scheduler(client, tmp_path, capsys):
     assert main(["sweep", "--targets", "2-3", "--set", "steps=100,200", "--set", "smoothness=0",
                  "--runs", "3", "--no-progress", "--scheduler", address, "-o",
                  str(tmp_path / "t.csv")]) == 0
-    import pandas as pd
     table = pd.read_csv(tmp_path / "t.csv")
     assert len(table) == 4 and set(table.target) == {2, 3}
     assert "4 searches in" in capsys.readouterr().out
