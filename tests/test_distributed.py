@@ -181,6 +181,12 @@ def test_sweep_checks_its_grid(client, net):
         nd.sweep(net, [1], settings={"runs": [2]}, client=client, progress=False)
     with pytest.raises(TypeError, match="step_size must be a number"):
         nd.sweep(net, [1], settings={"step_size": ["big"]}, client=client, progress=False)
+    with pytest.raises(ValueError, match="images=True needs store="):
+        nd.sweep(net, [1], images=True, client=client, progress=False)
+    with pytest.raises(TypeError, match="settings must be a dict of lists or a list of dicts"):
+        nd.sweep(net, [1], settings="steps=5", client=client, progress=False)
+    with pytest.raises(TypeError, match=r"models\['x'\] must be a netdream.MLP"):
+        nd.sweep({"x": "model.npz"}, [1], client=client, progress=False)
 
 
 # -------------------------------------------------------------------- CLI
