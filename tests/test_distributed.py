@@ -109,11 +109,12 @@ def test_arguments_are_checked_on_the_client(client, net):
 
 
 def test_chunk_size_balances_tasks_and_overhead():
-    assert nd.chunk_size(1000, 20000, 2) == 125        # four tasks per thread
-    assert nd.chunk_size(1000, 20000, 2, 10) == 1000   # ... over all the searches
-    assert nd.chunk_size(1000, 10**6, 2) == 125
-    assert nd.chunk_size(1000, 1000, 2) == 1000        # at least half a second of work
-    assert nd.chunk_size(10**6, 20000, 1600) == 1600   # 8 s tasks: the scheduler keeps up
+    assert nd.chunk_size(1000, 20000, 2) == 100        # half a second of one core
+    assert nd.chunk_size(1000, 1000, 2) == 1000
+    assert nd.chunk_size(1000, 10**6, 2) == 32         # at most 16 tasks per thread ...
+    assert nd.chunk_size(1000, 10**6, 2, 10) == 313    # ... over all the searches
+    assert nd.chunk_size(10**5, 20000, 1600) == 1600   # 8 s tasks: the scheduler keeps up
+    assert nd.chunk_size(10**6, 20000, 1600, 200) == 7813
     assert nd.chunk_size(5, 20000, 2) == 5
 
 
@@ -180,10 +181,17 @@ def test_sweep_checks_its_grid(client, net):
         nd.sweep(net, [1], settings={"runs": [2]}, client=client, progress=False)
     with pytest.raises(TypeError, match="step_size must be a number"):
         nd.sweep(net, [1], settings={"step_size": ["big"]}, client=client, progress=False)
+    with pytest.raises(ValueError, match="images=True needs store="):
+        nd.sweep(net, [1], images=True, client=client, progress=False)
+    with pytest.raises(TypeError, match="settings must be a dict of lists or a list of dicts"):
+        nd.sweep(net, [1], settings="steps=5", client=client, progress=False)
+    with pytest.raises(TypeError, match=r"models\['x'\] must be a netdream.MLP"):
+        nd.sweep({"x": "model.npz"}, [1], client=client, progress=False)
 
 
 # -------------------------------------------------------------------- CLI
 def test_cli_dream_evolve_and_sweep_on_a_scheduler(client, tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
     from netdream.cli import main
     address = client.scheduler.address
     assert main(["dream", "3", "--runs", "6", "--steps", "500", "--no-progress", "--scheduler",
@@ -198,7 +206,6 @@ def test_cli_dream_evolve_and_sweep_on_a_scheduler(client, tmp_path, capsys):
     assert main(["sweep", "--targets", "2-3", "--set", "steps=100,200", "--set", "smoothness=0",
                  "--runs", "3", "--no-progress", "--scheduler", address, "-o",
                  str(tmp_path / "t.csv")]) == 0
-    import pandas as pd
     table = pd.read_csv(tmp_path / "t.csv")
     assert len(table) == 4 and set(table.target) == {2, 3}
     assert "4 searches in" in capsys.readouterr().out

@@ -82,6 +82,8 @@ CORE_RATE = 4e6
 #: The scheduler's cost per task, in seconds (Dask documents about 1 ms; a
 #: few ms per task end to end measured here, see the README's "Scaling").
 TASK_COST = 1e-3
+#: At most this many tasks per thread of the cluster (see chunk_size).
+TASKS_PER_THREAD = 16
 #: Rough cost of one generation's child / one gradient step, in hill-climbing
 #: candidates (for chunk_size only).
 _COST = {"hill_climb": 1, "evolve": 4, "gradient_ascent": 300}
@@ -277,20 +279,22 @@ def _threads(client) -> int:
 
 
 def chunk_size(runs: int, cost: float, threads: int, searches: int = 1) -> int:
-    """Runs per task. Enough tasks for each of the cluster's ``threads`` to
-    get about four (over ``searches`` searches of ``runs`` runs), so that a
-    slow or lost worker leaves little tail; but each task at least half a
-    second of one core's work (``cost``: one run's work in hill-climbing
-    candidates, at :data:`CORE_RATE` a second), and long enough that the
-    scheduler, at :data:`TASK_COST` a task, stays at most 20% busy with every
-    thread asking for work (on 1,600 threads: 8 s tasks)."""
-    per_thread = math.ceil(runs * searches / (4 * max(threads, 1)))
+    """Runs per task: each task at least half a second of one core's work
+    (``cost``: one run's work in hill-climbing candidates, at
+    :data:`CORE_RATE` a second) and long enough that the scheduler, at
+    :data:`TASK_COST` a task, stays at most 20% busy with every one of the
+    cluster's ``threads`` asking for work (on 1,600 threads: 8 s tasks); but
+    no more than :data:`TASKS_PER_THREAD` tasks per thread over ``searches``
+    searches of ``runs`` runs (fewer tasks cost less to submit and track; 16
+    keep the tail that a slow or lost worker leaves at about 1/16)."""
+    per_thread = math.ceil(runs * searches / (TASKS_PER_THREAD * max(threads, 1)))
     seconds = max(0.5, threads * TASK_COST / 0.2)
     least = math.ceil(CORE_RATE * seconds / max(cost, 1.0))
     return max(1, min(runs, max(per_thread, least)))
 
 
-def _run_cost(method, kwargs, net=None):
+def _run_cost(method, kwargs):
+    """One run's work in hill-climbing candidates (roughly; for chunk_size)."""
     steps = kwargs.get("steps", {"hill_climb": 20000, "evolve": 200,
                                  "gradient_ascent": 200}[method])
     if method == "evolve":
@@ -375,8 +379,8 @@ def _execute(client, jobs, keep, bar):
                 models[id(job.net)] = client.scatter(job.net, broadcast=True, hash=False)
         for j, job in enumerate(jobs):
             model = models[id(job.net)]
-            token = tokenize(model.key, job.method, job.target, job.kwargs,
-                                               job.runs, keep, job.store, j)
+            token = tokenize(model.key, job.method, job.target, job.kwargs, job.runs, keep,
+                             job.store, j)
             for i, (a, b) in enumerate(job.bounds):
                 kw = {k: _take(v, a, b, job.runs) for k, v in job.kwargs.items()}
                 f = client.submit(_task, model, job.method, _take(job.target, a, b, job.runs),
@@ -416,11 +420,13 @@ def _fold(acc, part, keep):
 
 
 def _finish(job, folded, keep):
-    if keep is not None:
-        folded.settings.pop("first_run", None)
-        folded.settings.pop("run", None)
-        return folded
-    return _concat(job, folded)
+    if keep is None:
+        return _concat(job, folded)
+    folded.target = job.target
+    for name in ("first_run", "run"):  # the search's, not its first chunk's
+        if name in folded.settings:
+            folded.settings[name] = job.kwargs.get(name, 0)
+    return folded
 
 
 def _concat(job, parts):
