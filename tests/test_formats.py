@@ -251,6 +251,22 @@ def test_npz_declared_array_size_is_bounded_by_the_member(tmp_path):
         MLP.load(path)
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw, at: raw[:at] + raw[at:].replace(b"'fortran_order': ", b"'fortran_order'\xc6\xd6", 1),
+     r"W0 is not a readable array \(ValueError: Cannot parse header"),
+    (lambda raw, at: raw[:at] + b"XXXXXX" + raw[at + 6:], r"W0 is not a readable array"),
+])
+def test_npz_damaged_member_names_file_and_array(tmp_path, damage, message):
+    """Found by fuzzing: a damaged .npy header inside the zip (stored, not
+    compressed, so no CRC is checked before the header is parsed)."""
+    path = _bad_npz(tmp_path)
+    raw = path.read_bytes()
+    at = raw.index(b"\x93NUMPY", raw.index(b"W0.npy"))
+    path.write_bytes(damage(raw, at))
+    with pytest.raises(ValueError, match=r"bad\.npz': " + message):
+        MLP.load(path)
+
+
 def test_npz_total_size_is_bounded(tmp_path, monkeypatch):
     from netdream import formats
     path = _bad_npz(tmp_path)

@@ -31,6 +31,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -271,6 +273,15 @@ class _Members:
     def __getitem__(self, key) -> np.ndarray:
         if key not in self.sizes:
             raise ValueError(f"{self.path!r} lacks the array {key!r}")
+        try:
+            return self._read(key)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            if self.path in str(exc):
+                raise
+            raise ValueError(f"{self.path!r}: {key} is not a readable array "
+                             f"({type(exc).__name__}: {exc})") from None
+
+    def _read(self, key) -> np.ndarray:
         with self.zip.open(key + ".npy") as fh:
             version = np.lib.format.read_magic(fh)
             if version == (1, 0):
