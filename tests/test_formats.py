@@ -267,6 +267,19 @@ def test_npz_damaged_member_names_file_and_array(tmp_path, damage, message):
         MLP.load(path)
 
 
+def test_npz_other_npy_versions_are_refused(tmp_path):
+    import io
+    import zipfile
+    path = _bad_npz(tmp_path, b1=None)
+    member = io.BytesIO()
+    np.lib.format.write_array(member, np.zeros(3), version=(3, 0))
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("b1.npy", member.getvalue())
+    with pytest.raises(ValueError, match=r"bad\.npz': b1 is in \.npy version \(3, 0\), which "
+                                         "netdream does not read"):
+        MLP.load(path)
+
+
 def test_npz_total_size_is_bounded(tmp_path, monkeypatch):
     from netdream import formats
     path = _bad_npz(tmp_path)
