@@ -252,7 +252,8 @@ def test_npz_declared_array_size_is_bounded_by_the_member(tmp_path):
 
 
 @pytest.mark.parametrize("damage, message", [
-    (lambda raw, at: raw[:at] + raw[at:].replace(b"'fortran_order': ", b"'fortran_order'\xc6\xd6", 1),
+    (lambda raw, at: raw[:at] + raw[at:].replace(b"'fortran_order': ",
+                                                 b"'fortran_order'\xc6\xd6", 1),
      r"W0 is not a readable array \(ValueError: Cannot parse header"),
     (lambda raw, at: raw[:at] + b"XXXXXX" + raw[at + 6:], r"W0 is not a readable array"),
 ])
@@ -322,7 +323,8 @@ def test_foreign_model_file_names_its_importer(tmp_path, name, importer):
     path = tmp_path / name
     path.write_bytes(b"\x08\x07\x12\x04\xff\xfe\x00 binary protobuf")
     with pytest.raises(ValueError, match=r"is not a netdream model \(a binary file, not a "
-                                         r"\.npz\); " + ACCEPTED + ".*for this file try " + importer):
+                                         r"\.npz\); " + ACCEPTED + ".*for this file try " +
+                                         importer):
         MLP.load(path)
 
 

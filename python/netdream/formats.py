@@ -38,8 +38,8 @@ import numpy as np
 
 from ._validation import check_memory, check_path
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_MODEL_BYTES", "MAX_NETJS_BYTES", "ACCEPTED_FORMATS",
-           "save_npz",
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_MODEL_BYTES", "MAX_NETJS_BYTES",
+           "ACCEPTED_FORMATS", "save_npz",
            "load_model", "read_netjs"]
 
 FORMAT_NAME = "netdream-mlp"

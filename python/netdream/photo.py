@@ -120,7 +120,8 @@ def _read_grey(path, max_pixels: int) -> np.ndarray:
         except Image.DecompressionBombError as exc:
             raise ValueError(f"{name}: the image is too large to read ({exc})") from None
         except Exception as exc:  # Pillow raises many types for bad files
-            raise ValueError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from None
+            raise ValueError(f"{name}: not a readable image "
+                             f"({type(exc).__name__}: {exc})") from None
         with im:
             w, h = im.size  # from the header: nothing is decoded yet
             if w * h > max_pixels:
