@@ -379,3 +379,16 @@ def test_netjs_of_real_size_parses_fast(tmp_path):
     net = MLP.load(p)
     assert time.perf_counter() - start < 3.0
     np.testing.assert_array_equal(net.weights[0], w12)
+
+
+def test_cli_says_a_text_file_is_not_a_model(tmp_path, capsys):
+    from netdream.cli import main
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my network's notes\n")
+    image = tmp_path / "digit.png"
+    from PIL import Image
+    Image.new("L", (28, 28), 0).save(image)
+    assert main(["classify", str(image), "--model", str(notes)]) == 1
+    err = capsys.readouterr().err
+    assert "notes.txt' is not a netdream model" in err and "net.js" in err
+    assert "no array" not in err
