@@ -8,11 +8,10 @@ from __future__ import annotations
 import gzip
 
 import atheris
-
-from _common import check, main
-
 import numpy as np
 from netdream.datasets import read_idx
+
+from _common import check, main
 
 
 def test_one_input(data: bytes) -> None:

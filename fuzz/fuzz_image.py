@@ -11,11 +11,10 @@ from __future__ import annotations
 import io
 
 import atheris
-
-from _common import check, main
-
 from PIL import Image
 from netdream.photo import load_image
+
+from _common import check, main
 
 
 def test_one_input(data: bytes) -> None:
@@ -37,4 +36,4 @@ def seeds():
 
 
 if __name__ == "__main__":
-    main(test_one_input, seeds)
+    main(test_one_input, seeds, modules=("netdream", "PIL"))

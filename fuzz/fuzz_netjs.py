@@ -8,11 +8,10 @@ Also add -dict=fuzz/netjs.dict to let libFuzzer splice in the parser's words.
 from __future__ import annotations
 
 import atheris
-
-from _common import check, main
-
 import numpy as np
 from netdream import MLP
+
+from _common import check, main
 
 
 def test_one_input(data: bytes) -> None:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import io
 
 import atheris
-
-from _common import check, main
-
 import numpy as np
 from netdream import MLP
+
+from _common import check, main
 
 KEYS = ["format", "version", "n_layers", "activations", "leaky_slope", "enc_range", "enc_ink",
         "enc_order", "image_shape", "metadata", "W0", "b0", "W1", "b1", "W2"]

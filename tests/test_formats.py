@@ -251,6 +251,36 @@ def test_npz_declared_array_size_is_bounded_by_the_member(tmp_path):
         MLP.load(path)
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw, at: raw[:at] + raw[at:].replace(b"'fortran_order': ",
+                                                 b"'fortran_order'\xc6\xd6", 1),
+     r"W0 is not a readable array \(ValueError: Cannot parse header"),
+    (lambda raw, at: raw[:at] + b"XXXXXX" + raw[at + 6:], r"W0 is not a readable array"),
+])
+def test_npz_damaged_member_names_file_and_array(tmp_path, damage, message):
+    """Found by fuzzing: a damaged .npy header inside the zip (stored, not
+    compressed, so no CRC is checked before the header is parsed)."""
+    path = _bad_npz(tmp_path)
+    raw = path.read_bytes()
+    at = raw.index(b"\x93NUMPY", raw.index(b"W0.npy"))
+    path.write_bytes(damage(raw, at))
+    with pytest.raises(ValueError, match=r"bad\.npz': " + message):
+        MLP.load(path)
+
+
+def test_npz_other_npy_versions_are_refused(tmp_path):
+    import io
+    import zipfile
+    path = _bad_npz(tmp_path, b1=None)
+    member = io.BytesIO()
+    np.lib.format.write_array(member, np.zeros(3), version=(3, 0))
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("b1.npy", member.getvalue())
+    with pytest.raises(ValueError, match=r"bad\.npz': b1 is in \.npy version \(3, 0\), which "
+                                         "netdream does not read"):
+        MLP.load(path)
+
+
 def test_npz_total_size_is_bounded(tmp_path, monkeypatch):
     from netdream import formats
     path = _bad_npz(tmp_path)
@@ -293,7 +323,8 @@ def test_foreign_model_file_names_its_importer(tmp_path, name, importer):
     path = tmp_path / name
     path.write_bytes(b"\x08\x07\x12\x04\xff\xfe\x00 binary protobuf")
     with pytest.raises(ValueError, match=r"is not a netdream model \(a binary file, not a "
-                                         r"\.npz\); " + ACCEPTED + ".*for this file try " + importer):
+                                         r"\.npz\); " + ACCEPTED + ".*for this file try " +
+                                         importer):
         MLP.load(path)
 
 
@@ -348,3 +379,16 @@ def test_netjs_of_real_size_parses_fast(tmp_path):
     net = MLP.load(p)
     assert time.perf_counter() - start < 3.0
     np.testing.assert_array_equal(net.weights[0], w12)
+
+
+def test_cli_says_a_text_file_is_not_a_model(tmp_path, capsys):
+    from netdream.cli import main
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my network's notes\n")
+    image = tmp_path / "digit.png"
+    from PIL import Image
+    Image.new("L", (28, 28), 0).save(image)
+    assert main(["classify", str(image), "--model", str(notes)]) == 1
+    err = capsys.readouterr().err
+    assert "notes.txt' is not a netdream model" in err and "net.js" in err
+    assert "no array" not in err

@@ -27,7 +27,8 @@ from netdream import MLP
 from netdream.datasets import IDX_DTYPES, read_idx
 from netdream.photo import load_image
 
-FUZZ = settings(max_examples=int(os.environ.get("NETDREAM_FUZZ_EXAMPLES", "120")), deadline=None, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("NETDREAM_FUZZ_EXAMPLES", "120")),
+                deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -105,7 +106,8 @@ def _netjs(rows: int, hidden: int = 3) -> str:
         return "[" + ",".join("[" + ",".join(f"{v:.3g}" for v in r) + "]" for r in a) + "]"
     return (f"// net\nvar w12 = {arr2(rng.normal(size=(hidden, 784)))};\n"
             f"var bias2 = [{','.join(['0.1'] * hidden)}];\n"
-            f"var w23 = {arr2(rng.normal(size=(10, hidden)))};\nvar bias3 = [{','.join(['0'] * 10)}];\n")
+            f"var w23 = {arr2(rng.normal(size=(10, hidden)))};\n"
+            f"var bias3 = [{','.join(['0'] * 10)}];\n")
 
 
 NETJS = _netjs(1)

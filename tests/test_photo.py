@@ -163,6 +163,31 @@ def test_load_image_empty_file(tmp_path):
         load_image(path)
 
 
+@pytest.mark.parametrize("fmt", ["SGI", "TGA", "PCX", "ICO"])
+def test_load_image_reads_only_camera_and_scanner_formats(tmp_path, fmt):
+    """Pillow's many other decoders are never reached by a file of unknown origin."""
+    path = tmp_path / "digit.img"
+    stroke_image().save(path, fmt)
+    with pytest.raises(ValueError, match=r"digit\.img: not a readable image \(not PNG, JPEG, "
+                                         r"GIF, BMP, TIFF, WEBP, PPM or AVIF\)"):
+        load_image(path)
+
+
+def test_load_image_never_runs_ghostscript(tmp_path):
+    path = tmp_path / "digit.eps"
+    path.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n"
+                    "newpath 10 10 moveto 90 90 lineto stroke showpage\n")
+    with pytest.raises(ValueError, match=r"digit\.eps: not a readable image \(not PNG"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM"])
+def test_load_image_reads_its_formats_whatever_the_name(tmp_path, fmt):
+    path = tmp_path / "digit.dat"
+    stroke_image().save(path, fmt)
+    check_mnist_like(load_image(path))
+
+
 @pytest.mark.parametrize("paper", [0, 255, 128])
 def test_load_image_blank(tmp_path, paper):
     path = save(Image.new("L", (50, 40), paper), tmp_path / "blank.png")

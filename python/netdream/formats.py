@@ -62,13 +62,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import zipfile
+import zlib
 
 import numpy as np
 
 from ._validation import check_memory, check_path
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_MODEL_BYTES", "MAX_NETJS_BYTES", "ACCEPTED_FORMATS",
-           "save_npz",
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_MODEL_BYTES", "MAX_NETJS_BYTES",
+           "ACCEPTED_FORMATS", "save_npz",
            "load_model", "read_netjs"]
 
 FORMAT_NAME = "netdream-mlp"  # version 1
@@ -428,25 +430,29 @@ class _Members:
     def __getitem__(self, key) -> np.ndarray:
         if key not in self.sizes:
             raise ValueError(f"{self.path!r} lacks the array {key!r}")
-        with self.zip.open(key + ".npy") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                raise ValueError(f"{self.path!r}: {key} is in .npy version {version}, which "
-                                 "netdream does not read")
-            if dtype.hasobject:
-                raise ValueError(f"{self.path!r}: {key} holds Python objects (a pickle); "
-                                 "netdream never reads pickles")
-            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if declared > self.sizes[key]:
-                raise ValueError(f"{self.path!r}: {key} declares shape {shape} of {dtype} "
-                                 f"({declared:,} bytes) but its member holds "
-                                 f"{self.sizes[key]:,} bytes")
-            fh.seek(0)
-            return np.lib.format.read_array(fh, allow_pickle=False)
+        version, shape, dtype = self._numpy(key, _npy_header)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"{self.path!r}: {key} is in .npy version {version}, which "
+                             "netdream does not read")
+        if dtype.hasobject:
+            raise ValueError(f"{self.path!r}: {key} holds Python objects (a pickle); "
+                             "netdream never reads pickles")
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if declared > self.sizes[key]:
+            raise ValueError(f"{self.path!r}: {key} declares shape {shape} of {dtype} "
+                             f"({declared:,} bytes) but its member holds "
+                             f"{self.sizes[key]:,} bytes")
+        return self._numpy(key, lambda fh: np.lib.format.read_array(fh, allow_pickle=False))
+
+    def _numpy(self, key, read):
+        """``read`` (a NumPy reader) applied to member ``key``; its errors,
+        and the zip's, become ValueErrors naming the file and the array."""
+        try:
+            with self.zip.open(key + ".npy") as fh:
+                return read(fh)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ValueError(f"{self.path!r}: {key} is not a readable array "
+                             f"({type(exc).__name__}: {exc})") from None
 
     def text(self, key, max_len: int = 1 << 20) -> list[str]:
         """A text array's strings (one for a scalar), refusing code points no
@@ -456,7 +462,8 @@ class _Members:
             raise ValueError(f"{self.path!r}: {key} must be text, got dtype {arr.dtype}")
         if arr.dtype.itemsize // 4 > max_len:
             raise ValueError(f"{self.path!r}: {key} is longer than {max_len:,} characters")
-        codes = np.frombuffer(arr.astype(arr.dtype.newbyteorder("<")).tobytes(), dtype="<u4")
+        codes = np.frombuffer(np.ascontiguousarray(arr).tobytes(),
+                              dtype=np.dtype("u4").newbyteorder(arr.dtype.byteorder))
         if codes.size and (codes.max() > 0x10FFFF or
                            np.any((codes >= 0xD800) & (codes <= 0xDFFF))):
             raise ValueError(f"{self.path!r}: {key} holds invalid characters (code points "
@@ -491,6 +498,18 @@ class _Members:
         if not low <= value <= high:
             raise ValueError(f"{self.path!r}: {key} = {value} must lie in {low}..{high} ({what})")
         return value
+
+
+def _npy_header(fh):
+    """``(version, shape, dtype)`` from the start of a ``.npy`` stream
+    (shape and dtype None for versions netdream does not read)."""
+    version = np.lib.format.read_magic(fh)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        return version, None, None
+    shape, _, dtype = readers[version](fh)
+    return version, shape, dtype
 
 
 def _npz_fields(data: _Members, path):

@@ -13,11 +13,18 @@ import os
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._validation import check_int
 
-__all__ = ["load_image", "MAX_PIXELS"]
+__all__ = ["load_image", "MAX_PIXELS", "FORMATS"]
+
+#: The image formats :func:`load_image` reads: those cameras, phones,
+#: scanners and drawing programs write. Pillow's many other decoders (and
+#: EPS, which runs Ghostscript) are never reached by a file of unknown origin.
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "AVIF")
+
+_OPENABLE = tuple(f for f in FORMATS if f in Image.registered_extensions().values())
 
 #: The most pixels :func:`load_image` reads by default (its ``max_pixels``):
 #: 50 megapixels, more than a phone camera or a page scanned at 600 dpi.
@@ -67,7 +74,8 @@ def load_image(path, *, invert="auto", max_pixels=None):
     Parameters
     ----------
     path : str or os.PathLike
-        Any image format Pillow reads (PNG, JPEG, BMP, GIF, ...).
+        A picture in one of :data:`FORMATS` (PNG, JPEG, GIF, BMP, TIFF,
+        WebP, PPM/PGM, AVIF where Pillow reads it).
     invert : {"auto", True, False}, default "auto"
         Whether to invert the grey levels so that the ink is high. "auto"
         inverts when the image's border is light (dark ink on light paper);
@@ -116,11 +124,15 @@ def _read_grey(path, max_pixels: int) -> np.ndarray:
         try:
             with warnings.catch_warnings():  # over Pillow's warning limit: refused below
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(fh)
+                im = Image.open(fh, formats=_OPENABLE)
         except Image.DecompressionBombError as exc:
             raise ValueError(f"{name}: the image is too large to read ({exc})") from None
+        except UnidentifiedImageError:
+            raise ValueError(f"{name}: not a readable image (not {', '.join(FORMATS[:-1])} "
+                             f"or {FORMATS[-1]})") from None
         except Exception as exc:  # Pillow raises many types for bad files
-            raise ValueError(f"{name}: not a readable image ({type(exc).__name__}: {exc})") from None
+            raise ValueError(f"{name}: not a readable image "
+                             f"({type(exc).__name__}: {exc})") from None
         with im:
             w, h = im.size  # from the header: nothing is decoded yet
             if w * h > max_pixels:
