@@ -9,12 +9,13 @@ its centre of mass.
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["load_image"]
+__all__ = ["load_image", "read_image"]
 
 # A pixel counts as ink for the bounding box when it reaches this fraction of
 # the strongest ink; weaker pixels (paper texture, JPEG noise) are dropped.
@@ -71,24 +72,53 @@ def load_image(path, *, invert="auto"):
     push part of it off the canvas, the digit is moved only as far as the
     canvas allows: no ink is cut off.
     """
+    _check_invert(invert)
+    with open(path, "rb") as fh:  # FileNotFoundError, IsADirectoryError, ... as is
+        return _prepare(_read_grey(fh, os.fspath(path)), invert, os.fspath(path))
+
+
+def read_image(data: bytes, *, invert="auto", name: str = "image",
+               max_pixels: int | None = None):
+    """:func:`load_image` for an image held in memory (the encoded bytes of a
+    PNG, JPEG, ...): the same preparation, step for step. ``name`` is how
+    error messages call the image; ``max_pixels`` refuses larger images
+    (width x height) before they are decoded."""
+    _check_invert(invert)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be the bytes of an image file, got {type(data).__name__}")
+    return _prepare(_read_grey(io.BytesIO(data), name, max_pixels), invert, name)
+
+
+def _check_invert(invert) -> None:
     if not (isinstance(invert, (bool, np.bool_)) or (isinstance(invert, str) and invert == "auto")):
         raise ValueError(f"invert must be 'auto', True or False, got {invert!r}")
-    grey = _read_grey(path)
-    ink = _to_ink(grey, invert, path)
+
+
+def _prepare(grey: np.ndarray, invert, name: str) -> np.ndarray:
+    ink = _to_ink(grey, invert, name)
     small = _fit(_crop_to_ink(ink), 20)
     return _centre(small, 28)
 
 
-def _read_grey(path) -> np.ndarray:
-    """Return the image as float64 grey levels 0..255 (255 = white)."""
-    with open(path, "rb") as fh:  # FileNotFoundError, IsADirectoryError, ... as is
-        try:
-            with Image.open(fh) as im:
-                im.load()
-                return _to_grey(ImageOps.exif_transpose(im))
-        except Exception as exc:  # Pillow raises many types for bad files
-            raise ValueError(f"{os.fspath(path)}: not a readable image "
-                             f"({type(exc).__name__}: {exc})") from None
+def _read_grey(fh, name: str, max_pixels: int | None = None) -> np.ndarray:
+    """Return the image in the open file ``fh`` as float64 grey levels
+    0..255 (255 = white)."""
+    try:
+        with Image.open(fh) as im:
+            if max_pixels is not None and im.width * im.height > max_pixels:
+                raise _TooLarge(f"{name}: {im.width}x{im.height} pixels is more than the "
+                                f"{max_pixels:,} accepted")
+            im.load()
+            return _to_grey(ImageOps.exif_transpose(im))
+    except _TooLarge as exc:
+        raise ValueError(str(exc)) from None
+    except Exception as exc:  # Pillow raises many types for bad files
+        raise ValueError(f"{name}: not a readable image "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
+class _TooLarge(Exception):
+    pass
 
 
 def _to_grey(im: Image.Image) -> np.ndarray:
@@ -117,7 +147,7 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
 
-def _to_ink(grey: np.ndarray, invert, path) -> np.ndarray:
+def _to_ink(grey: np.ndarray, invert, name: str) -> np.ndarray:
     """Return ink strength in [0, 1]: ink high, background 0."""
     if isinstance(invert, str):  # "auto": a light border means dark ink on light paper
         invert = bool(np.median(_border(grey)) > 127.5)
@@ -125,7 +155,7 @@ def _to_ink(grey: np.ndarray, invert, path) -> np.ndarray:
     background = float(np.median(_border(x)))
     contrast = float(x.max()) - background
     if contrast < _MIN_CONTRAST:
-        raise ValueError(f"{os.fspath(path)}: no ink found (the darkest and lightest parts "
+        raise ValueError(f"{name}: no ink found (the darkest and lightest parts "
                          f"differ by {max(contrast, 0.0):.0f} of 255 grey levels)")
     ink = np.clip((x - background) / contrast, 0.0, 1.0)
     ink[ink < _INK_THRESHOLD] = 0.0
