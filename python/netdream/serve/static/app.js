@@ -37,9 +37,16 @@ function paint(canvas, b64, stretch) {  // uint8 grey pixels, base64 -> canvas
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(w, h);
   let lo = 0, hi = 255;
-  if (stretch) {  // display only: the darkest pixel black, the brightest white
-    lo = 255; hi = 0;
-    for (let i = 0; i < w * h; i++) { const v = raw.charCodeAt(i); lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  if (stretch) {  // display only: the 2nd percentile black, the 98th white
+    const count = new Uint32Array(256);
+    for (let i = 0; i < w * h; i++) count[raw.charCodeAt(i)]++;
+    let seen = 0;
+    lo = -1; hi = 255;
+    for (let v = 0; v < 256; v++) {
+      seen += count[v];
+      if (lo < 0 && seen > 0.02 * w * h) lo = v;
+      if (seen >= 0.98 * w * h) { hi = v; break; }
+    }
     if (hi - lo < 8) { lo = 0; hi = 255; }
   }
   const k = 255 / (hi - lo);
@@ -246,7 +253,8 @@ function resetReadout(text) {
   $("progress-bar").style.width = "0"; $("dream-state").textContent = text;
 }
 function onDreamFrame(m) {
-  if (m.job !== state.job) return;
+  if (m.job !== state.job && m !== state.last) return;
+  state.last = m;
   m.images.forEach((b64, i) => {
     const t = state.tiles[i];
     if (!t) return;
@@ -267,9 +275,11 @@ function onDreamFrame(m) {
 }
 function onState(m) {
   if (m.job !== state.job) return;
-  const where = m.kind === "dream" ? $("dream-state") : $("fool-state");
-  const words = { running: "running", paused: "paused", done: "done", stopped: "stopped", failed: "failed" };
-  where.textContent = words[m.state] || m.state;
+  if (m.kind === "dream") $("dream-state").textContent = m.state;
+  else if (m.state !== "running") {
+    const el = $("fool-state");
+    el.textContent = el.textContent.startsWith("generation") ? `${el.textContent} · ${m.state}` : m.state;
+  }
   state.paused = m.state === "paused";
   if (m.state === "done" || m.state === "stopped" || m.state === "failed") endJob(m.state);
   syncButtons();
@@ -406,6 +416,7 @@ async function init() {
   $("save-gif").onclick = () => send({ type: "gif" });
   $("fool-run").onclick = runFool;
   $("fool-stop").onclick = () => send({ type: "stop" });
+  $("stretch").onchange = () => { if (state.last) onDreamFrame(state.last); };
   $("step-size").oninput = () => { $("step-size-out").textContent = Number($("step-size").value).toFixed(2); };
   document.querySelectorAll(".tabs button").forEach((b) => { b.onclick = () => showInside(b.dataset.tab); });
 }
