@@ -211,6 +211,20 @@ def test_dream_from_a_drawing_side_by_side_and_averaged(client):
         assert last["candidates"] == 20 * 20_000
 
 
+def test_dream_in_slow_motion(client):
+    """pace: candidates a second per run, for watching a dream take shape."""
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        t0 = time.monotonic()
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 3000, "pace": 10_000}))
+        done, seen = receive_until(ws, is_state("done", "failed"))
+        took = time.monotonic() - t0
+        frames = [m for m in seen if m["type"] == "frame"]
+        assert done["state"] == "done" and 0.25 < took < 3.0
+        assert len(frames) >= 5 and frames[-1]["candidates"] == 3000
+        assert all(f["candidates"] % 333 == 0 for f in frames[:-1])  # 1/30 s of 10,000/s
+        assert frames[-1]["rate"] < 15_000
+
+
 def test_dream_of_a_hidden_unit(client):
     with client.websocket_connect("/ws", headers=ORIGIN) as ws:
         ws.send_text(json.dumps({"type": "dream", "target": {"hidden": [0, 5]}, "steps": 20_000}))

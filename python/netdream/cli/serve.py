@@ -6,7 +6,7 @@ import os
 import socket
 import sys
 
-from ._common import CommandError, add_threads, load_model, load_test_set, positive_int
+from ._common import CommandError, load_model, load_test_set, port_number, positive_int
 
 
 def _model_names(paths) -> list[str]:
@@ -67,12 +67,13 @@ def add_commands(sub) -> None:
                    help="a model to offer besides the shipped one (repeatable)")
     p.add_argument("--data", metavar="DIR",
                    help="folder with the MNIST test set, for the misclassified gallery")
-    p.add_argument("--port", type=positive_int, default=8000, help="port (default: 8000)")
+    p.add_argument("--port", type=port_number, default=8000, help="port (default: 8000)")
     p.add_argument("--host", default="127.0.0.1", metavar="ADDR",
                    help="address to listen on (default: 127.0.0.1, this computer only; "
                         "0.0.0.0 opens it to the network, with a warning)")
     p.add_argument("--open", action="store_true", help="open the page in the browser")
-    add_threads(p)
+    p.add_argument("--threads", type=positive_int, default=None, metavar="T",
+                   help="worker threads per search (default: every core, at most one per run)")
     p.set_defaults(func=cmd_serve)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class DreamRequest:
     smoothness: float
     seed: int
     average: bool
+    pace: int              # candidates per second per run (0: full speed)
     shown: int
 
     @classmethod
@@ -124,8 +126,9 @@ class DreamRequest:
                               low=0.0, high=10.0)
         seed = _checked(check_int, _field(msg, "seed", 0), "seed", 0, 2**32 - 1)
         average = _checked(check_bool, _field(msg, "average", False), "average")
+        pace = _checked(check_int, _field(msg, "pace", 0), "pace", 0, limits.steps)
         return cls(target, runs, steps, start, objective, step_size, smoothness, seed, average,
-                   min(runs, limits.shown))
+                   pace, min(runs, limits.shown))
 
 
 @dataclass
@@ -169,7 +172,7 @@ class Job:
         self._frame_every = 1
         self._seen = 0
         self.candidates = 0
-        self._busy = 0.0
+        self._elapsed = 0.0             # seconds searching (pauses excluded)
         self.thread = threading.Thread(target=self._main, name=f"netdream-serve-job-{job_id}",
                                        daemon=True)
 
@@ -237,8 +240,10 @@ class Job:
         r = self.request
         reg = smoothness(r.smoothness) if r.smoothness > 0 else None
         images = r.start if isinstance(r.start, str) else np.asarray(r.start, np.float64) / 255.0
-        threads = min(r.runs, self._threads or r.runs)
-        done, burst, segment = 0, 4096, 0
+        threads = min(r.runs, self._threads or os.cpu_count() or 1)
+        done, segment = 0, 0
+        # slow motion: `pace` candidates a second, in bursts of one frame
+        burst = max(1, round(r.pace * self.frame_interval)) if r.pace else 4096
         self._state("running", candidates=0)
         while done < r.steps:
             if self._halt.is_set():
@@ -253,24 +258,27 @@ class Job:
                                 seed=r.seed, first_run=segment * r.runs, threads=threads,
                                 progress=False)
             took = time.perf_counter() - began
-            self._busy += took
             segment += 1
             done += n
             self.candidates += n * r.runs
             images = np.clip(result.images, 0.0, 1.0)
-            if took > 0:  # the next burst lasts about one frame
+            if took > 0 and not r.pace:  # the next burst lasts about one frame
                 burst = int(min(max(n * self.frame_interval / took, 256), r.steps))
-            self._frame(images, done, self._busy, final=done >= r.steps,
+            self._elapsed += took
+            self._frame(images, done, self._elapsed, final=done >= r.steps,
                         confidence=result.confidence)
+            if r.pace and done < r.steps:  # a pause or stop ends the wait
+                self._halt.wait(max(0.0, self.frame_interval - (time.perf_counter() - began)))
+                self._elapsed = self._elapsed - took + time.perf_counter() - began
         return "done"
 
-    def _frame(self, images, steps, busy, final=False, confidence=None):
+    def _frame(self, images, steps, elapsed, final=False, confidence=None):
         r = self.request
         net = self.net
         shown = images[:r.shown] if self.kind == "dream" else images
         msg = {"type": "frame", "job": self.id, "kind": self.kind, "final": final,
                "candidates": self.candidates,
-               "rate": self.candidates / busy if busy > 0 else 0.0}
+               "rate": self.candidates / elapsed if elapsed > 0 else 0.0}
         if self.kind == "dream":
             msg["progress"] = steps / r.steps
             conf = [float(c) for c in confidence[:len(shown)]]

@@ -234,7 +234,7 @@ function runDream(average) {
     start: $("start").value, objective: $("objective").value,
     step_size: Number($("step-size").value),
     smoothness: $("smooth").checked ? Number($("smooth-weight").value) : 0,
-    average, seed: Math.floor(Math.random() * 2 ** 31),
+    average, pace: Number($("pace").value), seed: Math.floor(Math.random() * 2 ** 31),
   };
   if (msg.start === "drawing") {
     if (!state.drawn) { showError("draw a digit first to start from it"); return; }
@@ -291,16 +291,15 @@ function syncButtons() {
   $("pause").textContent = state.paused ? "Resume" : "Pause";
   $("fool-stop").disabled = !(state.job !== null && state.jobKind === "evolve");
 }
-function savePng() {
-  const tiles = state.tiles.filter((t) => t.canvas.width);
-  if (!tiles.length) { showError("nothing to save yet: run a dream first"); return; }
+function savePng(canvases, name) {  // the images side by side, 10x, as the page shows them
+  if (!canvases.length) { showError("nothing to save yet: run a search first"); return; }
   const s = 10, gap = 8;
   const out = document.createElement("canvas");
-  out.width = tiles.length * (28 * s + gap) - gap; out.height = 28 * s;
+  out.width = canvases.length * (28 * s + gap) - gap; out.height = 28 * s;
   const ctx = out.getContext("2d");
   ctx.imageSmoothingEnabled = false;
-  tiles.forEach((t, i) => ctx.drawImage(t.canvas, i * (28 * s + gap), 0, 28 * s, 28 * s));
-  out.toBlob((b) => download(b, `dream-${dreamTargetLabel().replace(" ", "-")}.png`), "image/png");
+  canvases.forEach((c, i) => ctx.drawImage(c, i * (28 * s + gap), 0, 28 * s, 28 * s));
+  out.toBlob((b) => download(b, name), "image/png");
 }
 
 // ---------------------------------------------------------------- fooling images
@@ -412,7 +411,9 @@ async function init() {
     $("dream-card").scrollIntoView({ behavior: "smooth", block: "start" });
     runDream(false);
   };
-  $("save-png").onclick = savePng;
+  $("save-png").onclick = () => savePng(state.frames ? state.tiles.map((t) => t.canvas) : [],
+    `dream-${dreamTargetLabel().replace(" ", "-")}.png`);
+  $("fool-png").onclick = () => savePng(state.foolTiles.map((t) => t.canvas), "fooling-images.png");
   $("save-gif").onclick = () => send({ type: "gif" });
   $("fool-run").onclick = runFool;
   $("fool-stop").onclick = () => send({ type: "stop" });
