@@ -65,6 +65,7 @@ def browser():
         opts.binary_location = str(CHROMIUM)
         for flag in CHROMIUM_FLAGS:
             opts.add_argument(flag)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # driver.get_log("browser")
         if mobile:
             opts.add_experimental_option("mobileEmulation", {
                 "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}})

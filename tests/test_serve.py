@@ -483,3 +483,6 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path):
     assert width <= 390, f"the page is {width} px wide on a 390 px phone"
     phone.save_screenshot(str(tmp_path / "phone.png"))
     print(f"screenshots in {tmp_path}")
+    for d in (driver, phone):  # no script errors, no content-security-policy refusals
+        severe = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+        assert not severe, severe
