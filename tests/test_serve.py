@@ -375,6 +375,15 @@ def test_cli_warns_on_every_interface_and_names_no_paths(monkeypatch, capsys, tm
     assert [name for name, _ in models] == ["default", "mine"] and kw["host"] == "0.0.0.0"
 
 
+def test_cli_without_the_serve_extra_is_one_line(monkeypatch, capsys):
+    from netdream.cli import main
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn -> ImportError
+    assert main(["serve", "--port", str(free_port())]) == 1
+    err = capsys.readouterr().err
+    assert err == ("netdream serve: error: netdream serve needs the serve extra (uvicorn is "
+                   "missing): pip install \"netdream[serve]\"\n")
+
+
 def test_cli_busy_port_is_one_line(capsys):
     from netdream.cli import main
     with socket.socket() as s:

@@ -265,38 +265,38 @@ class Job:
             if took > 0 and not r.pace:  # the next burst lasts about one frame
                 burst = int(min(max(n * self.frame_interval / took, 256), r.steps))
             self._elapsed += took
-            self._frame(images, done, self._elapsed, final=done >= r.steps,
-                        confidence=result.confidence)
+            self._dream_frame(images, done, result.confidence, final=done >= r.steps)
             if r.pace and done < r.steps:  # a pause or stop ends the wait
                 self._halt.wait(max(0.0, self.frame_interval - (time.perf_counter() - began)))
                 self._elapsed = self._elapsed - took + time.perf_counter() - began
         return "done"
 
-    def _frame(self, images, steps, elapsed, final=False, confidence=None):
+    def _dream_frame(self, images, done, confidence, final):
+        """The first runs (with ``average``: their mean, then the first runs)."""
         r = self.request
-        net = self.net
-        shown = images[:r.shown] if self.kind == "dream" else images
-        msg = {"type": "frame", "job": self.id, "kind": self.kind, "final": final,
-               "candidates": self.candidates,
-               "rate": self.candidates / elapsed if elapsed > 0 else 0.0}
-        if self.kind == "dream":
-            msg["progress"] = steps / r.steps
-            conf = [float(c) for c in confidence[:len(shown)]]
-            if r.average:
-                avg = images.mean(axis=0, keepdims=True)
-                shown = np.concatenate([avg, shown[:r.shown - 1]])
-                conf = _confidence(net, avg, r.target) + conf[:r.shown - 1]
-            msg["confidence"] = conf
-        else:
-            gen = int(np.max(steps))
-            msg["progress"] = gen / r.steps
-            msg["generation"] = gen
-            p = net.predict_proba(np.clip(shown, 0, 1).astype(np.float32), threads=1)
-            msg["confidence"] = ([float(p[k, k]) for k in range(len(shown))]
-                                 if r.target == "all" else [float(p[0, r.target])])
-        msg["images"] = encode_pixels(shown)
+        shown = images[:r.shown]
+        conf = [float(c) for c in confidence[:r.shown]]
+        if r.average:
+            avg = images.mean(axis=0, keepdims=True)
+            shown = np.concatenate([avg, shown[:r.shown - 1]])
+            conf = _confidence(self.net, avg, r.target) + conf[:r.shown - 1]
+        self._send_frame(shown, conf, final, progress=done / r.steps)
+
+    def _evolve_frame(self, images, generation, final):
+        """The best image, or the archive (one per class) for "all"."""
+        r = self.request
+        p = self.net.predict_proba(np.clip(images, 0, 1).astype(np.float32), threads=1)
+        conf = ([float(p[k, k]) for k in range(len(images))] if r.target == "all"
+                else [float(p[0, r.target])])
+        self._send_frame(images, conf, final, progress=generation / r.steps,
+                         generation=generation)
+
+    def _send_frame(self, shown, confidence, final, **extra):
+        rate = self.candidates / self._elapsed if self._elapsed > 0 else 0.0
         self._keep(shown[0])
-        self._send(msg)
+        self._send({"type": "frame", "job": self.id, "kind": self.kind, "final": final,
+                    "candidates": self.candidates, "rate": rate, "confidence": confidence,
+                    "images": encode_pixels(shown), **extra})
 
     def _keep(self, image):
         """Keep every ``_frame_every``-th first image for the GIF, at most
@@ -320,7 +320,8 @@ class Job:
                 return False
             gen = int(snap.steps.max())
             self.candidates = gen * r.population
-            self._frame(snap.images, snap.steps, time.perf_counter() - began)
+            self._elapsed = time.perf_counter() - began
+            self._evolve_frame(snap.images, gen, final=False)
             return True
 
         result = evolve(self.net, r.target, population=r.population, steps=r.steps,
@@ -328,17 +329,19 @@ class Job:
         if result.stopped:
             return "stopped"
         self.candidates = result.steps * r.population
+        self._elapsed = time.perf_counter() - began
         images = result.images if r.target == "all" else result.images[:1]
-        self._frame(images, np.array([result.steps]), time.perf_counter() - began, final=True)
+        self._evolve_frame(images, result.steps, final=True)
         return "done"
 
     def gif(self) -> bytes:
         """The kept frames of run 0 (or of the best image) as an animated GIF."""
         from ..images import save_gif
-        if not self.frames:
+        frames = list(self.frames)  # the search may be adding to them
+        if not frames:
             raise RequestError("nothing to save yet: run a search first")
         buf = io.BytesIO()
-        save_gif(np.stack(self.frames), buf, duration=80, scale=8, cmap="gray", vmax=1.0)
+        save_gif(np.stack(frames), buf, duration=80, scale=8, cmap="gray", vmax=1.0)
         return buf.getvalue()
 
 
