@@ -139,6 +139,32 @@ def test_unexpected_host_is_refused(client):
     assert client.get("/api/info", headers={"host": "evil.example"}).status_code == 400
 
 
+def test_hosts_when_listening_everywhere(default_net):
+    """--host 0.0.0.0: any address of this machine, never another name."""
+    app = create_app([("default", default_net)], hosts=LOOPBACK_HOSTS + ("*",))
+    with TestClient(app, base_url="http://192.168.1.5:8000") as c:
+        assert c.get("/api/info").status_code == 200
+        assert c.get("/api/info", headers={"host": "[::1]:8000"}).status_code == 200
+        assert c.get("/api/info", headers={"host": "evil.example:8000"}).status_code == 400
+        with c.websocket_connect("/ws", headers={"host": "192.168.1.5:8000",
+                                                 "origin": "http://192.168.1.5:8000"}) as ws:
+            ws.send_text(json.dumps({"type": "predict", "drawing": seven()}))
+            assert json.loads(ws.receive_text())["type"] == "prediction"
+
+
+def test_models_are_picked_by_index(default_net):
+    import netdream
+    other = netdream.MLP([w * 0 for w in default_net.weights], [b * 0 for b in default_net.biases])
+    app = create_app([("default", default_net), ("flat", other)], hosts=("testserver",))
+    with TestClient(app) as c:
+        assert [m["name"] for m in c.get("/api/info").json()["models"]] == ["default", "flat"]
+        probs = c.post("/api/predict", json={"model": 1, "drawing": seven()}).json()["probs"]
+        np.testing.assert_allclose(probs, 0.1, atol=1e-6)  # all-zero weights: uniform
+        with c.websocket_connect("/ws", headers=ORIGIN) as ws:
+            assert "model must lie in 0..1, got 2" in error_of(
+                ws, {"type": "dream", "target": 3, "model": 2})
+
+
 def test_looking_inside(client):
     causal = client.get("/api/models/0/causal").json()
     assert len(causal["maps"]) == 10 and causal["maps"][0].startswith("data:image/png;base64,")
