@@ -302,6 +302,19 @@ def test_paused_page_closing_stops_its_search(client, app):
     assert app.state.netdream.running == 0
 
 
+def test_a_search_paused_too_long_is_stopped(default_net):
+    app = create_app([("default", default_net)], hosts=("testserver",),
+                     limits=Limits(paused_seconds=0.2))
+    with TestClient(app) as c, c.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 10_000_000}))
+        receive_until(ws, lambda m: m["type"] == "frame")
+        ws.send_text(json.dumps({"type": "pause"}))
+        m, _ = receive_until(ws, lambda m: m["type"] == "error")
+        assert "paused for over 0.2 s" in m["message"]
+        receive_until(ws, is_state("stopped"))
+        assert app.state.netdream.running == 0
+
+
 def test_fooling_images_of_every_class(client):
     with client.websocket_connect("/ws", headers=ORIGIN) as ws:
         ws.send_text(json.dumps({"type": "evolve", "target": "all", "population": 50,

@@ -14,8 +14,9 @@ gradients and morphing (:mod:`netdream.gradient`), their common result
 (:mod:`netdream.regularizers`, :mod:`netdream.priors`), looking inside
 (:mod:`netdream.inside`, :mod:`netdream.pca`), pictures
 (:mod:`netdream.images`), photos of digits (:mod:`netdream.photo`), data
-(:mod:`netdream.datasets`), training (:mod:`netdream.train`) and the report
-(:mod:`netdream.report`).
+(:mod:`netdream.datasets`), training (:mod:`netdream.train`), the report
+(:mod:`netdream.report`) and the live page in the browser
+(:mod:`netdream.serve`, with the ``serve`` extra).
 """
 
 import warnings as _warnings

@@ -468,7 +468,8 @@ class Session:
         if not state.acquire():
             raise RequestError(f"the server is busy: at most {state.limits.jobs} searches run at "
                                "once (stop one, or wait for one to finish)")
-        job = Job(state.next_id(), net, request, self.send, state.release, state.threads)
+        job = Job(state.next_id(), net, request, self.send, state.release, state.threads,
+                  state.limits.paused_seconds)
         self.job = self.last_job = job
         self.send({"type": "started", "job": job.id, "kind": kind})
         job.start()

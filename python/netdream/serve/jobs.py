@@ -41,6 +41,7 @@ class Limits:
     drawing_bytes: int = 1_000_000   #: an encoded drawing (PNG)
     drawing_pixels: int = 1024 * 1024  #: a drawing's width x height
     shown: int = 8                   #: dreams shown side by side (the rest are averaged)
+    paused_seconds: float = 600.0    #: a search paused longer is stopped (it holds a slot)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -155,7 +156,8 @@ class Job:
     called from that thread with every frame and change of state;
     ``release()`` once the thread ends."""
 
-    def __init__(self, job_id: int, net, request, send, release, threads: int | None = None):
+    def __init__(self, job_id: int, net, request, send, release, threads: int | None = None,
+                 max_pause: float = 600.0):
         self.id = job_id
         self.net = net
         self.request = request
@@ -163,6 +165,7 @@ class Job:
         self._send = send
         self._release = release
         self._threads = threads
+        self._max_pause = max_pause
         self.finished = False
         self.frame_interval = 1 / 30     # seconds of climbing per frame
         self._halt = threading.Event()   # stop (or pause) the running search
@@ -222,13 +225,21 @@ class Job:
         self._send({"type": "state", "job": self.id, "kind": self.kind, "state": state, **extra})
 
     def _wait_while_paused(self) -> bool:
-        """Block while paused; True to go on, False when stopped."""
+        """Block while paused; True to go on, False when stopped (or paused
+        for longer than ``max_pause`` seconds)."""
         with self._wake:
             if self._command == "pause":
                 self._halt.clear()
                 self._state("paused", candidates=self.candidates)
+            until = time.monotonic() + self._max_pause
             while self._command == "pause":
-                self._wake.wait()
+                left = until - time.monotonic()
+                if left <= 0:
+                    self._send({"type": "error", "job": self.id,
+                                "message": f"the search was paused for over "
+                                           f"{self._max_pause:g} s and has been stopped"})
+                    return False
+                self._wake.wait(left)
             if self._command == "stop":
                 return False
             self._halt.clear()
