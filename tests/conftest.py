@@ -48,10 +48,11 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.fixture
-def phone_browser():
-    """phone_browser(width) -> a selenium Chrome driver (Debian's chromium
-    and chromedriver) emulating a phone screen `width` CSS pixels wide; skips
-    when they or selenium are absent."""
+def browser():
+    """browser(width, height, mobile=False) -> a selenium Chrome driver
+    (Debian's chromium and chromedriver) whose page is `width` x `height`
+    CSS pixels, emulating a phone when `mobile`; skips when they or selenium
+    are absent."""
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
         pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} is absent (apt-get install chromium "
                     "chromium-driver)")
@@ -59,20 +60,34 @@ def phone_browser():
     from selenium.webdriver.chrome.service import Service
     drivers = []
 
-    def make(width, height=900):
+    def make(width, height=900, mobile=False):
         opts = webdriver.ChromeOptions()
         opts.binary_location = str(CHROMIUM)
         for flag in CHROMIUM_FLAGS:
             opts.add_argument(flag)
-        opts.add_experimental_option("mobileEmulation", {
-            "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}})
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # driver.get_log("browser")
+        if mobile:
+            opts.add_experimental_option("mobileEmulation", {
+                "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}})
+        else:
+            opts.add_argument(f"--window-size={width},{height}")
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
         drivers.append(driver)
+        if not mobile:  # the page itself, not the window, is width x height
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         return driver
 
     yield make
     for d in drivers:
         d.quit()
+
+
+@pytest.fixture
+def phone_browser(browser):
+    """phone_browser(width) -> a selenium Chrome driver emulating a phone
+    screen `width` CSS pixels wide (see `browser`)."""
+    return lambda width, height=900: browser(width, height, mobile=True)
 
 
 def mnist(split):

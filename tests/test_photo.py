@@ -362,3 +362,32 @@ def test_load_image_shrinks_every_mode(tmp_path, mode):
     else:
         im = big.convert(mode)
     check_mnist_like(load_image(save(im, tmp_path / "big.png")))
+
+
+# --------------------------------------------------------------------------
+# read_image: the same preparation for bytes held in memory
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_read_image_matches_load_image(tmp_path, fmt):
+    from netdream.photo import read_image
+    path = tmp_path / f"digit.{fmt.lower()}"
+    stroke_image().save(path, format=fmt)
+    np.testing.assert_array_equal(read_image(path.read_bytes()), load_image(path))
+
+
+def test_read_image_errors_name_the_image():
+    from netdream.photo import read_image
+    import io
+    buf = io.BytesIO()
+    Image.new("L", (50, 40), 0).save(buf, format="PNG")
+    with pytest.raises(ValueError, match="drawing: no ink found"):
+        read_image(buf.getvalue(), name="drawing")
+    with pytest.raises(ValueError, match="drawing: not a readable image"):
+        read_image(b"nonsense", name="drawing")
+    with pytest.raises(ValueError, match=r"image: the image is 50 x 40 = 2,000 pixels, more than the 1,000"):
+        read_image(buf.getvalue(), max_pixels=1000)
+    with pytest.raises(TypeError, match="image must be the bytes of an image file"):
+        read_image("digit.png")
+    with pytest.raises(ValueError, match="invert must be"):
+        read_image(buf.getvalue(), invert="yes")

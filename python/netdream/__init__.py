@@ -14,10 +14,11 @@ gradients and morphing (:mod:`netdream.gradient`), their common result
 (:mod:`netdream.regularizers`, :mod:`netdream.priors`), looking inside
 (:mod:`netdream.inside`, :mod:`netdream.pca`), pictures
 (:mod:`netdream.images`), photos of digits (:mod:`netdream.photo`), data
-(:mod:`netdream.datasets`), training (:mod:`netdream.train`) and the report
-(:mod:`netdream.report`). The searches on a Dask cluster, and sweeps over
-models, are in :mod:`netdream.distributed` (an optional extra, imported on
-its own: ``import netdream.distributed``).
+(:mod:`netdream.datasets`), training (:mod:`netdream.train`), the report
+(:mod:`netdream.report`) and the live page in the browser
+(:mod:`netdream.serve`, with the ``serve`` extra). The searches on a Dask
+cluster, and sweeps over models, are in :mod:`netdream.distributed` (an
+optional extra, imported on its own: ``import netdream.distributed``).
 """
 
 import warnings as _warnings

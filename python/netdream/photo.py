@@ -9,6 +9,7 @@ its centre of mass.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 
@@ -17,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._validation import check_int
 
-__all__ = ["load_image", "MAX_PIXELS", "FORMATS"]
+__all__ = ["load_image", "read_image", "MAX_PIXELS", "FORMATS"]
 
 #: The image formats :func:`load_image` reads: those cameras, phones,
 #: scanners and drawing programs write. Pillow's many other decoders (and
@@ -108,43 +109,66 @@ def load_image(path, *, invert="auto", max_pixels=None):
     push part of it off the canvas, the digit is moved only as far as the
     canvas allows: no ink is cut off.
     """
+    _check_invert(invert)
+    limit = _limit(max_pixels)
+    with open(path, "rb") as fh:  # FileNotFoundError, IsADirectoryError, ... as is
+        return _prepare(_read_grey(fh, os.fspath(path), limit), invert, os.fspath(path))
+
+
+def read_image(data: bytes, *, invert="auto", name: str = "image",
+               max_pixels: int | None = None):
+    """:func:`load_image` for an image held in memory (the encoded bytes of a
+    PNG, JPEG, ...): the same preparation, step for step. ``name`` is how
+    error messages call the image; ``max_pixels`` refuses larger images
+    (width x height) before they are decoded."""
+    _check_invert(invert)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be the bytes of an image file, got {type(data).__name__}")
+    return _prepare(_read_grey(io.BytesIO(data), name, _limit(max_pixels)), invert, name)
+
+
+def _limit(max_pixels) -> int:
+    return MAX_PIXELS if max_pixels is None else check_int(max_pixels, "max_pixels", minimum=1)
+
+
+def _check_invert(invert) -> None:
     if not (isinstance(invert, (bool, np.bool_)) or (isinstance(invert, str) and invert == "auto")):
         raise ValueError(f"invert must be 'auto', True or False, got {invert!r}")
-    limit = MAX_PIXELS if max_pixels is None else check_int(max_pixels, "max_pixels", minimum=1)
-    grey = _read_grey(path, limit)
-    ink = _to_ink(grey, invert, path)
+
+
+def _prepare(grey: np.ndarray, invert, name: str) -> np.ndarray:
+    ink = _to_ink(grey, invert, name)
     small = _fit(_crop_to_ink(ink), 20)
     return _centre(small, 28)
 
 
-def _read_grey(path, max_pixels: int) -> np.ndarray:
-    """Return the image as float64 grey levels 0..255 (255 = white)."""
-    name = os.fspath(path)
-    with open(path, "rb") as fh:  # FileNotFoundError, IsADirectoryError, ... as is
+def _read_grey(fh, name: str, max_pixels: int) -> np.ndarray:
+    """Return the image in the open file ``fh`` as float64 grey levels
+    0..255 (255 = white)."""
+    try:
+        with warnings.catch_warnings():  # over Pillow's warning limit: refused below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(fh, formats=_OPENABLE)
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"{name}: the image is too large to read ({exc})") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"{name}: not a readable image (not {', '.join(FORMATS[:-1])} "
+                         f"or {FORMATS[-1]})") from None
+    except Exception as exc:  # Pillow raises many types for bad files
+        raise ValueError(f"{name}: not a readable image "
+                         f"({type(exc).__name__}: {exc})") from None
+    with im:
+        w, h = im.size  # from the header: nothing is decoded yet
+        if w * h > max_pixels:
+            raise ValueError(f"{name}: the image is {w} x {h} = {w * h:,} pixels, more than "
+                             f"the {max_pixels:,} load_image reads (max_pixels); a small "
+                             "file declaring a huge image may be a decompression bomb")
         try:
-            with warnings.catch_warnings():  # over Pillow's warning limit: refused below
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(fh, formats=_OPENABLE)
-        except Image.DecompressionBombError as exc:
-            raise ValueError(f"{name}: the image is too large to read ({exc})") from None
-        except UnidentifiedImageError:
-            raise ValueError(f"{name}: not a readable image (not {', '.join(FORMATS[:-1])} "
-                             f"or {FORMATS[-1]})") from None
-        except Exception as exc:  # Pillow raises many types for bad files
+            im.load()
+            return _to_grey(_shrink(ImageOps.exif_transpose(im)))
+        except Exception as exc:
             raise ValueError(f"{name}: not a readable image "
                              f"({type(exc).__name__}: {exc})") from None
-        with im:
-            w, h = im.size  # from the header: nothing is decoded yet
-            if w * h > max_pixels:
-                raise ValueError(f"{name}: the image is {w} x {h} = {w * h:,} pixels, more than "
-                                 f"the {max_pixels:,} load_image reads (max_pixels); a small "
-                                 "file declaring a huge image may be a decompression bomb")
-            try:
-                im.load()
-                return _to_grey(_shrink(ImageOps.exif_transpose(im)))
-            except Exception as exc:
-                raise ValueError(f"{name}: not a readable image "
-                                 f"({type(exc).__name__}: {exc})") from None
 
 
 def _shrink(im: Image.Image) -> Image.Image:
@@ -186,7 +210,7 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
 
-def _to_ink(grey: np.ndarray, invert, path) -> np.ndarray:
+def _to_ink(grey: np.ndarray, invert, name: str) -> np.ndarray:
     """Return ink strength in [0, 1]: ink high, background 0."""
     if isinstance(invert, str):  # "auto": a light border means dark ink on light paper
         invert = bool(np.median(_border(grey)) > 127.5)
@@ -195,7 +219,7 @@ def _to_ink(grey: np.ndarray, invert, path) -> np.ndarray:
     background = float(np.median(_border(x)))
     contrast = float(x.max()) - background
     if contrast < _MIN_CONTRAST:
-        raise ValueError(f"{os.fspath(path)}: no ink found (the darkest and lightest parts "
+        raise ValueError(f"{name}: no ink found (the darkest and lightest parts "
                          f"differ by {max(contrast, 0.0):.0f} of 255 grey levels)")
     ink = np.clip((x - background) / contrast, 0.0, 1.0)
     ink[ink < _INK_THRESHOLD] = 0.0

@@ -1,6 +1,7 @@
 """The ``netdream`` command line: one module per group of commands
 (:mod:`.look`: eval, causal, classify; :mod:`.search`: dream, evolve, ascend,
-morph; :mod:`.sweep`; :mod:`.report`; :mod:`.train`; :mod:`.cluster`: the Dask options). Errors are printed as one line in the
+morph; :mod:`.sweep`; :mod:`.report`; :mod:`.train`; :mod:`.serve`: the live page;
+:mod:`.cluster`: the Dask options). Errors are printed as one line in the
 command's own terms, never as a traceback."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ __all__ = ["main", "build_parser", "CommandError"]
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import look, report, search, sweep, train
+    from . import look, report, search, serve, sweep, train
     parser = argparse.ArgumentParser(
         prog="netdream",
         description="See what a trained neural network has learned about images.")
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_commands(sub)
     report.add_commands(sub)
     train.add_commands(sub)
+    serve.add_commands(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["CommandError", "load_model", "load_test_set", "add_model", "add_threads",
            "add_progress", "check_output", "percent", "positive_int", "nonneg_int",
-           "unit_float"]
+           "unit_float", "port_number"]
 
 
 class CommandError(Exception):
@@ -113,3 +113,4 @@ def _number(convert, what, low, high, name):
 positive_int = _number(int, "a whole number", 1, None, "positive_int")
 nonneg_int = _number(int, "a whole number", 0, None, "nonneg_int")
 unit_float = _number(float, "a number", 0.0, 1.0, "unit_float")
+port_number = _number(int, "a port number", 1, 65535, "port_number")

@@ -1,0 +1,536 @@
+"""netdream serve: the API and WebSocket through Starlette's test client,
+and the page in a real (headless) Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette", reason="netdream serve needs starlette (the serve extra)")
+pytest.importorskip("uvicorn", reason="netdream serve needs uvicorn (the serve extra)")
+pytest.importorskip("wsproto", reason="netdream serve needs wsproto (the serve extra)")
+try:
+    import httpx2  # noqa: F401  (what Starlette's test client prefers)
+except ImportError:
+    pytest.importorskip("httpx", reason="Starlette's test client needs httpx")
+
+from PIL import Image, ImageDraw  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
+
+from netdream.serve import Limits, create_app  # noqa: E402
+from netdream.serve.app import LOOPBACK_HOSTS  # noqa: E402
+
+ORIGIN = {"origin": "http://testserver"}
+
+
+def png_url(im: Image.Image) -> str:
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def seven(size=280) -> str:
+    """A 7 drawn as the page draws: white strokes on black."""
+    im = Image.new("L", (size, size), 0)
+    s = size / 280
+    ImageDraw.Draw(im).line([(60 * s, 60 * s), (220 * s, 60 * s), (120 * s, 250 * s)], fill=255,
+                            width=int(20 * s), joint="curve")
+    return png_url(im)
+
+
+@pytest.fixture(scope="module")
+def app(default_net):
+    return create_app([("default", default_net)], hosts=LOOPBACK_HOSTS + ("testserver",),
+                      limits=Limits(steps=20_000_000, runs=64, candidates=100_000_000,
+                                    population=500, generations=1000, jobs=2), threads=1)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+    deadline = time.monotonic() + 5
+    while app.state.netdream.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def receive_until(ws, predicate, timeout=10.0):
+    """Messages until one satisfies predicate; returns (that one, all)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = json.loads(ws.receive_text())
+        seen.append(m)
+        if predicate(m):
+            return m, seen
+    raise AssertionError(f"no matching message in {timeout} s; got {seen[-3:]}")
+
+
+def is_state(*states):
+    return lambda m: m["type"] == "state" and m["state"] in states
+
+
+def error_of(ws, msg) -> str:
+    ws.send_text(msg if isinstance(msg, str) else json.dumps(msg))
+    m, _ = receive_until(ws, lambda m: m["type"] == "error")
+    return m["message"]
+
+
+# --------------------------------------------------------------------------- HTTP
+
+def test_page_is_served_with_a_strict_policy(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "<canvas id=\"draw\"" in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert "http" not in r.text.replace("http-equiv", "")  # nothing from elsewhere: works offline
+    for name in ("app.js", "style.css"):
+        assert client.get(f"/static/{name}").status_code == 200
+
+
+def test_info_names_models_without_paths(client):
+    info = client.get("/api/info").json()
+    assert [m["name"] for m in info["models"]] == ["default"]
+    assert info["models"][0]["classes"] == 10
+    assert "/" not in json.dumps(info["models"])
+    assert info["limits"]["jobs"] == 2
+
+
+def test_predict_reads_a_drawn_seven(client):
+    r = client.post("/api/predict", json={"model": 0, "drawing": seven()})
+    assert r.status_code == 200
+    d = r.json()
+    assert int(np.argmax(d["probs"])) == 7 and abs(sum(d["probs"]) - 1) < 1e-4
+    pixels = np.frombuffer(base64.b64decode(d["image"]), np.uint8)
+    assert pixels.shape == (784,) and pixels.max() == 255  # prepared as MNIST: 255 at the top
+
+
+def test_predict_uses_the_classify_code_path(client, tmp_path):
+    from netdream.photo import load_image
+    url = seven()
+    (tmp_path / "seven.png").write_bytes(base64.b64decode(url.split(",", 1)[1]))
+    d = client.post("/api/predict", json={"drawing": url}).json()
+    served = np.frombuffer(base64.b64decode(d["image"]), np.uint8).reshape(28, 28)
+    np.testing.assert_array_equal(served, load_image(tmp_path / "seven.png"))
+
+
+def test_predict_refuses_bad_requests(client):
+    assert client.post("/api/predict", content=b"{}").status_code == 415
+    r = client.post("/api/predict", json={"drawing": "data:text/html;base64,AAAA"})
+    assert r.status_code == 400 and "PNG data URL" in r.json()["error"]
+    r = client.post("/api/predict", json={"drawing": seven(), "model": 3})
+    assert r.status_code == 400 and "model must lie in 0..0" in r.json()["error"]
+    r = client.post("/api/predict", json={"drawing": seven()},
+                    headers={"origin": "http://evil.example"})
+    assert r.status_code == 403
+
+
+def test_unexpected_host_is_refused(client):
+    """DNS rebinding: a page on another name that resolves here gets nothing."""
+    assert client.get("/api/info", headers={"host": "evil.example"}).status_code == 400
+
+
+def test_hosts_when_listening_everywhere(default_net):
+    """--host 0.0.0.0: any address of this machine, never another name."""
+    app = create_app([("default", default_net)], hosts=LOOPBACK_HOSTS + ("*",))
+    with TestClient(app, base_url="http://192.168.1.5:8000") as c:
+        assert c.get("/api/info").status_code == 200
+        assert c.get("/api/info", headers={"host": "[::1]:8000"}).status_code == 200
+        assert c.get("/api/info", headers={"host": "evil.example:8000"}).status_code == 400
+        with c.websocket_connect("/ws", headers={"host": "192.168.1.5:8000",
+                                                 "origin": "http://192.168.1.5:8000"}) as ws:
+            ws.send_text(json.dumps({"type": "predict", "drawing": seven()}))
+            assert json.loads(ws.receive_text())["type"] == "prediction"
+
+
+def test_models_are_picked_by_index(default_net):
+    import netdream
+    other = netdream.MLP([w * 0 for w in default_net.weights], [b * 0 for b in default_net.biases])
+    app = create_app([("default", default_net), ("flat", other)], hosts=("testserver",))
+    with TestClient(app) as c:
+        assert [m["name"] for m in c.get("/api/info").json()["models"]] == ["default", "flat"]
+        probs = c.post("/api/predict", json={"model": 1, "drawing": seven()}).json()["probs"]
+        np.testing.assert_allclose(probs, 0.1, atol=1e-6)  # all-zero weights: uniform
+        with c.websocket_connect("/ws", headers=ORIGIN) as ws:
+            assert "model must lie in 0..1, got 2" in error_of(
+                ws, {"type": "dream", "target": 3, "model": 2})
+
+
+def test_looking_inside(client):
+    causal = client.get("/api/models/0/causal").json()
+    assert len(causal["maps"]) == 10 and causal["maps"][0].startswith("data:image/png;base64,")
+    fields = client.get("/api/models/0/fields").json()
+    assert len(fields["units"]) == len(fields["maps"]) > 0
+    r = client.get("/api/models/0/misclassified")
+    assert r.status_code == 400 and "--data" in r.json()["error"]
+    assert client.get("/api/models/5/causal").status_code == 400
+
+
+def test_misclassified_gallery_with_a_test_set(default_net):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, 50)
+    app = create_app([("default", default_net)], data=(images, labels),
+                     hosts=("testserver",))
+    with TestClient(app) as c:
+        d = c.get("/api/models/0/misclassified").json()
+    assert d["total"] == 50 and d["wrong"] == len(d["images"]) > 0
+    assert all(t != p for t, p in zip(d["true"], d["predicted"]))
+
+
+# --------------------------------------------------------------------------- WebSocket
+
+def test_websocket_from_another_origin_is_refused(client):
+    for headers in ({"origin": "http://evil.example"}, {}):
+        with pytest.raises(WebSocketDisconnect):
+            with client.websocket_connect("/ws", headers=headers) as ws:
+                ws.receive_text()
+
+
+def test_predict_over_websocket(client):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "predict", "drawing": seven(), "id": 4}))
+        m, _ = receive_until(ws, lambda m: m["type"] == "prediction")
+        assert m["id"] == 4 and int(np.argmax(m["probs"])) == 7
+        blank = png_url(Image.new("L", (280, 280), 0))
+        ws.send_text(json.dumps({"type": "predict", "drawing": blank}))
+        m, _ = receive_until(ws, lambda m: m["type"] == "prediction")
+        assert m["blank"] is True
+
+
+def test_dream_streams_frames_to_done(client):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 3_000_000, "seed": 1}))
+        done, seen = receive_until(ws, is_state("done", "failed"))
+        assert done["state"] == "done"
+        frames = [m for m in seen if m["type"] == "frame"]
+        assert frames and frames[-1]["final"] and frames[-1]["candidates"] == 3_000_000
+        assert frames[-1]["confidence"][0] > 0.9
+        counts = [f["candidates"] for f in frames]
+        assert counts == sorted(counts)
+        ws.send_text(json.dumps({"type": "gif"}))
+        gif, _ = receive_until(ws, lambda m: m["type"] == "gif")
+        assert base64.b64decode(gif["data"])[:4] == b"GIF8"
+
+
+def test_dream_from_a_drawing_side_by_side_and_averaged(client):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 20_000, "runs": 3,
+                                 "start": "drawing", "drawing": seven(), "smoothness": 0.1}))
+        _, seen = receive_until(ws, is_state("done", "failed"))
+        last = [m for m in seen if m["type"] == "frame"][-1]
+        assert len(last["images"]) == 3 == len(last["confidence"])
+        ws.send_text(json.dumps({"type": "dream", "target": 1, "steps": 20_000, "runs": 20,
+                                 "average": True, "start": "noise"}))
+        _, seen = receive_until(ws, is_state("done", "failed"))
+        last = [m for m in seen if m["type"] == "frame"][-1]
+        assert len(last["images"]) == 8 and last["progress"] == 1.0  # the average + 7 runs
+        assert last["candidates"] == 20 * 20_000
+
+
+def test_dream_in_slow_motion(client):
+    """pace: candidates a second per run, for watching a dream take shape."""
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        t0 = time.monotonic()
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 3000, "pace": 10_000}))
+        done, seen = receive_until(ws, is_state("done", "failed"))
+        took = time.monotonic() - t0
+        frames = [m for m in seen if m["type"] == "frame"]
+        assert done["state"] == "done" and 0.25 < took < 3.0
+        assert len(frames) >= 5 and frames[-1]["candidates"] == 3000
+        assert all(f["candidates"] % 333 == 0 for f in frames[:-1])  # 1/30 s of 10,000/s
+        assert frames[-1]["rate"] < 15_000
+
+
+def test_dream_of_a_hidden_unit(client):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "dream", "target": {"hidden": [0, 5]}, "steps": 20_000}))
+        m, _ = receive_until(ws, is_state("done", "failed"))
+        assert m["state"] == "done"
+        assert "hidden unit must be <= 255" in error_of(
+            ws, {"type": "dream", "target": {"hidden": [0, 256]}})
+
+
+def test_pause_resume_stop(client, app):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 20_000_000}))
+        receive_until(ws, lambda m: m["type"] == "frame")
+        ws.send_text(json.dumps({"type": "pause"}))
+        paused, _ = receive_until(ws, is_state("paused"))
+        time.sleep(0.3)  # nothing runs while paused
+        ws.send_text(json.dumps({"type": "resume"}))
+        _, seen = receive_until(ws, is_state("running"))
+        assert not [m for m in seen if m["type"] == "frame" and
+                    m["candidates"] > paused["candidates"]]
+        frame, _ = receive_until(ws, lambda m: m["type"] == "frame"
+                                 and m["candidates"] > paused["candidates"])
+        ws.send_text(json.dumps({"type": "stop"}))
+        receive_until(ws, is_state("stopped"))
+        assert "no search is running" in error_of(ws, {"type": "pause"})
+    assert app.state.netdream.running == 0
+
+
+def test_closing_the_page_stops_its_search(client, app):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 20_000_000, "runs": 5}))
+        receive_until(ws, lambda m: m["type"] == "frame")
+        assert app.state.netdream.running == 1
+    deadline = time.monotonic() + 2.0
+    while app.state.netdream.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert app.state.netdream.running == 0  # 5 x 20M candidates would take many seconds
+
+
+def test_paused_page_closing_stops_its_search(client, app):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 20_000_000}))
+        receive_until(ws, lambda m: m["type"] == "frame")
+        ws.send_text(json.dumps({"type": "pause"}))
+        receive_until(ws, is_state("paused"))
+    deadline = time.monotonic() + 2.0
+    while app.state.netdream.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert app.state.netdream.running == 0
+
+
+def test_a_search_paused_too_long_is_stopped(default_net):
+    app = create_app([("default", default_net)], hosts=("testserver",),
+                     limits=Limits(paused_seconds=0.2))
+    with TestClient(app) as c, c.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 10_000_000}))
+        receive_until(ws, lambda m: m["type"] == "frame")
+        ws.send_text(json.dumps({"type": "pause"}))
+        m, _ = receive_until(ws, lambda m: m["type"] == "error")
+        assert "paused for over 0.2 s" in m["message"]
+        receive_until(ws, is_state("stopped"))
+        assert app.state.netdream.running == 0
+
+
+def test_fooling_images_of_every_class(client):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        ws.send_text(json.dumps({"type": "evolve", "target": "all", "population": 50,
+                                 "steps": 40}))
+        done, seen = receive_until(ws, is_state("done", "failed"))
+        assert done["state"] == "done"
+        last = [m for m in seen if m["type"] == "frame"][-1]
+        assert len(last["images"]) == 10 and last["generation"] == 40
+
+
+def test_malformed_messages_get_clear_errors(client):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        assert error_of(ws, "not json") == "message is not valid JSON"
+        assert "JSON object" in error_of(ws, "[1, 2]")
+        assert "type must be one of" in error_of(ws, {"type": "format_disk"})
+        assert "target must be <= 9" in error_of(ws, {"type": "dream", "target": 10})
+        assert "target must be an integer" in error_of(ws, {"type": "dream", "target": "3"})
+        assert "steps must be an integer" in error_of(ws, {"type": "dream", "target": 3,
+                                                           "steps": 1.5})
+        assert "objective must be one of" in error_of(ws, {"type": "dream", "target": 3,
+                                                           "objective": "rm"})
+        assert "step_size" in error_of(ws, '{"type": "dream", "target": 3, "step_size": NaN}')
+        assert "model must be the index" in error_of(ws, {"type": "dream", "target": 3,
+                                                          "model": "/etc/passwd"})
+        assert "PNG data URL" in error_of(ws, {"type": "dream", "target": 3,
+                                               "start": "drawing"})
+        ws.send_bytes(b"\x00\x01")
+        m, _ = receive_until(ws, lambda m: m["type"] == "error")
+        assert "JSON text" in m["message"]
+        # still serving
+        ws.send_text(json.dumps({"type": "predict", "drawing": seven()}))
+        receive_until(ws, lambda m: m["type"] == "prediction")
+
+
+def test_oversize_drawings_are_refused(client):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        big = png_url(Image.new("L", (2000, 2000), 0))  # a small file, too many pixels
+        assert "more than the" in error_of(ws, {"type": "predict", "drawing": big})
+        huge = "data:image/png;base64," + "A" * 1_400_000
+        assert "larger than" in error_of(ws, {"type": "predict", "drawing": huge})
+        assert "message is larger" in error_of(ws, "x" * 1_600_000)
+        assert "not valid base64" in error_of(ws, {"type": "predict",
+                                                   "drawing": "data:image/png;base64,@@"})
+        assert "not a readable image" in error_of(
+            ws, {"type": "predict", "drawing": "data:image/png;base64,AAAA"})
+
+
+def test_requests_over_the_caps(client):
+    with client.websocket_connect("/ws", headers=ORIGIN) as ws:
+        assert "runs must be <= 64" in error_of(ws, {"type": "dream", "target": 3, "runs": 65})
+        assert "steps must be <= 20,000,000" in error_of(
+            ws, {"type": "dream", "target": 3, "steps": 20_000_001})
+        assert "runs x steps must be <= 100,000,000" in error_of(
+            ws, {"type": "dream", "target": 3, "runs": 64, "steps": 2_000_000})
+        assert "population must be <= 500" in error_of(
+            ws, {"type": "evolve", "target": 3, "population": 501})
+        assert "steps must be <= 1,000" in error_of(
+            ws, {"type": "evolve", "target": "all", "steps": 1001})
+
+
+def test_concurrent_searches_are_capped(client, app):
+    pages = [client.websocket_connect("/ws", headers=ORIGIN) for _ in range(3)]
+    try:
+        wss = [p.__enter__() for p in pages]
+        for ws in wss[:2]:
+            ws.send_text(json.dumps({"type": "dream", "target": 3, "steps": 20_000_000}))
+            receive_until(ws, lambda m: m["type"] == "frame")
+        assert "server is busy" in error_of(wss[2], {"type": "dream", "target": 3})
+        # a page's new search replaces its own: no slot needed
+        wss[0].send_text(json.dumps({"type": "dream", "target": 4, "steps": 20_000_000}))
+        receive_until(wss[0], lambda m: m["type"] == "started")
+    finally:
+        for p in pages:
+            p.__exit__(None, None, None)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_warns_on_every_interface_and_names_no_paths(monkeypatch, capsys, tmp_path,
+                                                          default_net):
+    import netdream.serve
+    from netdream.cli import main
+    calls = []
+    monkeypatch.setattr(netdream.serve, "serve", lambda models, **kw: calls.append((models, kw)))
+    model = tmp_path / "mine.npz"
+    default_net.save(model)
+    assert main(["serve", "--host", "0.0.0.0", "--port", str(free_port()),
+                 "--model", str(model)]) == 0
+    assert "warning: --host 0.0.0.0" in capsys.readouterr().err
+    models, kw = calls[0]
+    assert [name for name, _ in models] == ["default", "mine"] and kw["host"] == "0.0.0.0"
+
+
+def test_cli_without_the_serve_extra_is_one_line(monkeypatch, capsys):
+    from netdream.cli import main
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn -> ImportError
+    assert main(["serve", "--port", str(free_port())]) == 1
+    err = capsys.readouterr().err
+    assert err == ("netdream serve: error: netdream serve needs the serve extra (uvicorn is "
+                   "missing): pip install \"netdream[serve]\"\n")
+
+
+def test_cli_busy_port_is_one_line(capsys):
+    from netdream.cli import main
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert main(["serve", "--port", str(s.getsockname()[1])]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("netdream serve: error: --host 127.0.0.1 --port") and \
+        err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- the browser
+
+@pytest.fixture
+def server():
+    """`netdream serve` on a free loopback port, in its own process."""
+    port = free_port()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "netdream", "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"netdream serve exited: {proc.stdout.read()}")
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.communicate(timeout=10)
+
+
+def wait_for(driver, script, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for: {script}")
+
+
+def draw_seven(driver):
+    from selenium.webdriver.common.action_chains import ActionChains
+    pad = driver.find_element("id", "draw")
+    size = pad.size["width"]
+    s = size / 280
+
+    def at(x, y):  # offsets from the canvas centre
+        return int((x - 140) * s), int((y - 140) * s)
+
+    chain = ActionChains(driver, duration=10)
+    chain.move_to_element_with_offset(pad, *at(60, 60)).click_and_hold()
+    pts = [(60 + 16 * i, 60) for i in range(1, 11)] + \
+          [(220 - 10 * i, 60 + 19 * i) for i in range(1, 11)]
+    prev = at(60, 60)
+    for p in pts:
+        cur = at(*p)
+        chain.move_by_offset(cur[0] - prev[0], cur[1] - prev[1])
+        prev = cur
+    chain.release().perform()
+
+
+def test_the_page_in_a_real_browser(server, browser, tmp_path):
+    driver = browser(1280, 800)
+    driver.get(server)
+    wait_for(driver, "return document.getElementById('status').dataset.state === 'open'")
+    draw_seven(driver)
+    digit = wait_for(driver, "const t = document.getElementById('pred-digit').textContent;"
+                             "return t !== '–' && t")
+    assert digit == "7", driver.execute_script("return document.getElementById('bars').innerText")
+    # a dream of 3: frames change and the confidence rises above 0.9
+    driver.find_element("css selector", "#classes button[data-k='3']").click()
+    driver.find_element("id", "run").click()
+    wait_for(driver, "return +document.getElementById('stage').dataset.frames >= 1")
+    first = driver.execute_script("return document.getElementById('dream-0').toDataURL()")
+    wait_for(driver, "return document.getElementById('dream-0').toDataURL() !== arguments[0]"
+             .replace("arguments[0]", json.dumps(first)), timeout=5)
+    wait_for(driver, "return +document.getElementById('dream-conf').dataset.value > 0.9",
+             timeout=5)
+    wait_for(driver, "return document.getElementById('dream-state').textContent === 'done'")
+    driver.save_screenshot(str(tmp_path / "laptop.png"))
+    # smoothness on, a longer dream, paused while it runs
+    driver.find_element("id", "smooth").click()
+    assert driver.execute_script("return document.getElementById('smooth').checked")
+    driver.execute_script("document.getElementById('steps').value = 10000000")
+    driver.find_element("id", "run").click()
+    wait_for(driver, "return !document.getElementById('pause').disabled && "
+                     "document.getElementById('dream-state').textContent === 'running'")
+    driver.find_element("id", "pause").click()
+    wait_for(driver, "return document.getElementById('dream-state').textContent === 'paused'")
+    assert driver.find_element("id", "pause").text == "Resume"
+    assert not driver.find_element("id", "error").is_displayed()
+    driver.save_screenshot(str(tmp_path / "laptop-paused.png"))
+    driver.find_element("id", "reset").click()
+
+    phone = browser(390, 844, mobile=True)
+    phone.get(server)
+    wait_for(phone, "return document.getElementById('status').dataset.state === 'open'")
+    phone.find_element("id", "run").click()
+    wait_for(phone, "return document.getElementById('dream-state').textContent === 'done'")
+    width = phone.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+    phone.save_screenshot(str(tmp_path / "phone.png"))
+    print(f"screenshots in {tmp_path}")
+    for d in (driver, phone):  # no script errors, no content-security-policy refusals
+        severe = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+        assert not severe, severe
