@@ -107,13 +107,15 @@ def test_confidence_is_the_models_probability(default_net):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["seed", "default"])
-def test_every_digit_reaches_099(name, seed_net, default_net):
-    net = seed_net if name == "seed" else default_net
+@pytest.mark.parametrize("name, floor", [("seed", 0.99), ("mlp-standard", 0.99), ("mlp", 0.97)])
+def test_every_digit_reaches_099(name, floor, seed_net):
+    """Every digit is dreamt to 99% (the shipped model, adversarially trained
+    and underconfident, to 97%)."""
+    net = seed_net if name == "seed" else netdream.pretrained(name)
     for digit in range(10):
         r = netdream.hill_climb(net, digit, steps=20000, runs=2, regularizer=smoothness(1e-5), seed=digit,
                                 progress=False)
-        assert r.confidence.min() >= 0.99, (name, digit, r.confidence)
+        assert r.confidence.min() >= floor, (name, digit, r.confidence)
 
 
 def test_hidden_unit_target_raises_its_activation(default_net):

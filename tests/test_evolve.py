@@ -16,11 +16,11 @@ from netdream import regularizers
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["seed", "default"])
-def test_every_digit_fools_the_net_within_50_generations(name, seed_net, default_net):
+@pytest.mark.parametrize("name", ["seed", "mlp-standard"])
+def test_every_digit_fools_the_net_within_50_generations(name, seed_net):
     """Nguyen et al.: >= 99.99% confidence in under 50 generations with a
     population of 200, here for at least 9 of 10 seeds of every digit."""
-    net = seed_net if name == "seed" else default_net
+    net = seed_net if name == "seed" else netdream.pretrained(name)
     for digit in range(10):
         wins = 0
         for seed in range(10):
@@ -28,6 +28,16 @@ def test_every_digit_fools_the_net_within_50_generations(name, seed_net, default
                                 seed=seed, progress=False)
             wins += r.confidence[0] >= 0.9999
         assert wins >= 9, (name, digit, wins)
+
+
+@pytest.mark.slow
+def test_the_adversarially_trained_default_is_fooled_later(default_net):
+    """The shipped model resists: 99% in 300 generations for every digit
+    (99.99% for most; see its model card)."""
+    for digit in range(10):
+        r = netdream.evolve(default_net, digit, population=200, steps=300, stop_at=0.99,
+                            seed=digit, progress=False)
+        assert r.confidence[0] >= 0.99, (digit, r.confidence)
 
 
 def test_map_elites_fills_every_class(seed_net):

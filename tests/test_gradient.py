@@ -60,12 +60,14 @@ def test_gradient_batch_and_targets(seed_net, mnist_test):
 
 @pytest.mark.parametrize("normalize", [True, False])
 def test_gradient_ascent_reaches_the_class(default_net, normalize):
-    r = netdream.gradient_ascent(default_net, 5, steps=300, runs=2, start="noise",
+    # (the shipped model is adversarially trained and underconfident: more
+    # steps than a standard model needs, and 98% rather than 99%)
+    r = netdream.gradient_ascent(default_net, 5, steps=1000, runs=2, start="noise",
                                  step_size=0.1 if normalize else 0.05, normalize=normalize,
-                                 record_every=100, progress=False)
-    assert r.confidence.min() > 0.99
+                                 record_every=250, progress=False)
+    assert r.confidence.min() > 0.98
     assert r.images.min() >= 0 and r.images.max() <= 1
-    assert r.trajectory.images.shape == (2, 4, 28, 28)
+    assert r.trajectory.images.shape == (2, 5, 28, 28)
     assert np.all(np.diff(r.trajectory.scores, axis=1) > -1e-6)
 
 

@@ -58,7 +58,7 @@ def test_prior_keeps_evolved_images_natural(default_net, fitted):
 
 
 def test_prior_in_hill_climbing(default_net, fitted):
-    r = netdream.hill_climb(default_net, 7, steps=5000, regularizer=fitted.scaled(0.05),
+    r = netdream.hill_climb(default_net, 7, steps=20000, regularizer=fitted.scaled(0.05),
                             progress=False)
     assert r.confidence[0] > 0.9
 

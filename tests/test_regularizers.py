@@ -28,6 +28,7 @@ def _left_ink_delta(img, row, col, new, params):
 
 
 REGS = [regularizers.smoothness(1.0), regularizers.total_variation(1.0), regularizers.l2(1.0),
+        regularizers.l1(1.0),
         regularizers.custom(_left_ink, _left_ink_delta, params=[2.0])]
 
 

@@ -251,13 +251,14 @@ def test_dream_in_slow_motion(client):
         assert frames[-1]["rate"] < 15_000
 
 
-def test_dream_of_a_hidden_unit(client):
+def test_dream_of_a_hidden_unit(client, default_net):
+    units = default_net.weights[0].shape[0]
     with client.websocket_connect("/ws", headers=ORIGIN) as ws:
         ws.send_text(json.dumps({"type": "dream", "target": {"hidden": [0, 5]}, "steps": 20_000}))
         m, _ = receive_until(ws, is_state("done", "failed"))
         assert m["state"] == "done"
-        assert "hidden unit must be <= 255" in error_of(
-            ws, {"type": "dream", "target": {"hidden": [0, 256]}})
+        assert f"hidden unit must be <= {units - 1}" in error_of(
+            ws, {"type": "dream", "target": {"hidden": [0, units]}})
 
 
 def test_pause_resume_stop(client, app):

@@ -149,6 +149,18 @@ def l2_delta(img, pr, pc, new, params):
     return new * new - old * old
 
 
+# ----------------------------------------------------------------------- L1
+@numba.njit(cache=True)
+def l1_value(img, params):
+    """Sum of absolute pixel values (ink costs, in proportion)."""
+    return np.sum(np.abs(img))
+
+
+@numba.njit(cache=True)
+def l1_delta(img, pr, pc, new, params):
+    return abs(new) - abs(img[pr, pc])
+
+
 # ------------------------------------------------------------- C wrappers
 def make_cfuncs(value, delta, n_params):
     """C-callable wrappers of a pair of njit kernels ``value(img2d, params)``

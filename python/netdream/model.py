@@ -398,8 +398,8 @@ class Network:
     @classmethod
     def pretrained(cls, name: str = "mlp") -> "Network":
         """A model shipped inside the package: ``"mlp"`` (the default
-        784-256-10 MLP) or ``"cnn"`` (a small convolutional network); see
-        their model cards in ``netdream/data``."""
+        784-384-10 MLP), ``"mlp-standard"`` or ``"cnn"``; see
+        :func:`netdream.pretrained` and the model cards in ``netdream/data``."""
         return pretrained(name)
 
     # ----------------------------------------------------------------- Jupyter
@@ -541,14 +541,18 @@ def load(path) -> Network:
     return load_model(path)
 
 
-_PRETRAINED = {"mlp": "default.npz", "default": "default.npz", "cnn": "cnn.npz"}
+_PRETRAINED = {"mlp": "default.npz", "default": "default.npz", "mlp-standard": "standard.npz",
+               "cnn": "cnn.npz"}
 
 
 def pretrained(name: str = "mlp") -> Network:
-    """A model shipped inside the package: ``"mlp"`` (the default MLP) or
-    ``"cnn"`` (a small convolutional network)."""
+    """A model shipped inside the package: ``"mlp"`` (the default MLP,
+    adversarially trained: its dreams look like digits), ``"mlp-standard"``
+    (the earlier default, trained on clean digits only: dreams like worms,
+    fooled in a few dozen generations) or ``"cnn"`` (a small convolutional
+    network). Their model cards are in ``netdream/data``."""
     if not isinstance(name, str) or name not in _PRETRAINED:
-        raise ValueError(f"name must be one of 'mlp', 'cnn', got {name!r}")
+        raise ValueError(f"name must be one of 'mlp', 'mlp-standard', 'cnn', got {name!r}")
     ref = resources.files("netdream") / "data" / _PRETRAINED[name]
     if not ref.is_file():
         raise FileNotFoundError(f"the pretrained model {name!r} is not in this installation")

@@ -332,8 +332,9 @@ _TORCH_HINT = "training a convolutional network needs PyTorch: pip install netdr
 def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epochs=20,
               batch_size=64, learning_rate=2e-3, weight_decay=1e-4, dropout=0.25,
               max_shift=2, max_rotation=10.0, seed=0, threads=1, progress=True,
-              validation=None, class_names=None):
-    """Train a small convolutional network with PyTorch.
+              validation=None, class_names=None, adversarial=0.0, adversarial_steps=7):
+    """Train a small convolutional network (or, with ``channels=()``, a
+    dense one) with PyTorch.
 
     The architecture: for each entry of ``channels`` a ``kernel`` x
     ``kernel`` convolution (padding "same", relu) and a 2x2 max-pool; a
@@ -348,6 +349,18 @@ def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epoch
 
     Every random choice derives from ``seed``; PyTorch runs on ``threads``
     threads (the same seed and thread count give the same weights).
+
+    ``adversarial``: an L2 radius (in [0, 1] pixel units; 0: off). Half of
+    every batch is then replaced by adversarial examples: each image moved
+    within that radius (and within [0, 1]) by ``adversarial_steps`` steps of
+    projected gradient ascent on the loss (Madry et al. 2018). Such robust
+    models have "perceptually aligned" input gradients (Santurkar et al.
+    2019): what they dream looks like the class. The shipped default MLP
+    is trained this way (see its model card).
+
+    ``channels=()``: no convolution; the network is then a dense
+    :class:`~netdream.MLP` (``dense`` hidden units, ``max_rotation`` and
+    ``max_shift`` still apply).
 
     ``images``: ``(N, H, W)`` or ``(N, C, H, W)``, uint8 or float [0, 1],
     ink high; ``labels`` 0..K-1. ``validation``: optional ``(images,
@@ -381,8 +394,11 @@ def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epoch
         raise ValueError(f"labels must be {len(x)} integers, got shape {y.shape} dtype {y.dtype}")
     if y.min() < 0:
         raise ValueError(f"labels must be >= 0, got {y.min()}")
-    channels = _check_hidden(channels)
+    channels = _check_hidden(channels) if channels else ()
     dense = _check_hidden(dense) if dense else ()
+    adversarial = _check_float(adversarial, "adversarial", positive=False)
+    adversarial_steps = check_int(adversarial_steps, "adversarial_steps", minimum=1)
+
     kernel = check_int(kernel, "kernel", minimum=1)
     epochs = check_int(epochs, "epochs", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -399,6 +415,8 @@ def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epoch
     if n_classes < 2:
         raise ValueError("labels must hold at least two classes (0 and 1)")
     c, h, w = x.shape[1:]
+    if not channels and c != 1:
+        raise ValueError("channels=() (a dense network) takes greyscale images (N, H, W)")
     side = (h, w)
     for _ in channels:
         side = (side[0] // 2, side[1] // 2)
@@ -446,6 +464,12 @@ def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epoch
             for lo in range(0, len(x), batch_size):
                 idx = order[lo:lo + batch_size]
                 xb = _affine(data[idx], max_rotation, max_shift, gen, torch, F)
+                if adversarial > 0:
+                    half = len(idx) // 2
+                    model.eval()  # dropout off while attacking
+                    xb = torch.cat([xb[:half], _pgd_l2(model, xb[half:], target[idx[half:]],
+                                                       adversarial, adversarial_steps, torch, F)])
+                    model.train()
                 loss = F.cross_entropy(model(xb), target[idx])
                 opt.zero_grad()
                 loss.backward()
@@ -470,12 +494,35 @@ def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epoch
         bar.close()
         torch.set_num_threads(old_threads)
 
+    training = {
+        "framework": f"PyTorch {torch.__version__}", "n_images": int(len(x)),
+        "optimizer": "AdamW, cosine step-size decay", "epochs": epochs,
+        "epochs_completed": done, "interrupted": interrupted, "batch_size": batch_size,
+        "learning_rate": learning_rate, "weight_decay": weight_decay, "dropout": dropout,
+        "augmentation": (f"each epoch: every image once, rotated by at most {max_rotation:g} "
+                         f"degrees and shifted by at most {max_shift} pixels"),
+        **({"adversarial": f"half of each batch: L2 PGD, radius {adversarial:g}, "
+                           f"{adversarial_steps} steps"} if adversarial > 0 else {}),
+        "seed": seed, "threads": threads,
+        "final_loss": history["loss"][-1] if history["loss"] else None,
+        **({"validation_accuracy": history["validation_accuracy"]} if validation else {}),
+    }
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    if not channels:
+        from .model import MLP
+        sizes = "-".join(map(str, [h * w, *dense, n_classes]))
+        return MLP([lin.weight.detach().double().numpy() for lin in linears],
+                   [lin.bias.detach().double().numpy() for lin in linears], hidden="relu",
+                   image_shape=(h, w), class_names=class_names,
+                   metadata={"name": f"MLP {sizes}" + (" (adversarially trained)"
+                                                        if adversarial > 0 else ""),
+                             "architecture": f"dense {sizes}, relu, softmax",
+                             "training": training})
     layers, convs = [], [m for m in model if isinstance(m, nn.Conv2d)]
     for conv in convs:
         layers += [Conv2D(conv.weight.detach().double().numpy(), conv.bias.detach().double().numpy(),
                           padding="same", activation="relu"), MaxPool2D(2)]
     layers.append(Flatten())
-    linears = [m for m in model if isinstance(m, nn.Linear)]
     for k, lin in enumerate(linears):
         layers.append(Dense(lin.weight.detach().double().numpy(), lin.bias.detach().double().numpy(),
                             "softmax" if k == len(linears) - 1 else "relu"))
@@ -484,18 +531,27 @@ def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epoch
     net = Network(layers, image_shape=(c, h, w), class_names=class_names, metadata={
         "name": f"CNN {'-'.join(map(str, channels))}-{'-'.join(map(str, dense))}",
         "architecture": arch,
-        "training": {
-            "framework": f"PyTorch {torch.__version__}", "n_images": int(len(x)),
-            "optimizer": "AdamW, cosine step-size decay", "epochs": epochs,
-            "epochs_completed": done, "interrupted": interrupted, "batch_size": batch_size,
-            "learning_rate": learning_rate, "weight_decay": weight_decay, "dropout": dropout,
-            "augmentation": (f"each epoch: every image once, rotated by at most {max_rotation:g} "
-                             f"degrees and shifted by at most {max_shift} pixels"),
-            "seed": seed, "threads": threads,
-            "final_loss": history["loss"][-1] if history["loss"] else None,
-            **({"validation_accuracy": history["validation_accuracy"]} if validation else {}),
-        }})
+        "training": training})
     return net
+
+
+def _pgd_l2(model, x, y, radius, steps, torch, F):
+    """``x`` moved within an L2 ball of ``radius`` (and within [0, 1]) to
+    raise the loss: projected normalised-gradient ascent, step 2.5 radius /
+    steps (Madry et al. 2018)."""
+    step = 2.5 * radius / steps
+    delta = torch.zeros_like(x)
+    dims = tuple(range(1, x.ndim))
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        loss = F.cross_entropy(model(x + delta), y)
+        (grad,) = torch.autograd.grad(loss, delta)
+        norm = grad.pow(2).sum(dims, keepdim=True).sqrt()
+        delta = delta.detach() + step * grad / (norm + 1e-12)
+        norm = delta.pow(2).sum(dims, keepdim=True).sqrt()
+        delta = delta * torch.clamp(radius / (norm + 1e-12), max=1.0)
+        delta = torch.clamp(x + delta, 0, 1) - x
+    return (x + delta).detach()
 
 
 def _affine(x, max_rotation, max_shift, gen, torch, F):

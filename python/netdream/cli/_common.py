@@ -19,16 +19,16 @@ class CommandError(Exception):
 
 def load_model(path):
     """The model at ``path`` (netdream .npz or the seed's net.js), a shipped
-    model by name ("mlp", "cnn"), or the shipped default; errors in CLI
+    model by name ("mlp", "mlp-standard", "cnn"), or the shipped default; errors in CLI
     terms."""
     from ..model import load, pretrained
     if path is None:
         return pretrained("mlp")
     if not os.path.exists(path):
-        if path in ("mlp", "cnn"):
+        if path in ("mlp", "mlp-standard", "cnn"):
             return pretrained(path)
         raise CommandError(f"--model: no model file at {path} (the shipped models are named "
-                           "'mlp' and 'cnn')")
+                           "'mlp', 'mlp-standard' and 'cnn')")
     return load(path)
 
 
@@ -114,3 +114,13 @@ positive_int = _number(int, "a whole number", 1, None, "positive_int")
 nonneg_int = _number(int, "a whole number", 0, None, "nonneg_int")
 unit_float = _number(float, "a number", 0.0, 1.0, "unit_float")
 port_number = _number(int, "a port number", 1, 65535, "port_number")
+
+
+def _finite(text: str) -> float:
+    v = float(text)
+    if not np.isfinite(v):
+        raise ValueError(text)
+    return v
+
+
+nonneg_float = _number(_finite, "a finite number", 0.0, None, "nonneg_float")

@@ -9,13 +9,28 @@ import sys
 import numpy as np
 
 from ._common import (CommandError, add_model, add_progress, add_threads, check_output,
-                      load_model, nonneg_int, percent, positive_int)
+                      load_model, nonneg_float, nonneg_int, percent, positive_int)
 from .cluster import add_cluster, connect, wants_cluster
 
 
 def _smoothness(weight):
     from ..regularizers import smoothness
     return smoothness(weight) if weight else None
+
+
+def _dream_regularizer(args):
+    """The dream's regulariser (by default regularizers.default(): total
+    variation 1e-3 + the cost on ink 1e-3), or none with --raw."""
+    from ..regularizers import l1, total_variation
+    if args.raw:
+        return None
+    seed = args.recipe == "seed"  # the published demo: smoothness 1e-5 only
+    tv = (0.0 if seed else 1e-3) if args.tv is None else args.tv
+    ink = (0.0 if seed else 1e-3) if args.ink is None else args.ink
+    smooth = (1e-5 if seed else 0.0) if args.smoothness is None else args.smoothness
+    terms = [r for r in (total_variation(tv) if tv else None, l1(ink) if ink else None,
+                         _smoothness(smooth)) if r]
+    return sum(terms[1:], terms[0]) if terms else None
 
 
 def _start(args, digit_name="DIGIT", inner=False):
@@ -71,7 +86,7 @@ def cmd_dream(args) -> int:
     net = _start(args, inner=True)
     every = max(1, args.steps // args.frames) if args.gif else 0
     kwargs = dict(steps=args.steps, objective=args.objective,
-                  regularizer=_smoothness(args.smoothness), recipe=args.recipe, seed=args.seed,
+                  regularizer=_dream_regularizer(args), recipe=args.recipe, seed=args.seed,
                   step_size=args.step_size, start=args.start)
     shown = min(args.runs, args.show)
     if wants_cluster(args):
@@ -114,7 +129,7 @@ def cmd_dream(args) -> int:
         # Run 0 again, recording: its random stream does not depend on the
         # number of runs, so this is exactly the first dream of the grid.
         rec = hill_climb(net, args.digit, runs=1, steps=args.steps, objective=args.objective,
-                         regularizer=_smoothness(args.smoothness), recipe=args.recipe,
+                         regularizer=_dream_regularizer(args), recipe=args.recipe,
                          seed=args.seed, threads=args.threads, step_size=args.step_size,
                          start=args.start, record_every=every, progress=False)
         _save_trajectory_gif(net, rec, args.digit, args.gif, args.scale * 2, "step")
@@ -276,15 +291,27 @@ def cmd_morph(args) -> int:
 def add_commands(sub) -> None:
     p = sub.add_parser("dream", help="what the network thinks a digit looks like",
                        description="Hill climbing from a blank image: one pixel at a time, "
-                                   "keeping changes that raise the digit's probability.")
+                                   "keeping changes that raise the digit's probability, less a "
+                                   "cost on ink and on its edges (--raw: no cost).")
     p.add_argument("digit", metavar="DIGIT", help="the class to dream of (number or name), or "
                    "hidden:LAYER:UNIT / channel:LAYER:C for a hidden unit or a CNN's channel")
     add_model(p)
     p.add_argument("--runs", type=positive_int, default=16, help="independent dreams (default: 16)")
     p.add_argument("--steps", type=nonneg_int, default=20000,
                    help="candidates per dream (default: 20000)")
-    p.add_argument("--smoothness", type=float, default=1e-5,
-                   help="weight of the seed's smoothness prior (default: 1e-5; 0 turns it off)")
+    # the defaults of --tv and --ink are regularizers.default()
+    p.add_argument("--tv", type=nonneg_float, default=None,
+                   help="weight of the total variation, a cost on the edges of ink (default: "
+                        "1e-3; 0 turns it off)")
+    p.add_argument("--ink", type=nonneg_float, default=None,
+                   help="weight of the cost on ink, which clears the speckle the network does "
+                        "not need (default: 1e-3; 0 turns it off)")
+    p.add_argument("--smoothness", type=nonneg_float, default=None,
+                   help="weight of the seed's smoothness prior (default: 0, off; 1e-5 with "
+                        "--recipe seed, which turns --tv and --ink off)")
+    p.add_argument("--raw", action="store_true",
+                   help="the raw search, no regulariser: the network's unfiltered preference, "
+                        "speckle and all (the default keeps the strokes it needs)")
     p.add_argument("--objective", default="logprob", choices=["logprob", "prob", "margin", "logit"],
                    help="what to raise (default: logprob; prob is the seed's 1 - p)")
     p.add_argument("--recipe", choices=["seed"], help="reproduce the published demo exactly")

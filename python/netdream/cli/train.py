@@ -48,6 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(up to 10 degrees) and shift")
     parser.add_argument("--max-shift", type=int, default=2, metavar="PX",
                         help="largest shift in pixels along x and y (default: 2)")
+    parser.add_argument("--adversarial", type=float, default=0.0, metavar="EPS",
+                        help="adversarial training (PyTorch, also for mlp): half of each batch "
+                             "moved within an L2 radius EPS to raise the loss; robust models "
+                             "dream recognisable digits (default: 0, off; the shipped mlp: 1.75)")
+    parser.add_argument("--adversarial-steps", type=int, default=7, metavar="K",
+                        help="gradient steps per adversarial example (default: 7)")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="PyTorch training: dropout before each dense layer (default: 0.25 "
+                             "for cnn, 0 for mlp)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--threads", type=int, default=1,
                         help="cnn: PyTorch threads (default: 1; the same seed and thread count "
@@ -68,18 +77,21 @@ def cmd_train(args) -> int:
     from ..train import _INSTALL_HINT, _TORCH_HINT, train, train_cnn
 
     cnn = args.arch == "cnn"
+    use_torch = cnn or args.adversarial > 0
+    if args.dropout is None:
+        args.dropout = 0.25 if cnn else 0.0
     defaults = dict(hidden=[64] if cnn else [256], epochs=40 if cnn else 30,
                     batch_size=64 if cnn else 128, learning_rate=2e-3 if cnn else 1e-3)
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     try:
-        if cnn:
+        if use_torch:
             import torch as framework
         else:
             import sklearn as framework
     except ImportError:
-        print(f"netdream train: {_TORCH_HINT if cnn else _INSTALL_HINT}", file=sys.stderr)
+        print(f"netdream train: {_TORCH_HINT if use_torch else _INSTALL_HINT}", file=sys.stderr)
         return 1
     import netdream
 
@@ -113,13 +125,18 @@ def cmd_train(args) -> int:
           f"{args.data})", file=sys.stderr)
     start = time.perf_counter()
     try:
-        if cnn:
-            net = train_cnn(images, labels, channels=tuple(args.channels), dense=tuple(args.hidden),
+        if use_torch:
+            if not cnn and args.activation != "relu":
+                raise ValueError("--adversarial trains relu MLPs (drop --activation)")
+            net = train_cnn(images, labels, channels=tuple(args.channels) if cnn else (),
+                            dense=tuple(args.hidden),
                             epochs=args.epochs, batch_size=args.batch_size,
                             learning_rate=args.learning_rate, weight_decay=args.alpha,
+                            dropout=args.dropout,
                             max_shift=args.max_shift, max_rotation=10.0 if args.augment else 0.0,
                             seed=args.seed, threads=args.threads, progress=not args.no_progress,
-                            class_names=names)
+                            class_names=names, adversarial=args.adversarial,
+                            adversarial_steps=args.adversarial_steps)
         else:
             net = train(images, labels, hidden=tuple(args.hidden), activation=args.activation,
                         epochs=args.epochs, batch_size=args.batch_size,
@@ -148,7 +165,7 @@ def cmd_train(args) -> int:
         net.metadata["name"] = net.metadata["name"].replace("MNIST ", "")
     net.metadata["command"] = _command(args)
     net.metadata["versions"] = {"netdream": netdream.__version__,
-                                ("torch" if cnn else "scikit-learn"): framework.__version__,
+                                ("torch" if use_torch else "scikit-learn"): framework.__version__,
                                 "numpy": np.__version__}
     if args.storage_dtype != "float32":
         net.metadata["storage_dtype"] = args.storage_dtype
@@ -178,8 +195,12 @@ def _command(args) -> str:
     """The command line that reproduces this run, every option explicit."""
     parts = ["netdream", "train", "--data", str(args.data), "-o", str(args.output),
              "--hidden", *map(str, args.hidden),
-             *(["--channels", *map(str, args.channels), "--threads", str(args.threads)]
-               if args.arch == "cnn" else ["--activation", args.activation]),
+             *(["--channels", *map(str, args.channels)] if args.arch == "cnn" else
+               ["--activation", args.activation]),
+             *(["--threads", str(args.threads), "--dropout", repr(args.dropout)]
+               if args.arch == "cnn" or args.adversarial > 0 else []),
+             *(["--adversarial", repr(args.adversarial), "--adversarial-steps",
+                str(args.adversarial_steps)] if args.adversarial > 0 else []),
              "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
              "--learning-rate", repr(args.learning_rate), "--alpha", repr(args.alpha),
              "--augment", str(args.augment), "--max-shift", str(args.max_shift),

@@ -49,7 +49,8 @@ def make_report(net, images, labels, *, path, train_images=None, train_labels=No
         on one half of ``images`` and scored on the other, both ways round
         (even and odd positions), so no image is scored by a fit that saw it.
     dreams : int, default 200
-        Hill-climbing runs per class (20,000 steps each, smoothness 1e-5);
+        Hill-climbing runs per class (20,000 steps each, the default dream
+        regulariser :func:`netdream.regularizers.default`);
         the page shows the first run and the average of all of them.
     seed : int, default 0
         Random seed of the dreams and the fooling images. Class ``k``'s

@@ -12,13 +12,13 @@ from ..evaluation import EvaluationResult, evaluate
 from ..evolve import evolve
 from ..inside import Misclassified, ReceptiveFields, misclassified, receptive_fields
 from ..pca import Eigendigits, PCAClassifier, eigendigits
-from ..regularizers import smoothness
+from ..regularizers import default as default_regularizer
 from ..results import SearchResult
 
 __all__ = ["ReportData", "compute"]
 
 _STEPS = 20000         # hill-climbing steps per dream (the CLI's default)
-_SMOOTHNESS = 1e-5     # the seed's smoothness prior for the dreams
+
 _GENERATIONS = 300     # fooling images: generations at most
 _STOP_AT = 0.9999      # ... stopping once every class reaches this confidence
 _N_FIELDS = 20         # receptive fields shown
@@ -93,7 +93,7 @@ def _dreams(r, threads, bar) -> None:
     for c in range(k):
         bar.note(f"dreams {c + 1}/{k}")
         res = hill_climb(r.net, c, steps=_STEPS, runs=r.dreams,
-                         regularizer=smoothness(_SMOOTHNESS), seed=r.seed, threads=threads,
+                         regularizer=default_regularizer(), seed=r.seed, threads=threads,
                          progress=False)
         first.append(res.images[0])
         conf_first.append(res.confidence[0])
