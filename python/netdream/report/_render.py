@@ -361,7 +361,7 @@ def _dream_section(r, percent) -> str:
     noun = _noun(r)
     caption = (f"What the network thinks each {noun} looks like: starting from a blank image, "
                f"one pixel at a time is nudged, keeping only changes that make the {noun} more "
-               f"likely ({_STEPS:,} tries, with a gentle preference for smooth images). Under "
+               f"likely ({_STEPS:,} tries, less a small cost on ink and on its edges). Under "
                "each: the network's confidence.")
     return _section("dreams", "Dreams", caption,
                     _tiles(np.clip(r.dream_images, 0, 1), "gray", caps, alts))
