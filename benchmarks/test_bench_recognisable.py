@@ -28,7 +28,7 @@ STEPS = 20_000
 SETTINGS = {
     "raw": dict(),
     "smoothness 1e-5 (earlier default)": dict(regularizer=R.smoothness(1e-5)),
-    "default (total variation 1e-3 + l1 1e-3)": dict(regularizer=R.default()),
+    "default (total variation 3e-4 + l1 3e-4)": dict(regularizer=R.default()),
     "default, noise start": dict(regularizer=R.default(), start="noise"),
 }
 

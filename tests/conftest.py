@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import warnings
 from pathlib import Path
 
@@ -71,7 +72,11 @@ def browser():
                 "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}})
         else:
             opts.add_argument(f"--window-size={width},{height}")
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+        # the browser is not ours to instrument: without the sanitizer
+        # runtimes that the ASan job preloads into every process
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS",
+                                                                  "UBSAN_OPTIONS")}
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER), env=env), options=opts)
         drivers.append(driver)
         if not mobile:  # the page itself, not the window, is width x height
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {

@@ -226,6 +226,35 @@ def test_cli_float16_storage_scores_what_is_stored(tmp_path, capsys):
     assert net.metadata["test_accuracy"]["correct"] == netdream.evaluate(net, x[:50], y[:50]).correct
 
 
+def test_cli_calibrate_and_adversarial(tmp_path, capsys):
+    """--calibrate fits a temperature on held-out images and divides the
+    logits by it; --adversarial trains the MLP with PyTorch."""
+    x, y = bars(300)
+    for name, arr in [("train10k-images-idx3-ubyte.gz", x), ("train10k-labels-idx1-ubyte.gz", y),
+                      ("t10k-images-idx3-ubyte.gz", x[:50]), ("t10k-labels-idx1-ubyte.gz", y[:50])]:
+        write_idx(tmp_path / name, arr)
+    out = tmp_path / "m.npz"
+    args = _parse(["--data", str(tmp_path), "-o", str(out), "--hidden", "8", "--epochs", "2",
+                   "--augment", "0", "--calibrate", "0.2", "--no-progress"])
+    assert cmd_train(args) == 0
+    err = capsys.readouterr().err
+    net = MLP.load(out)
+    t = net.metadata["temperature"]
+    assert f"temperature {t:g}" in err and "the other 60" in err
+    assert "--calibrate 0.2" in net.metadata["command"]
+    assert net.metadata["calibration"].startswith(f"logits divided by T = {t:g}")
+    args = _parse(["--data", str(tmp_path), "-o", str(out), "--calibrate", "0.7", "--no-progress"])
+    assert cmd_train(args) == 2
+    assert "--calibrate must lie in (0, 0.5)" in capsys.readouterr().err
+    pytest.importorskip("torch", reason="--adversarial trains with PyTorch")
+    args = _parse(["--data", str(tmp_path), "-o", str(out), "--hidden", "8", "--epochs", "1",
+                   "--adversarial", "1.0", "--no-progress"])
+    assert cmd_train(args) == 0
+    net = MLP.load(out)
+    assert "L2 PGD, radius 1" in net.metadata["training"]["adversarial"]
+    assert "--adversarial 1.0" in net.metadata["command"]
+
+
 def test_cli_missing_data_is_an_error_not_a_crash(tmp_path, capsys):
     args = _parse(["--data", str(tmp_path), "-o", str(tmp_path / "m.npz"), "--no-progress"])
     assert cmd_train(args) == 1

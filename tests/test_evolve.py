@@ -32,12 +32,12 @@ def test_every_digit_fools_the_net_within_50_generations(name, seed_net):
 
 @pytest.mark.slow
 def test_the_adversarially_trained_default_is_fooled_later(default_net):
-    """The shipped model resists: 99% in 300 generations for every digit
-    (99.99% for most; see its model card)."""
+    """The shipped model resists, but not for long: 99.99% for every digit
+    within 300 generations (the 9 needs about 100; see its model card)."""
     for digit in range(10):
-        r = netdream.evolve(default_net, digit, population=200, steps=300, stop_at=0.99,
+        r = netdream.evolve(default_net, digit, population=200, steps=300, stop_at=0.9999,
                             seed=digit, progress=False)
-        assert r.confidence[0] >= 0.99, (digit, r.confidence)
+        assert r.confidence[0] >= 0.9999, (digit, r.confidence)
 
 
 def test_map_elites_fills_every_class(seed_net):

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+import netdream
 from netdream import Encoding
 from netdream.importers import from_keras as mlp_from_keras
 from netdream.importers import from_onnx as mlp_from_onnx
@@ -337,12 +338,14 @@ def test_keras_refuses_what_it_cannot_represent(keras):
         with pytest.raises(ValueError, match=match):
             mlp_from_keras(model)
 
-    refused([L.Reshape((28, 28, 1)), L.Conv2D(4, 3, name="conv"), L.Flatten(), L.Dense(10)],
-            r"layer 0 '.*' \(Reshape\) reshapes to \(28, 28, 1\)")
-    model = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(4, 3, name="conv"),
-                              L.Flatten(), L.Dense(10)])
-    with pytest.raises(ValueError, match=r"layer 0 'conv' \(Conv2D\) is not supported"):
-        mlp_from_keras(model)
+    # a convolutional model is a Network (a first Reshape adding the channel
+    # axis is read); a Reshape elsewhere is refused, naming it
+    cnn = mlp_from_keras(keras.Sequential([keras.Input((28, 28)), L.Reshape((28, 28, 1)),
+                                           L.Conv2D(4, 3, name="conv"), L.Flatten(),
+                                           L.Dense(10)]))
+    assert isinstance(cnn, netdream.Network) and not isinstance(cnn, netdream.MLP)
+    refused([L.Reshape((14, 56, 1)), L.Conv2D(4, 3, name="conv"), L.Flatten(), L.Dense(10)],
+            r"layer 0 '.*' \(Reshape\) reshapes to \(14, 56, 1\)")
     refused([L.Flatten(), L.Dense(8, activation="gelu", name="d"), L.Dense(3)],
             r"layer 1 'd' \(Dense\) has activation 'gelu', which netdream does not support")
     refused([L.Flatten(), L.Dense(8, activation=lambda z: 2 * z, name="d"), L.Dense(3)],
@@ -924,3 +927,40 @@ def test_keras_activation_matches_keras(keras, digits, name):
     else:
         layers = [L.Dense(16, activation=name), L.Dense(10)]
     _keras_check(keras, digits, keras.Sequential([keras.Input((784,)), *layers]))
+
+
+def test_keras_cnn_matches_on_mnist_and_colour(keras, digits):
+    """A Keras CNN (channels_last, TensorFlow's "same" with stride 2, batch
+    normalisation, pooling, the flatten order) computes what Keras computes."""
+    images, _ = digits
+    keras.utils.set_random_seed(2)
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)), L.Conv2D(8, 5, padding="same", activation="relu"),
+        L.MaxPooling2D(2), L.Conv2D(6, 4, strides=2, padding="same"), L.BatchNormalization(),
+        L.LeakyReLU(0.1), L.AveragePooling2D(2), L.Flatten(), L.Dropout(0.5),
+        L.Dense(16, activation="tanh"), L.Dense(10, activation="softmax")])
+    rng = np.random.default_rng(1)
+    bn = model.layers[3]
+    bn.moving_mean.assign(rng.normal(size=6).astype(np.float32))
+    bn.moving_variance.assign(rng.uniform(0.5, 2, size=6).astype(np.float32))
+    net = mlp_from_keras(model)
+    assert isinstance(net, netdream.Network) and net.image_shape == (28, 28)
+    assert net.metadata["output_added"] is False and net.leaky_slope == pytest.approx(0.1)
+    x = images[:, :, :, None].astype(np.float32) / 255
+    ref = _keras_out(model, x)
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    # colour, valid padding, logits
+    model = keras.Sequential([
+        keras.Input((12, 10, 3)), L.Conv2D(4, 3, activation="sigmoid"), L.MaxPooling2D(2),
+        L.Flatten(), L.Dense(5)])
+    net = mlp_from_keras(model)
+    assert net.metadata["output_added"] is True
+    colour = rng.random((7, 3, 12, 10))
+    logits = _keras_out(model, colour.transpose(0, 2, 3, 1).astype(np.float32))
+    np.testing.assert_allclose(net.predict_proba(colour), _softmax(logits.astype(np.float64)),
+                               rtol=0, atol=ATOL)
+    with pytest.raises(ValueError, match="dilation"):
+        mlp_from_keras(keras.Sequential([keras.Input((28, 28, 1)),
+                                         L.Conv2D(2, 3, dilation_rate=2), L.Flatten(),
+                                         L.Dense(10)]))

@@ -58,7 +58,7 @@ def test_l1_clears_ink_the_network_does_not_need(default_net):
     # the cost on ink halves the ink at least, and the dream stays the class
     assert ink.images.sum() < 0.5 * raw.images.sum()
     assert np.all(ink.confidence > 0.9)
-    assert repr(R.default()) == "total_variation(weight=0.001) + l1(weight=0.001)"
+    assert repr(R.default()) == "total_variation(weight=0.0003) + l1(weight=0.0003)"
 
 
 @needs_train
@@ -70,11 +70,14 @@ def test_default_dreams_of_the_shipped_model_are_recognised(default_net):
     confidence high; the raw search of the standard model is not."""
     x, y = mnist("train10k")
     panel = J.train_judges(x, y, seed=1)
+    shares = []
     for c in range(10):
-        r = netdream.hill_climb(default_net, c, runs=10, seed=11, progress=False,
+        r = netdream.hill_climb(default_net, c, runs=20, seed=11, progress=False,
                                 regularizer=R.default())
-        assert J.recognisability(panel, r.images, c) >= 0.8, c
-        assert np.median(r.confidence) >= 0.95, c
+        shares.append(J.recognisability(panel, r.images, c))
+        assert shares[-1] >= 0.7, (c, shares)
+        assert np.median(r.confidence) >= 0.99, c
+    assert np.mean(shares) >= 0.9, shares
     standard = netdream.pretrained("mlp-standard")
     worst = min(J.recognisability(panel, netdream.hill_climb(
         standard, c, runs=10, seed=11, progress=False).images, c) for c in range(10))

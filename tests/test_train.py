@@ -237,3 +237,26 @@ def test_adversarial_training_makes_a_robust_mlp():
     assert flipped(robust) < 0.7 * flipped(plain)  # measured: 0.31 against 0.59
     with pytest.raises(ValueError, match="adversarial"):
         train_cnn(x[:10], y[:10], adversarial=-1.0, **kw)
+
+
+def test_temperature_fit_and_scaling():
+    """with_temperature(net, t) divides the logits by t and keeps every
+    decision; fit_temperature then finds the fitted temperature divided by t."""
+    from netdream.train import fit_temperature, with_temperature
+    rng = np.random.default_rng(0)
+    x = rng.random((2000, 28, 28)) * 0.3
+    net = netdream.pretrained("mlp-standard")
+    # labels drawn from the model's own probabilities: it is calibrated on
+    # them by construction (T about 1)
+    p = np.asarray(net.predict_proba(x), dtype=np.float64)
+    y = np.array([rng.choice(10, p=q / q.sum()) for q in p])
+    t0 = fit_temperature(net, x, y)
+    assert 0.8 < t0 < 1.25
+    hot = with_temperature(net, 0.5)
+    np.testing.assert_allclose(hot.logits(x[:5]) * 0.5, net.logits(x[:5]), rtol=1e-5, atol=1e-5)
+    assert np.array_equal(hot.predict(x), net.predict(x)) and hot.metadata["temperature"] == 0.5
+    assert fit_temperature(hot, x, y) == pytest.approx(t0 / 0.5, abs=0.03)
+    with pytest.raises(ValueError, match="temperature"):
+        with_temperature(net, 0.0)
+    with pytest.raises(ValueError, match="labels"):
+        fit_temperature(net, x, y[:5])

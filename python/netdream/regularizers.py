@@ -264,18 +264,18 @@ def l1(weight: float = 1e-3) -> Regularizer:
     :func:`l2`, faint ink costs as much per unit as strong ink, so the pixels
     the network does not need fall back to background: the speckle a hill
     climb leaves where the objective is flat is gone, and the strokes stay.
-    ``l1(1e-3)`` is part of the default dream (see :func:`default`)."""
+    ``l1(3e-4)`` is part of the default dream (see :func:`default`)."""
     return Regularizer("l1", _kernels.l1_value, _kernels.l1_delta, weight)
 
 
 def default() -> Regularizer:
     """The regulariser of the default dream (``netdream dream``, the report):
-    ``total_variation(1e-3) + l1(1e-3)``: a cost on ink and on its edges,
+    ``total_variation(3e-4) + l1(3e-4)``: a cost on ink and on its edges,
     so what remains are the strokes the network needs, joined up. On the shipped model, dreams made with
     it are read as their class by independent networks (see
     :mod:`netdream.judges` and the model card). ``hill_climb`` itself runs
     the raw search unless given a regulariser."""
-    return total_variation(1e-3) + l1(1e-3)
+    return total_variation(3e-4) + l1(3e-4)
 
 
 def custom(value, delta, weight: float = 1.0, params=None, name: str = "custom") -> Regularizer:

@@ -535,6 +535,47 @@ def train_cnn(images, labels, *, channels=(16, 32), kernel=5, dense=(64,), epoch
     return net
 
 
+def fit_temperature(net, images, labels) -> float:
+    """The temperature T that minimises the cross-entropy of ``softmax(logits
+    / T)`` on ``(images, labels)`` -- held-out data, not the training set
+    (Guo et al. 2017). T < 1: the model is underconfident, as adversarially
+    trained models are; T > 1: overconfident. Searched on a grid of 0.01 from
+    0.05 to 5."""
+    z = np.asarray(net.logits(images), dtype=np.float64)
+    y = np.asarray(labels)
+    if y.shape != (len(z),) or y.dtype.kind not in "iu":
+        raise ValueError(f"labels must be {len(z)} integers, got shape {y.shape} dtype {y.dtype}")
+    best, best_t = np.inf, 1.0
+    for t in np.arange(0.05, 5.0001, 0.01):
+        a = z / t
+        a = a - a.max(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(np.exp(a).sum(axis=1)) - a[np.arange(len(y)), y]))
+        if loss < best:
+            best, best_t = loss, float(round(t, 2))
+    return best_t
+
+
+def with_temperature(net, temperature: float):
+    """``net`` with its logits divided by ``temperature`` (the last dense
+    layer's weights and bias scaled by 1 / T): the same decisions, its
+    confidences recalibrated (see :func:`fit_temperature`)."""
+    from .layers import Dense
+    from .model import MLP, Network
+    t = _check_float(temperature, "temperature", positive=True)
+    meta = dict(net.metadata)
+    meta["temperature"] = t
+    if isinstance(net, MLP):
+        return MLP(list(net.weights[:-1]) + [net.weights[-1] / t],
+                   list(net.biases[:-1]) + [net.biases[-1] / t], hidden=net.hidden,
+                   output=net.output, encoding=net.encoding, leaky_slope=net.leaky_slope,
+                   image_shape=net.image_shape, metadata=meta, class_names=net.class_names)
+    layers = list(net.layers)
+    last = layers[-1]
+    layers[-1] = Dense(last.weight / t, last.bias / t, last.activation)
+    return Network(layers, image_shape=net.image_shape, encoding=net.encoding,
+                   leaky_slope=net.leaky_slope, metadata=meta, class_names=net.class_names)
+
+
 def _pgd_l2(model, x, y, radius, steps, torch, F):
     """``x`` moved within an L2 ball of ``radius`` (and within [0, 1]) to
     raise the loss: projected normalised-gradient ascent, step 2.5 radius /

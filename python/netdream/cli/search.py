@@ -20,13 +20,13 @@ def _smoothness(weight):
 
 def _dream_regularizer(args):
     """The dream's regulariser (by default regularizers.default(): total
-    variation 1e-3 + the cost on ink 1e-3), or none with --raw."""
+    variation 3e-4 + the cost on ink 3e-4), or none with --raw."""
     from ..regularizers import l1, total_variation
     if args.raw:
         return None
     seed = args.recipe == "seed"  # the published demo: smoothness 1e-5 only
-    tv = (0.0 if seed else 1e-3) if args.tv is None else args.tv
-    ink = (0.0 if seed else 1e-3) if args.ink is None else args.ink
+    tv = (0.0 if seed else 3e-4) if args.tv is None else args.tv
+    ink = (0.0 if seed else 3e-4) if args.ink is None else args.ink
     smooth = (1e-5 if seed else 0.0) if args.smoothness is None else args.smoothness
     terms = [r for r in (total_variation(tv) if tv else None, l1(ink) if ink else None,
                          _smoothness(smooth)) if r]
@@ -302,10 +302,10 @@ def add_commands(sub) -> None:
     # the defaults of --tv and --ink are regularizers.default()
     p.add_argument("--tv", type=nonneg_float, default=None,
                    help="weight of the total variation, a cost on the edges of ink (default: "
-                        "1e-3; 0 turns it off)")
+                        "3e-4; 0 turns it off)")
     p.add_argument("--ink", type=nonneg_float, default=None,
                    help="weight of the cost on ink, which clears the speckle the network does "
-                        "not need (default: 1e-3; 0 turns it off)")
+                        "not need (default: 3e-4; 0 turns it off)")
     p.add_argument("--smoothness", type=nonneg_float, default=None,
                    help="weight of the seed's smoothness prior (default: 0, off; 1e-5 with "
                         "--recipe seed, which turns --tv and --ink off)")

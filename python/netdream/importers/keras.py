@@ -28,7 +28,9 @@ __all__ = ["from_keras", "LAYERS", "ACTIVATIONS"]
 
 def from_keras(model, *, encoding: Encoding | None = None, output: str | None = None) -> MLP:
     """A netdream :class:`MLP` computing the same function as a Keras 3
-    ``keras.Sequential`` model of dense layers.
+    ``keras.Sequential`` model of dense layers -- or, when the model holds
+    ``Conv2D`` or pooling layers, a :class:`~netdream.Network` (see
+    :mod:`netdream.importers.keras_cnn` for the layers read).
 
     Parameters
     ----------
@@ -69,6 +71,10 @@ def from_keras(model, *, encoding: Encoding | None = None, output: str | None = 
     if not model.built:
         raise ValueError("model is not built: give it an input shape (keras.Input((784,))) or "
                          "call it once before converting")
+    from . import keras_cnn
+    if keras_cnn.is_convolutional(model):
+        return keras_cnn.network_from_sequential(model, keras, encoding=encoding, output=output,
+                                                 to_numpy=_keras_numpy)
     steps, names = _sequential_steps(model, KerasContext(keras=keras))
     metadata = {"source": "keras.Sequential", "keras_version": str(keras.__version__),
                 "keras_backend": str(keras.backend.backend()), "layers": names}
