@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
+import netdream  # noqa: E402
 from netdream.serve import Limits, create_app  # noqa: E402
 from netdream.serve.app import LOOPBACK_HOSTS  # noqa: E402
 
@@ -535,3 +536,25 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path):
     for d in (driver, phone):  # no script errors, no content-security-policy refusals
         severe = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, severe
+
+
+def test_a_cnn_shows_its_filters_and_dreams_of_a_channel():
+    cnn = netdream.pretrained("cnn")
+    app = create_app([("cnn", cnn)], hosts=LOOPBACK_HOSTS + ("testserver",),
+                     limits=Limits(steps=200_000, runs=8, candidates=10_000_000, population=100,
+                                   generations=100, jobs=2), threads=1)
+    with TestClient(app) as c:
+        assert c.get("/api/info").json()["models"][0]["convolutional"] is True
+        d = c.get("/api/models/0/fields").json()
+        n = cnn.layers[0].weight.shape[0]
+        assert d["kind"] == "channel" and d["units"] == list(range(min(n, 20)))
+        assert all(u.startswith("data:image/png;base64,") for u in d["maps"])
+        with c.websocket_connect("/ws", headers=ORIGIN) as ws:
+            ws.send_text(json.dumps({"type": "dream", "target": {"channel": [0, 2]},
+                                     "steps": 5000}))
+            m, seen = receive_until(ws, is_state("done", "failed"))
+            assert m["state"] == "done", seen[-3:]
+            assert f"channel must be <= {n - 1}" in error_of(
+                ws, {"type": "dream", "target": {"channel": [0, n]}})
+            assert "not a convolution or pooling layer" in error_of(
+                ws, {"type": "dream", "target": {"channel": [len(cnn.layers) - 1, 0]}})

@@ -113,6 +113,7 @@ class ServerState:
                 "summary": (" - ".join(map(str, sizes)) + f" ({net.activations[0]})"
                             if sizes else f"{len(net.layers)} layers, convolutional"),
                 "hidden": list(sizes[1:-1]) if sizes else [],
+                "convolutional": sizes is None,
             })
         return {"models": models, "limits": self.limits.as_dict(),
                 "data": self.data is not None}
@@ -172,11 +173,19 @@ class ServerState:
         net = self.model(index)
 
         def compute():
+            from ..layers import Conv2D
+            if isinstance(net.layers[0], Conv2D):  # a CNN: its first convolution's filters
+                w = np.asarray(net.layers[0].weight, dtype=np.float64)
+                if w.shape[1] != 1:
+                    raise RequestError("filters are drawn for greyscale networks only")
+                c = np.arange(min(w.shape[0], _MAX_FIELDS))
+                return {"kind": "channel", "layer": 0, "units": [int(u) for u in c],
+                        "maps": _png_urls(w[c, 0], "diverging")}
             if not hasattr(net, "weights") or len(net.weights) < 2:
                 raise RequestError("receptive fields need a dense network with a hidden layer")
             rf = receptive_fields(net, 0)
             units = rf.most_focused(_MAX_FIELDS)
-            return {"layer": 0, "units": [int(u) for u in units],
+            return {"kind": "hidden", "layer": 0, "units": [int(u) for u in units],
                     "focus": [round(float(rf.focus[u]), 3) for u in units],
                     "maps": _png_urls(rf.images[units], "diverging")}
         return self.cached(("fields", index), compute)

@@ -76,9 +76,24 @@ def _checked(fn, *args, **kwargs):
 
 
 def parse_target(net, value, *, allow_all=False):
-    """A class index, {"hidden": [layer, unit]} or, with ``allow_all``, "all"."""
+    """A class index, {"hidden": [layer, unit]}, {"channel": [layer, c]} (a
+    convolutional network's conv or pool layer) or, with ``allow_all``, "all"."""
     if allow_all and isinstance(value, str) and value == "all":
         return "all"
+    if isinstance(value, dict) and set(value) == {"channel"}:
+        from ..layers import AvgPool2D, Conv2D, MaxPool2D
+        pair = value["channel"]
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise RequestError(f"target.channel must be [layer, channel], got {pair!r}")
+        layers = getattr(net, "layers", [])
+        if not any(isinstance(l, Conv2D) for l in layers):
+            raise RequestError("channel dreams need a convolutional network")
+        layer = _checked(check_int, pair[0], "layer", 0, len(layers) - 1)
+        if not isinstance(layers[layer], (Conv2D, MaxPool2D, AvgPool2D)):
+            raise RequestError(f"layer {layer} is not a convolution or pooling layer")
+        channels = net.layer_shapes[layer][0]
+        c = _checked(check_int, pair[1], "channel", 0, channels - 1)
+        return ("channel", layer, c)
     if isinstance(value, dict) and set(value) == {"hidden"}:
         pair = value["hidden"]
         if not (isinstance(pair, list) and len(pair) == 2):

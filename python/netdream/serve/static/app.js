@@ -188,7 +188,8 @@ function renderBars(probs, best) {
 
 // ---------------------------------------------------------------- dreams
 function dreamTargetLabel() {
-  return typeof state.target === "object" ? `unit ${state.target.hidden[1]}` : String(state.target);
+  if (typeof state.target !== "object") return String(state.target);
+  return state.target.hidden ? `unit ${state.target.hidden[1]}` : `channel ${state.target.channel[1]}`;
 }
 function renderClasses() {
   const el = $("classes");
@@ -204,7 +205,9 @@ function renderClasses() {
   if (typeof state.target === "object") {
     const b = document.createElement("button");
     b.className = "unit"; b.setAttribute("aria-pressed", "true");
-    b.textContent = `hidden unit ${state.target.hidden[1]} of layer ${state.target.hidden[0]}`;
+    b.textContent = state.target.hidden
+      ? `hidden unit ${state.target.hidden[1]} of layer ${state.target.hidden[0]}`
+      : `channel ${state.target.channel[1]} of layer ${state.target.channel[0]}`;
     el.appendChild(b);
   }
   $("conf-label").textContent = typeof state.target === "object" ? "activation" : "confidence";
@@ -361,6 +364,10 @@ async function showInside(tab) {
   if (tab === "causal") {
     d.maps.forEach((src, k) => add(src, names[k], () => dreamOf(k), `dream of ${names[k]}`));
     note.textContent = "Red: ink there raises the class; blue: lowers it. Click a class to dream of it.";
+  } else if (tab === "fields" && d.kind === "channel") {
+    d.maps.forEach((src, i) => add(src, `filter ${d.units[i]}`,
+      () => dreamOf({ channel: [d.layer, d.units[i]] }), `dream of channel ${d.units[i]}`));
+    note.textContent = "The first convolution's filters (red: ink there excites the channel, blue: inhibits it). Click one to dream of what makes its channel fire most.";
   } else if (tab === "fields") {
     d.maps.forEach((src, i) => add(src, `${d.units[i]} · ${d.focus[i].toFixed(2)}`,
       () => dreamOf({ hidden: [d.layer, d.units[i]] }), `dream of hidden unit ${d.units[i]}`));
@@ -425,6 +432,8 @@ function chooseModel(i) {
   state.model = i;
   const m = state.info.models[i];
   $("model-summary").textContent = m.summary;
+  document.querySelector('.tabs button[data-tab="fields"]').textContent =
+    m.convolutional ? "Filters" : "Receptive fields";
   if (typeof state.target !== "number" || state.target >= m.classes) state.target = Math.min(3, m.classes - 1);
   renderClasses();
   renderFoolTargets();
