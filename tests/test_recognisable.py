@@ -68,6 +68,8 @@ def test_default_dreams_of_the_shipped_model_are_recognised(default_net):
     class by independent judges (the full panel, with the CNN when PyTorch is
     there; the benchmark measures it on more dreams), with the model's own
     confidence high; the raw search of the standard model is not."""
+    pytest.importorskip("torch", reason="the full panel of judges includes a PyTorch CNN "
+                                        "(two judges would both have to agree)")
     x, y = mnist("train10k")
     panel = J.train_judges(x, y, seed=1)
     shares = []
