@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adversarial", type=float, default=0.0, metavar="EPS",
                         help="adversarial training (PyTorch, also for mlp): half of each batch "
                              "moved within an L2 radius EPS to raise the loss; robust models "
-                             "dream recognisable digits (default: 0, off; the shipped mlp: 1.75)")
+                             "dream recognisable digits (default: 0, off; the shipped mlp: 2.0)")
     parser.add_argument("--adversarial-steps", type=int, default=7, metavar="K",
                         help="gradient steps per adversarial example (default: 7)")
     parser.add_argument("--dropout", type=float, default=None,
@@ -78,9 +78,13 @@ def cmd_train(args) -> int:
     check_output(args.output, "-o/--output", (".npz",))
     from ..datasets import load_mnist
     from ..evaluation import evaluate
-    from ..model import MLP, _check_class_names
-    from ..train import _INSTALL_HINT, _TORCH_HINT, train, train_cnn
+    from ..model import _check_class_names
+    from ..train import _INSTALL_HINT, _TORCH_HINT
 
+    if args.calibrate and not 0 < args.calibrate < 0.5:
+        print(f"netdream train: --calibrate must lie in (0, 0.5), got {args.calibrate}",
+              file=sys.stderr)
+        return 2
     cnn = args.arch == "cnn"
     use_torch = cnn or args.adversarial > 0
     if args.dropout is None:
@@ -130,26 +134,7 @@ def cmd_train(args) -> int:
           f"{args.data})", file=sys.stderr)
     start = time.perf_counter()
     try:
-        if use_torch:
-            if not cnn and args.activation != "relu":
-                raise ValueError("--adversarial trains relu MLPs (drop --activation)")
-            net = train_cnn(images, labels, channels=tuple(args.channels) if cnn else (),
-                            dense=tuple(args.hidden),
-                            epochs=args.epochs, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate, weight_decay=args.alpha,
-                            dropout=args.dropout,
-                            max_shift=args.max_shift, max_rotation=10.0 if args.augment else 0.0,
-                            seed=args.seed, threads=args.threads, progress=not args.no_progress,
-                            class_names=names, adversarial=args.adversarial,
-                            adversarial_steps=args.adversarial_steps)
-        else:
-            net = train(images, labels, hidden=tuple(args.hidden), activation=args.activation,
-                        epochs=args.epochs, batch_size=args.batch_size,
-                        learning_rate=args.learning_rate, alpha=args.alpha, augment=args.augment,
-                        max_shift=args.max_shift, seed=args.seed, progress=not args.no_progress)
-            if names is not None:
-                net = MLP(net.weights, net.biases, hidden=net.hidden, output=net.output,
-                          encoding=net.encoding, metadata=net.metadata, class_names=names)
+        net = _fit(args, images, labels, use_torch, cnn, names)
         if args.calibrate and not net.metadata["training"]["interrupted"]:
             net = _calibrated(net, args, images, labels, use_torch, cnn, names)
     except (TypeError, ValueError) as exc:
@@ -198,30 +183,39 @@ def cmd_train(args) -> int:
     return 130 if facts["interrupted"] else 0
 
 
+def _fit(args, images, labels, use_torch, cnn, names):
+    """The network trained on ``images`` as the options say."""
+    from ..model import MLP
+    from ..train import train, train_cnn
+    if use_torch:
+        if not cnn and args.activation != "relu":
+            raise ValueError("--adversarial trains relu MLPs (drop --activation)")
+        return train_cnn(images, labels, channels=tuple(args.channels) if cnn else (),
+                         dense=tuple(args.hidden), epochs=args.epochs,
+                         batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         weight_decay=args.alpha, dropout=args.dropout,
+                         max_shift=args.max_shift, max_rotation=10.0 if args.augment else 0.0,
+                         seed=args.seed, threads=args.threads, progress=not args.no_progress,
+                         class_names=names, adversarial=args.adversarial,
+                         adversarial_steps=args.adversarial_steps)
+    net = train(images, labels, hidden=tuple(args.hidden), activation=args.activation,
+                epochs=args.epochs, batch_size=args.batch_size,
+                learning_rate=args.learning_rate, alpha=args.alpha, augment=args.augment,
+                max_shift=args.max_shift, seed=args.seed, progress=not args.no_progress)
+    if names is not None:
+        net = MLP(net.weights, net.biases, hidden=net.hidden, output=net.output,
+                  encoding=net.encoding, metadata=net.metadata, class_names=names)
+    return net
+
+
 def _calibrated(net, args, images, labels, use_torch, cnn, names):
     """``net`` with the temperature fitted on the last ``args.calibrate`` of
     the images by a model trained the same way on the others."""
-    from ..train import fit_temperature, train, train_cnn, with_temperature
-    if not 0 < args.calibrate < 0.5:
-        raise ValueError(f"--calibrate must lie in (0, 0.5), got {args.calibrate}")
+    from ..train import fit_temperature, with_temperature
     cut = len(images) - max(1, int(round(args.calibrate * len(images))))
     print(f"calibrating: training on the first {cut} images, fitting the temperature on the "
           f"other {len(images) - cut}", file=sys.stderr)
-    if use_torch:
-        probe = train_cnn(images[:cut], labels[:cut], channels=tuple(args.channels) if cnn else (),
-                          dense=tuple(args.hidden), epochs=args.epochs,
-                          batch_size=args.batch_size, learning_rate=args.learning_rate,
-                          weight_decay=args.alpha, dropout=args.dropout,
-                          max_shift=args.max_shift, max_rotation=10.0 if args.augment else 0.0,
-                          seed=args.seed, threads=args.threads, progress=not args.no_progress,
-                          adversarial=args.adversarial,
-                          adversarial_steps=args.adversarial_steps)
-    else:
-        probe = train(images[:cut], labels[:cut], hidden=tuple(args.hidden),
-                      activation=args.activation, epochs=args.epochs,
-                      batch_size=args.batch_size, learning_rate=args.learning_rate,
-                      alpha=args.alpha, augment=args.augment, max_shift=args.max_shift,
-                      seed=args.seed, progress=not args.no_progress)
+    probe = _fit(args, images[:cut], labels[:cut], use_torch, cnn, names)
     t = fit_temperature(probe, images[cut:], labels[cut:])
     print(f"temperature {t:g} (logits divided by it)", file=sys.stderr)
     net = with_temperature(net, t)

@@ -69,8 +69,10 @@ def affine(where, s=1.0, t=0.0):
                  t=np.asarray(t, dtype=np.float64))
 
 
-def batchnorm(where, mean, var, eps, gamma=None, beta=None):
-    """Inference-mode batch normalisation ``gamma * (x - mean) / sqrt(var + eps) + beta``."""
+def batchnorm_scale_shift(mean, var, eps, gamma=None, beta=None):
+    """Inference-mode batch normalisation ``gamma * (x - mean) / sqrt(var +
+    eps) + beta`` as ``s * x + t``: returns ``(s, t)``, one value per
+    feature or channel."""
     mean = np.asarray(mean, dtype=np.float64).reshape(-1)
     var = np.asarray(var, dtype=np.float64).reshape(-1)
     s = 1.0 / np.sqrt(var + float(eps))
@@ -79,7 +81,18 @@ def batchnorm(where, mean, var, eps, gamma=None, beta=None):
     t = -mean * s
     if beta is not None:
         t = t + np.asarray(beta, dtype=np.float64).reshape(-1)
-    return affine(where, s, t)
+    return s, t
+
+
+def fold_batchnorm(weight, bias, s, t):
+    """The weight and bias of a linear or conv layer (output units or
+    channels first) followed by ``s * x + t``."""
+    return weight * s.reshape(-1, *([1] * (weight.ndim - 1))), bias * s + t
+
+
+def batchnorm(where, mean, var, eps, gamma=None, beta=None):
+    """Inference-mode batch normalisation ``gamma * (x - mean) / sqrt(var + eps) + beta``."""
+    return affine(where, *batchnorm_scale_shift(mean, var, eps, gamma, beta))
 
 
 def act(where, name, slope=None):

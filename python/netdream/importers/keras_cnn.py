@@ -25,6 +25,7 @@ import numpy as np
 
 from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, output_shape
 from ..model import Encoding, Network
+from ._steps import batchnorm_scale_shift, fold_batchnorm
 
 __all__ = ["is_convolutional", "network_from_sequential"]
 
@@ -38,11 +39,6 @@ _INACTIVE = ("InputLayer", "Dropout", "SpatialDropout2D", "AlphaDropout", "Gauss
 def is_convolutional(model) -> bool:
     """Whether a Keras Sequential holds a convolution or pooling layer."""
     return any(type(layer).__name__ in _CONV_KINDS for layer in model.layers)
-
-
-def _act_name(fn) -> str | None:
-    name = getattr(fn, "__name__", None) or str(fn)
-    return name
 
 
 def network_from_sequential(model, keras, *, encoding, output, to_numpy) -> Network:
@@ -114,7 +110,7 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy) -> Netw
             raise ValueError(f"{where} has data_format={layer.data_format!r}; netdream reads "
                              "channels_last Keras models")
         act = getattr(layer, "activation", None)
-        act = _act_name(act) if act is not None else None
+        act = (getattr(act, "__name__", None) or str(act)) if act is not None else None
         if act is not None and act not in _ACTS:
             raise ValueError(f"{where} has activation {act!r}; netdream supports "
                              f"{', '.join(_ACTS)}")
@@ -155,13 +151,11 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy) -> Netw
                                                              layer.axis in (1, [1])):
                 raise ValueError(f"{where} normalises axis {layer.axis}; netdream needs the "
                                  "channel axis (-1)")
-            s = 1.0 / np.sqrt(to_numpy(layer.moving_variance) + layer.epsilon)
-            if layer.scale:
-                s = s * to_numpy(layer.gamma)
-            t = -to_numpy(layer.moving_mean) * s + (to_numpy(layer.beta) if layer.center else 0.0)
-            wt, b = pending[1], pending[2]
-            pending[1] = wt * s.reshape(-1, *([1] * (wt.ndim - 1)))
-            pending[2] = b * s + t
+            s, t = batchnorm_scale_shift(to_numpy(layer.moving_mean),
+                                         to_numpy(layer.moving_variance), layer.epsilon,
+                                         to_numpy(layer.gamma) if layer.scale else None,
+                                         to_numpy(layer.beta) if layer.center else None)
+            pending[1], pending[2] = fold_batchnorm(pending[1], pending[2], s, t)
         elif kind in ("Activation", "ReLU", "LeakyReLU", "Softmax"):
             if kind == "ReLU":
                 if layer.max_value is not None or float(layer.threshold) != 0.0 or \

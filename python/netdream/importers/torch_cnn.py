@@ -17,6 +17,7 @@ import numpy as np
 
 from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
 from ..model import Encoding, Network
+from ._steps import batchnorm_scale_shift, fold_batchnorm
 
 __all__ = ["is_convolutional", "network_from_sequential"]
 
@@ -98,13 +99,10 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
                 raise ValueError(f"{where} must directly follow a Conv2d or Linear layer (before "
                                  "its activation) and track running statistics, to be folded "
                                  "into it")
-            s = 1.0 / np.sqrt(_np(m.running_var) + m.eps)
-            if m.weight is not None:
-                s = s * _np(m.weight)
-            t = -_np(m.running_mean) * s + (0.0 if m.bias is None else _np(m.bias))
-            w, b = pending[1], pending[2]
-            pending[1] = w * s.reshape(-1, *([1] * (w.ndim - 1)))
-            pending[2] = b * s + t
+            s, t = batchnorm_scale_shift(_np(m.running_mean), _np(m.running_var), m.eps,
+                                         None if m.weight is None else _np(m.weight),
+                                         None if m.bias is None else _np(m.bias))
+            pending[1], pending[2] = fold_batchnorm(pending[1], pending[2], s, t)
         elif kind in _ACTS:
             a = _ACTS[kind]
             if a is None:
