@@ -474,7 +474,7 @@ struct ConvProbeImpl {
         const float* in_base = base.output(l - 1);
         if (in_full) {
             dense_rows(L, in_full, pre);
-        } else if (4 * in_changes->idx.size() < static_cast<std::size_t>(L.n_in)) {
+        } else if (10 * in_changes->idx.size() < 9 * static_cast<std::size_t>(L.n_in)) {
             // the changed inputs' columns, kB vectors of outputs at a time in
             // registers (no store and reload of pre between columns)
             const std::size_t m = in_changes->idx.size();

@@ -82,9 +82,22 @@ inline vf load(const float* p) {
 }
 inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 // x in every lane (a plain broadcast: a register or memory operand, no arithmetic)
+// (the instruction itself where there is one: GCC 12 turns the plain loop
+// into stores to the stack and a reload in some hot loops)
 inline vf splat(float x) {
     vf r;
+#if ND_VEC_FLOATS == 16 && defined(__AVX512F__)
+    const __m512 v = _mm512_set1_ps(x);
+    std::memcpy(&r, &v, sizeof r);
+#elif ND_VEC_FLOATS == 8 && defined(__AVX__)
+    const __m256 v = _mm256_set1_ps(x);
+    std::memcpy(&r, &v, sizeof r);
+#elif ND_VEC_FLOATS == 4 && defined(__SSE__)
+    const __m128 v = _mm_set1_ps(x);
+    std::memcpy(&r, &v, sizeof r);
+#else
     for (int i = 0; i < W; ++i) r[i] = x;
+#endif
     return r;
 }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
