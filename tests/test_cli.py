@@ -75,6 +75,22 @@ def test_evolve_and_ascend(tmp_path, capsys):
     assert (tmp_path / "asc.gif").is_file()
 
 
+def test_transfer_says_how_many_fool_the_other_model(tmp_path, capsys):
+    """--transfer MODEL: the count printed is transfer()'s on the same images."""
+    from netdream.gradient import gradient_ascent, transfer
+    assert main(["ascend", "4", "--runs", "3", "--steps", "30", "--no-progress",
+                 "--transfer", "cnn", "-o", str(tmp_path / "asc.png")]) == 0
+    r = gradient_ascent(netdream.pretrained("mlp"), 4, runs=3, steps=30, step_size=0.1,
+                        start="noise", progress=False)
+    expected = transfer(netdream.pretrained("cnn"), r.images, 4)
+    assert f"--transfer cnn: {expected}" in capsys.readouterr().out.splitlines()
+    assert main(["evolve", "all", "--steps", "5", "--no-progress", "--transfer", "mlp-standard",
+                 "-o", str(tmp_path / "e.png")]) == 0
+    assert "/10 images still fool the other network" in capsys.readouterr().out
+    assert main(["ascend", "4", "--transfer", "/nonexistent.npz", "-o", str(tmp_path / "a.png")]) == 1
+    assert "--transfer: no model file at /nonexistent.npz" in capsys.readouterr().err
+
+
 @needs_mnist
 def test_classify_and_morph(tmp_path, capsys, mnist_test):
     images, labels = mnist_test
@@ -82,8 +98,10 @@ def test_classify_and_morph(tmp_path, capsys, mnist_test):
     save_image(255 - images[labels == 7][0], path, scale=5)  # dark ink on white, like a drawing
     assert main(["classify", str(path)]) == 0
     assert capsys.readouterr().out.split(": ")[1].startswith("7 ")
-    assert main(["morph", str(path), "--to", "3", "--no-progress", "-o", str(tmp_path / "m.png")]) == 0
-    assert "morphed" in capsys.readouterr().out
+    assert main(["morph", str(path), "--to", "3", "--no-progress", "-o", str(tmp_path / "m.png"),
+                 "--transfer", "mlp-standard"]) == 0
+    out = capsys.readouterr().out
+    assert "morphed" in out and "--transfer mlp-standard: " in out and "/1 images" in out
 
 
 @pytest.mark.parametrize("args, message", [

@@ -17,17 +17,17 @@ class CommandError(Exception):
     """An error to print as one line, without a traceback."""
 
 
-def load_model(path):
+def load_model(path, option="--model"):
     """The model at ``path`` (netdream .npz or the seed's net.js), a shipped
     model by name ("mlp", "mlp-standard", "cnn"), or the shipped default; errors in CLI
-    terms."""
+    terms, naming ``option``."""
     from ..model import load, pretrained
     if path is None:
         return pretrained("mlp")
     if not os.path.exists(path):
         if path in ("mlp", "mlp-standard", "cnn"):
             return pretrained(path)
-        raise CommandError(f"--model: no model file at {path} (the shipped models are named "
+        raise CommandError(f"{option}: no model file at {path} (the shipped models are named "
                            "'mlp', 'mlp-standard' and 'cnn')")
     return load(path)
 
@@ -60,6 +60,12 @@ def add_model(p):
     p.add_argument("--model", metavar="PATH",
                    help="model file (netdream .npz or the seed's net.js), or a shipped model: "
                         "mlp (the default) or cnn")
+
+
+def add_transfer(p):
+    p.add_argument("--transfer", metavar="PATH",
+                   help="also say how many of the images fool this other model (a file or a "
+                        "shipped model, as for --model)")
 
 
 def add_threads(p):

@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 
-from ._common import (CommandError, add_model, add_progress, add_threads, check_output,
-                      load_model, nonneg_float, nonneg_int, percent, positive_int)
+from ._common import (CommandError, add_model, add_progress, add_threads, add_transfer,
+                      check_output, load_model, nonneg_float, nonneg_int, percent,
+                      positive_int)
 from .cluster import add_cluster, connect, wants_cluster
 
 
@@ -71,6 +72,25 @@ def _target(net, text, what, inner):
     if not 0 <= k < net.n_classes:
         raise CommandError(f"{what} must lie in 0..{net.n_classes - 1}, got {k}")
     return k
+
+
+def _transfer_model(args, net):
+    """The --transfer model (loaded before the search, so its errors come first)."""
+    if not getattr(args, "transfer", None):
+        return None
+    other = load_model(args.transfer, "--transfer")
+    if other.image_shape != net.image_shape or other.n_classes != net.n_classes:
+        raise CommandError(f"--transfer {args.transfer}: it takes {other.n_classes} classes of "
+                           f"{'x'.join(map(str, other.image_shape))} images, the model "
+                           f"{net.n_classes} of {'x'.join(map(str, net.image_shape))}")
+    return other
+
+
+def _say_transfer(args, other, images, target) -> None:
+    if other is not None:
+        from ..gradient import transfer
+        t = transfer(other, images, target, threads=getattr(args, "threads", None))
+        print(f"--transfer {args.transfer}: {t}")
 
 
 def _name(net, target) -> str:
@@ -155,6 +175,7 @@ def cmd_evolve(args) -> int:
     if args.gif and args.digit == "all":
         raise CommandError("--gif needs a single class")
     net = _start(args)
+    other = _transfer_model(args, net)
     target = args.digit
     prior = None
     if args.prior:
@@ -179,6 +200,8 @@ def cmd_evolve(args) -> int:
         if target == "all":
             raise CommandError("--scheduler/--local-cluster run independent searches for one "
                                "DIGIT, not 'all'")
+        if other is not None:
+            raise CommandError("--transfer is not available with --scheduler/--local-cluster")
         return _evolve_on_cluster(args, net, target, kwargs)
     runs = [evolve(net, target, progress=not args.no_progress, record_every=every, **kwargs)]
     for r in range(1, args.runs):  # independent searches for --average
@@ -193,6 +216,8 @@ def cmd_evolve(args) -> int:
     c = r.confidence
     print(f"evolved {_name(net, target)} for {r.steps} generations: confidence "
           f"min {percent(c.min())}, max {percent(c.max())}; wrote {args.output}")
+    _say_transfer(args, other, r.images,
+                  np.arange(len(r.images)) if target == "all" else target)
     if args.average:
         best = np.stack([x.images[0] for x in runs]) if target != "all" else r.images
         save_grid(best.mean(axis=0)[None], args.average,
@@ -237,6 +262,7 @@ def cmd_ascend(args) -> int:
     from ..gradient import gradient_ascent
     from ..images import save_grid
     net = _start(args)
+    other = _transfer_model(args, net)
     every = max(1, args.steps // 40) if args.gif else 0
     r = gradient_ascent(net, args.digit, runs=args.runs, steps=args.steps,
                         step_size=args.step_size, normalize=not args.no_normalize,
@@ -247,6 +273,7 @@ def cmd_ascend(args) -> int:
     print(f"gradient ascent on {_name(net, args.digit)}: confidence min "
           f"{percent(r.confidence.min())}; "
           f"wrote {args.output}")
+    _say_transfer(args, other, r.images, args.digit)
     if args.average:
         save_grid(r.average()[None], args.average, labels=[f"average of {args.runs}"],
                   cmap="gray", scale=args.scale * 2)
@@ -264,6 +291,7 @@ def cmd_morph(args) -> int:
     from ..images import grid_image
     from ..photo import load_image
     net = _start(args, "--to")
+    other = _transfer_model(args, net)
     image = load_image(args.image)
     before = net.predict_proba(image)
     steps = args.steps or (2000 if args.method == "gradient" else 20000)
@@ -285,6 +313,7 @@ def cmd_morph(args) -> int:
           f"({state}); "
           f"L2 {r.l2[0]:.3f}, Linf {r.linf[0]:.3f}, {r.changed[0]} pixels changed; "
           f"wrote {args.output}")
+    _say_transfer(args, other, r.images, args.to)
     return 0 if r.reached[0] else 1
 
 
@@ -375,6 +404,7 @@ def add_commands(sub) -> None:
                    help="images in the grid at most (default: 50)")
     p.add_argument("--scale", type=positive_int, default=4,
                    help="pixels per image pixel (default: 4)")
+    add_transfer(p)
     add_progress(p)
     add_cluster(p)
     p.set_defaults(func=cmd_evolve)
@@ -398,6 +428,7 @@ def add_commands(sub) -> None:
     p.add_argument("--gif", metavar="GIF", help="also write the first image taking shape")
     p.add_argument("--scale", type=positive_int, default=4,
                    help="pixels per image pixel (default: 4)")
+    add_transfer(p)
     add_progress(p)
     p.set_defaults(func=cmd_ascend)
 
@@ -422,5 +453,6 @@ def add_commands(sub) -> None:
                    help="original, morphed and the change side by side")
     p.add_argument("--scale", type=positive_int, default=6,
                    help="pixels per image pixel (default: 6)")
+    add_transfer(p)
     add_progress(p)
     p.set_defaults(func=cmd_morph)
