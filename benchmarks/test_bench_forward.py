@@ -1,6 +1,8 @@
 """Batched forward pass of the seed net: netdream vs NumPy float32.
 
-Both start from the same uint8 MNIST images and do the same encoding work:
+On MNIST images (mostly background, which netdream's first layer skips) and
+on uniform noise (every pixel nonzero: the dense matrix product). Both start
+from the same uint8 images and do the same encoding work:
 NumPy scales to the seed's [-1, 1], reorders to column-major and runs
 matmul + sigmoid + matmul + softmax in float32; netdream does all of it in
 one call (the encoding is folded into its first layer).
@@ -35,3 +37,17 @@ def test_forward(benchmark, record, seed_net, mnist_test, n, impl):
     out = benchmark(fn, images)
     np.testing.assert_allclose(out, ref(images), atol=1e-5)
     record(f"forward N={n:>5}", impl, benchmark)
+
+
+@pytest.mark.parametrize("n", [64, 1000])
+@pytest.mark.parametrize("impl", ["numpy", "netdream"])
+def test_forward_noise(benchmark, record, seed_net, n, impl):
+    images = np.random.default_rng(0).integers(1, 256, (n, 28, 28), dtype=np.uint8)
+    w1, w2 = (w.astype(np.float32) for w in seed_net.weights)
+    b1, b2 = (b.astype(np.float32) for b in seed_net.biases)
+    ref = numpy_forward(w1, b1, w2, b2)
+    fn = ref if impl == "numpy" else seed_net.predict_proba
+    benchmark.group = f"forward noise N={n}"
+    out = benchmark(fn, images)
+    np.testing.assert_allclose(out, ref(images), atol=1e-5)
+    record(f"forward noise N={n:>5}", impl, benchmark)

@@ -9,38 +9,43 @@ namespace {
 
 // out (positions x out.cp) = bias (or layer 0's bias map) + patches . W,
 // the patches of `in` (channels last, or the image plane by plane for layer
-// 0) gathered row by row (im2col), then one GEMM.
-void conv_layer(const Layer& L, const float* in, bool image, const PackedB& w, float* patches,
-                float* out) {
-    const int OH = L.out.h, OW = L.out.w, IH = L.in.h, IW = L.in.w, IC = L.in.c, ICP = L.in.cp;
+// 0) gathered row by row (im2col), then one GEMM; output positions
+// [p0, p1) (a position's result does not depend on the others).
+void conv_rows(const Layer& L, const float* in, bool image, const PackedB& w, float* patches,
+               float* out, std::size_t p0, std::size_t p1) {
+    const int OW = L.out.w, IH = L.in.h, IW = L.in.w, IC = L.in.c, ICP = L.in.cp;
     const int CP = L.out.cp;
     const std::size_t K = static_cast<std::size_t>(L.kh) * L.kw * ICP;
-    for (int oy = 0; oy < OH; ++oy)
-        for (int ox = 0; ox < OW; ++ox) {
-            float* row = patches + (static_cast<std::size_t>(oy) * OW + ox) * K;
-            for (int ky = 0; ky < L.kh; ++ky) {
-                const int iy = oy * L.stride - L.pad_t + ky;
-                for (int kx = 0; kx < L.kw; ++kx) {
-                    const int ix = ox * L.stride - L.pad_l + kx;
-                    float* dst = row + (static_cast<std::size_t>(ky) * L.kw + kx) * ICP;
-                    if (iy < 0 || iy >= IH || ix < 0 || ix >= IW) {
-                        std::fill(dst, dst + ICP, 0.0f);
-                    } else if (image) {
-                        for (int c = 0; c < IC; ++c)
-                            dst[c] = in[(static_cast<std::size_t>(c) * IH + iy) * IW + ix];
-                    } else {
-                        std::memcpy(dst, in + (static_cast<std::size_t>(iy) * IW + ix) * ICP,
-                                    sizeof(float) * ICP);
-                    }
+    for (std::size_t p = p0; p < p1; ++p) {
+        const int oy = static_cast<int>(p / OW), ox = static_cast<int>(p % OW);
+        float* row = patches + p * K;
+        for (int ky = 0; ky < L.kh; ++ky) {
+            const int iy = oy * L.stride - L.pad_t + ky;
+            for (int kx = 0; kx < L.kw; ++kx) {
+                const int ix = ox * L.stride - L.pad_l + kx;
+                float* dst = row + (static_cast<std::size_t>(ky) * L.kw + kx) * ICP;
+                if (iy < 0 || iy >= IH || ix < 0 || ix >= IW) {
+                    std::fill(dst, dst + ICP, 0.0f);
+                } else if (image) {
+                    for (int c = 0; c < IC; ++c)
+                        dst[c] = in[(static_cast<std::size_t>(c) * IH + iy) * IW + ix];
+                } else {
+                    std::memcpy(dst, in + (static_cast<std::size_t>(iy) * IW + ix) * ICP,
+                                sizeof(float) * ICP);
                 }
             }
         }
-    const std::size_t P = L.out.positions();
+    }
     if (!L.bias_map.empty())
-        std::memcpy(out, L.bias_map.data(), sizeof(float) * P * CP);
+        std::memcpy(out + p0 * CP, L.bias_map.data() + p0 * CP, sizeof(float) * (p1 - p0) * CP);
     else
-        for (std::size_t p = 0; p < P; ++p) std::memcpy(out + p * CP, L.b.data(), sizeof(float) * CP);
-    gemm_packed(static_cast<int>(P), patches, K, w, out, CP);
+        for (std::size_t p = p0; p < p1; ++p) std::memcpy(out + p * CP, L.b.data(), sizeof(float) * CP);
+    gemm_packed(static_cast<int>(p1 - p0), patches + p0 * K, K, w, out + p0 * CP, CP);
+}
+
+void conv_layer(const Layer& L, const float* in, bool image, const PackedB& w, float* patches,
+                float* out) {
+    conv_rows(L, in, image, w, patches, out, 0, L.out.positions());
 }
 
 // One output position of a pooling layer, channels last: max or mean of
@@ -204,6 +209,84 @@ void conv_forward_rows(const Net& net, const void* x, InputKind kind, std::size_
                             logits, probs);
     else
         conv_forward_rows_t(net, static_cast<const float*>(x), 1.0f, begin, end, logits, probs);
+}
+
+namespace {
+
+template <class T>
+void conv_forward_split_t(const Net& net, const T* x, float scale, std::size_t n, float* logits,
+                          float* probs, int threads) {
+    thread_local ConvBuffers buffers;
+    thread_local std::vector<float> img, ha, hb;
+    ConvBuffers& b = buffers;  // the caller's (a lambda naming a thread_local finds its own thread's)
+    b.prepare(net);
+    const std::size_t n_in = static_cast<std::size_t>(net.n_in());
+    const std::size_t fl = flatten_index(net);
+    const std::size_t n_flat = net.layers[fl].out.size();
+    const int n_out = net.n_out();
+    std::size_t widest = n_flat;
+    for (std::size_t l = fl + 1; l < net.layers.size(); ++l)
+        widest = std::max<std::size_t>(widest, net.layers[l].out_pad);
+    img.resize(n_in);
+    ha.resize(widest * kConvBlock);
+    hb.resize(widest * kConvBlock);
+    const float slope = static_cast<float>(net.leaky_slope);
+    for (std::size_t r0 = 0; r0 < n; r0 += kConvBlock) {
+        const int m = static_cast<int>(std::min<std::size_t>(kConvBlock, n - r0));
+        for (int r = 0; r < m; ++r) {
+            const T* src = x + (r0 + r) * n_in;
+            for (std::size_t i = 0; i < n_in; ++i) img[i] = static_cast<float>(src[i]) * scale;
+            for (std::size_t l = 0; l < fl; ++l) {
+                const Layer& L = net.layers[l];
+                const float* in = l == 0 ? img.data() : b.output(l - 1);
+                if (L.kind == Kind::Conv) {  // output positions split over the threads
+                    const std::size_t CP = static_cast<std::size_t>(L.out.cp);
+                    parallel_for(L.out.positions(), threads, [&](std::size_t p0, std::size_t p1, int) {
+                        conv_rows(L, in, l == 0, b.packed[l], b.patches.data(), b.pre[l].data(), p0, p1);
+                        apply_hidden(L.act, b.pre[l].data() + p0 * CP, b.act[l].data() + p0 * CP,
+                                     static_cast<int>((p1 - p0) * CP), slope);
+                    });
+                } else {
+                    conv_forward_layers(net, img.data(), b, l, l + 1);
+                }
+            }
+            std::memcpy(ha.data() + r * n_flat, b.output(fl), sizeof(float) * n_flat);
+        }
+        // the dense layers, the block at once, outputs split over the threads
+        float* h = ha.data();
+        float* z = hb.data();
+        std::size_t ld = n_flat;
+        for (std::size_t l = fl + 1; l < net.layers.size(); ++l) {
+            const Layer& L = net.layers[l];
+            const std::size_t pairs = (static_cast<std::size_t>(L.n_out) + 1) / 2;
+            parallel_for(pairs, threads, [&](std::size_t q0, std::size_t q1, int) {
+                dense_rows_batch(L, h, ld, m, z, L.out_pad, static_cast<int>(2 * q0),
+                                 static_cast<int>(std::min<std::size_t>(2 * q1, L.n_out)));
+            });
+            ld = L.out_pad;
+            if (l + 1 < net.layers.size()) {
+                apply_hidden(L.act, z, z, m * L.out_pad, slope);
+                std::swap(h, z);
+            }
+        }
+        const Layer& last = net.layers.back();
+        for (int r = 0; r < m; ++r) {
+            const float* zr = z + static_cast<std::size_t>(r) * last.out_pad;
+            if (logits) std::memcpy(logits + (r0 + r) * n_out, zr, sizeof(float) * n_out);
+            if (probs) apply_output(last.act, zr, probs + (r0 + r) * n_out, n_out);
+        }
+    }
+}
+
+}  // namespace
+
+void conv_forward_split(const Net& net, const void* x, InputKind kind, std::size_t n,
+                        float* logits, float* probs, int threads) {
+    if (kind == InputKind::Uint8)
+        conv_forward_split_t(net, static_cast<const std::uint8_t*>(x), 1.0f / 255.0f, n, logits,
+                             probs, threads);
+    else
+        conv_forward_split_t(net, static_cast<const float*>(x), 1.0f, n, logits, probs, threads);
 }
 
 // ------------------------------------------------------ the hill climber's

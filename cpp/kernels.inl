@@ -1,8 +1,9 @@
 // Kernels compiled once per instruction set. Included by kernels_<isa>.cpp,
 // each of which defines ND_ISA_NS (the namespace) and ND_ISA_NAME, and is
 // built with that instruction set's compiler flags. Loops are written so that
-// GCC and Clang vectorise them; no intrinsics, so the same source serves
-// every target.
+// GCC and Clang vectorise them, so the same source serves every target;
+// intrinsics only where a compiler gets it wrong (the broadcast, the clamp
+// that keeps NaN).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "netdream/parallel.hpp"
 #include "netdream/rng.hpp"
 
 #if defined(__SSE2__) || defined(__AVX__) || defined(__AVX512F__)
@@ -319,24 +321,26 @@ inline void dense_block(const Layer& L, const float* h, std::size_t ldh, float* 
         for (int g = 0; g < G; ++g) z[r * ldz + o + g] = L.b[o + g] + hsum(a[r][g] + b[r][g]);
 }
 
+// outputs [o0, o1) of R rows; the padding too when o1 is the last output
 template <int R>
 inline void dense_rows_r(const Layer& L, const float* h, std::size_t ldh, float* z,
-                         std::size_t ldz) {
-    const int n_out = L.n_out;
-    int o = 0;
-    for (; o + 2 <= n_out; o += 2) dense_block<R, 2>(L, h, ldh, z, ldz, o);
-    if (o < n_out) dense_block<R, 1>(L, h, ldh, z, ldz, o);
-    for (int r = 0; r < R; ++r)
-        for (o = n_out; o < L.out_pad; ++o) z[r * ldz + o] = 0.0f;
+                         std::size_t ldz, int o0, int o1) {
+    int o = o0;
+    for (; o + 2 <= o1; o += 2) dense_block<R, 2>(L, h, ldh, z, ldz, o);
+    if (o < o1) dense_block<R, 1>(L, h, ldh, z, ldz, o);
+    if (o1 == L.n_out)
+        for (int r = 0; r < R; ++r)
+            for (o = o1; o < L.out_pad; ++o) z[r * ldz + o] = 0.0f;
 }
 
-// dense_rows for M rows (see dense_block).
+// dense_rows for M rows (see dense_block): outputs [o0, o1), by default all.
 void dense_rows_batch(const Layer& L, const float* h, std::size_t ldh, int m, float* z,
-                      std::size_t ldz) {
+                      std::size_t ldz, int o0 = 0, int o1 = -1) {
     constexpr int R = W == 16 ? 4 : 3;  // rows per step the registers hold
+    if (o1 < 0) o1 = L.n_out;
     int r = 0;
-    for (; r + R <= m; r += R) dense_rows_r<R>(L, h + r * ldh, ldh, z + r * ldz, ldz);
-    for (; r < m; ++r) dense_rows_r<1>(L, h + r * ldh, ldh, z + r * ldz, ldz);
+    for (; r + R <= m; r += R) dense_rows_r<R>(L, h + r * ldh, ldh, z + r * ldz, ldz, o0, o1);
+    for (; r < m; ++r) dense_rows_r<1>(L, h + r * ldh, ldh, z + r * ldz, ldz, o0, o1);
 }
 
 // C (M x N, row stride ldc) += A (M x K, row stride lda) . B (K x N, row
@@ -676,6 +680,8 @@ void forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin, 
 
 void conv_forward_rows(const Net& net, const void* x, InputKind kind, std::size_t begin,
                        std::size_t end, float* logits, float* probs);
+void conv_forward_split(const Net& net, const void* x, InputKind kind, std::size_t n,
+                        float* logits, float* probs, int threads);
 
 void forward_rows(const Net& net, const void* x, InputKind kind, std::size_t begin,
                   std::size_t end, float* out, bool logits) {
@@ -766,7 +772,7 @@ void layer0_update(const Net& net, const float* init, const int* idx, const floa
 extern const Kernels table;
 const Kernels table = {ND_ISA_NAME,       &forward_rows,       &forward_from_pre0,
                        &layer0_update,    &score_from_pre0,    &score_candidate,
-                       &conv_forward_rows, &conv_probe_new,    &conv_probe_free,
+                       &conv_forward_rows, &conv_forward_split, &conv_probe_new, &conv_probe_free,
                        &conv_probe_reset, &conv_probe_propose, &conv_probe_accept};
 
 }  // namespace ND_ISA_NS

@@ -53,9 +53,14 @@ py::array_t<float> forward_impl(const Net& net, const py::array_t<T, py::array::
         // alive by references held in this frame) and the immutable Net are
         // touched.
         py::gil_scoped_release release;
-        parallel_for(n, t, [&](std::size_t begin, std::size_t end, int) {
-            k.forward_rows(net, src, kind, begin, end, dst + begin * n_out, logits);
-        });
+        const int all = resolve_threads(threads);
+        if (net.conv && t < all && n < 4 * kMinRows)  // too few images: split each one's layers
+            k.conv_forward_split(net, src, kind, n, logits ? dst : nullptr, logits ? nullptr : dst,
+                                 std::min(all, 64));
+        else
+            parallel_for(n, t, [&](std::size_t begin, std::size_t end, int) {
+                k.forward_rows(net, src, kind, begin, end, dst + begin * n_out, logits);
+            });
     }
     // A forward pass that overflows float32 gives NaN or inf: say so rather
     // than let an argmax call it class 0.

@@ -81,6 +81,13 @@ def test_forward_matches_float64_reference(seed, channels, output):
     np.testing.assert_allclose(p, post[-1], rtol=2e-4, atol=2e-5)
     one = np.stack([net.predict_proba(xi.astype(np.float32), threads=1) for xi in x])
     assert np.array_equal(one, p)
+    # a batch too small to split by image splits each image's layers over the
+    # threads (any count): the same bits as a large batch split by image
+    big = rng.random((70, *net.image_shape)).astype(np.float32)
+    by_image = net.predict_proba(big, threads=2)
+    for t in (2, 3):
+        assert np.array_equal(net.predict_proba(big[:5], threads=t), by_image[:5])
+        assert np.array_equal(net.predict_proba(big[7], threads=t), by_image[7])
 
 
 def test_deep_mnist_shape_on_real_digits(mnist_test):
@@ -191,6 +198,26 @@ def test_channel_target_raises_the_channels_mean_activation():
     after = netdream.activations(net, r.images)[2][0, c].mean()
     assert r.confidence[0] == pytest.approx(after, rel=1e-4)
     assert after > 1.5 * before > 0
+
+
+def test_a_channel_dream_starts_grey_where_blank_leaves_the_channel_off(tmp_path, capsys):
+    """On a blank image channel 0 of the shipped CNN's second convolution is
+    off everywhere and no one-pixel change switches it on; the default start
+    for a channel (grey) finds its pattern."""
+    from netdream.cli import main
+    net = netdream.pretrained("cnn")
+    blank = netdream.hill_climb(net, ("channel", 2, 0), steps=3000, start="blank", progress=False)
+    default = netdream.hill_climb(net, ("channel", 2, 0), steps=3000, progress=False)
+    assert blank.confidence[0] == 0 and blank.accepted[0] == 0
+    assert default.settings["start"] == "grey" and default.confidence[0] > 0.05
+    assert netdream.hill_climb(net, 3, steps=10, progress=False).settings["start"] == "blank"
+    out = str(tmp_path / "c.png")
+    args = ["dream", "channel:2:0", "--model", "cnn", "--runs", "1", "--steps", "500",
+            "--no-progress", "-o", out]
+    assert main(args + ["--start", "blank"]) == 0
+    assert "stayed off everywhere" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "stayed off" not in capsys.readouterr().err
 
 
 def test_colour_dreams_and_genetic_search():

@@ -21,11 +21,13 @@ from .results import SearchResult, Trajectory, _wrap_callback, average
 __all__ = ["hill_climb", "average", "STARTS"]
 
 #: Named starts of a hill climb (or pass images).
-STARTS = ("blank", "sparse", "noise")
+STARTS = ("blank", "sparse", "noise", "grey")
+#: The "grey" start: every pixel this much ink.
+GREY = 0.2
 _MAX_STEPS = 2**62
 
 
-def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
+def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start=None,
                step_size: float = 0.1, objective: str = "logprob",
                regularizer: Regularizer | None = None, recipe: str | None = None, seed: int = 0,
                threads: int | None = None, record_every: int = 0, progress: bool = True,
@@ -47,8 +49,11 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
     steps : candidates per run (one random pixel changed each).
     runs : independent runs (spread over ``threads``).
     start : "blank" (all background), "sparse" (the seed's start: 10% of the
-        pixels get ink U(0, 0.1)), "noise" (uniform), or images (28, 28) /
-        (runs, 28, 28) in the public convention.
+        pixels get ink U(0, 0.1)), "noise" (uniform), "grey" (every pixel 0.2
+        ink), or images (28, 28) / (runs, 28, 28) in the public convention.
+        By default "blank", and "grey" for a channel target: on a blank image
+        many channels are off everywhere, and no one-pixel change switches
+        them on.
     step_size : a candidate moves one pixel by U(-step_size, step_size),
         clamped to [0, 1].
     objective : "logprob" (default), "prob", "margin" or "logit": see
@@ -111,6 +116,8 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
         stop_score = score_of_confidence(objective if recipe is None else "seed_error", stop_at)
 
     reg = regularizer
+    if start is None:
+        start = "grey" if isinstance(target, tuple) and target[0] == "channel" else "blank"
     start_kind = start
     if recipe == "seed":
         # the seed's error 1 - p, with its saturation where p is about 0
@@ -130,8 +137,9 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start="blank",
                  f"runs={runs:,} x {n_pixels} pixels" + (f" x {records:,} records" if records else ""))
     if isinstance(start_kind, str):
         check_choice(start_kind, "start", STARTS)
-        core_start = _core.Start.__members__["given" if start_kind == "blank" else start_kind]
-        init = np.zeros((runs, n_pixels))
+        core_start = _core.Start.__members__[
+            "given" if start_kind in ("blank", "grey") else start_kind]
+        init = np.full((runs, n_pixels), GREY if start_kind == "grey" else 0.0)
     else:
         x, single = as_unit_float(start_kind, "start", net.image_shape)
         if single or x.shape[0] == 1:

@@ -41,6 +41,10 @@ struct Kernels {
     // (either may be null), n_out values per row.
     void (*conv_forward_rows)(const Net& net, const void* x, InputKind kind, std::size_t begin,
                               std::size_t end, float* logits, float* probs);
+    // The same for n images, each image's layers split over `threads`
+    // threads (for batches too small to split by image); the same results.
+    void (*conv_forward_split)(const Net& net, const void* x, InputKind kind, std::size_t n,
+                               float* logits, float* probs, int threads);
     // The hill climber's incremental state of one image (an opaque object):
     // reset from an image (returns its score), propose a change d of pixel
     // i (returns the candidate's score; the state is unchanged), accept the

@@ -58,6 +58,7 @@ public:
         cv_.notify_all();
         job(0);
         for (int k = helpers + 1; k < n; ++k) job(k);
+        spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
         std::unique_lock<std::mutex> lock(m_);
         done_.wait(lock, [&] { return pending_ == 0; });
         job_ = nullptr;
@@ -67,10 +68,31 @@ public:
 private:
     Pool() : owner_(::getpid()) {}
 
+    // Waits briefly before sleeping: layer after layer of one image are
+    // separate jobs, and waking a sleeping thread can take longer than a
+    // layer (tens of microseconds on a virtual machine). After the first
+    // spins it yields, so that on a busy machine the thread it waits for
+    // gets the core.
+    template <class Ready>
+    static void spin_until(Ready ready) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+        for (int i = 0; !ready(); ++i) {
+            if (i < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+                continue;
+            }
+            std::this_thread::yield();
+            if (std::chrono::steady_clock::now() > until) return;
+        }
+    }
+
     void loop(int k) {
         std::uint64_t seen = 0;
         for (;;) {
             const std::function<void(int)>* job;
+            spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
             {
                 std::unique_lock<std::mutex> lock(m_);
                 cv_.wait(lock, [&] { return generation_ != seen; });
@@ -88,8 +110,9 @@ private:
     std::condition_variable cv_, done_;
     std::vector<std::thread> workers_;
     const std::function<void(int)>* job_ = nullptr;
-    int active_ = 0, pending_ = 0;
-    std::uint64_t generation_ = 0;
+    int active_ = 0;
+    std::atomic<int> pending_{0};               // written under m_; read by spinners
+    std::atomic<std::uint64_t> generation_{0};  // written under m_; read by spinners
     pid_t owner_;
 };
 

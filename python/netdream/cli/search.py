@@ -135,6 +135,10 @@ def cmd_dream(args) -> int:
     print(f"dreamt {args.runs} x {_name(net, args.digit)} ({args.steps} steps each): "
           f"{'activation' if inner else 'confidence'} min {fmt(lo)}, median {fmt(mid)}, max "
           f"{fmt(hi)}; wrote {args.output}")
+    if inner and args.digit[0] == "channel" and hi == 0:
+        print(f"note: channel {_name(net, args.digit)} stayed off everywhere: from this start "
+              "no one-pixel change switches it on. Try --start grey (the default for a channel) "
+              "or --start noise.", file=sys.stderr)
     if args.recipe == "seed" and hi < 0.01:
         print(f"note: the seed's objective 1 - p saturates where p is about 0: "
               f"p({_name(net, args.digit)}) "
@@ -346,8 +350,9 @@ def add_commands(sub) -> None:
     p.add_argument("--recipe", choices=["seed"], help="reproduce the published demo exactly")
     p.add_argument("--step-size", "--step", dest="step_size", type=float, default=0.1,
                    help="a candidate moves a pixel by U(-s, s) (default: 0.1)")
-    p.add_argument("--start", default="blank", choices=["blank", "sparse", "noise"],
-                   help="the first image of every run (default: blank)")
+    p.add_argument("--start", default=None, choices=["blank", "sparse", "noise", "grey"],
+                   help="the first image of every run (default: blank; grey, every pixel "
+                        "0.2 ink, for a channel)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
     add_threads(p)
     p.add_argument("-o", "--output", required=True, metavar="PNG", help="grid of dreams")

@@ -52,7 +52,7 @@ class RequestError(ValueError):
 
 
 OBJECTIVES = ("logprob", "prob", "margin", "logit")
-DREAM_STARTS = ("blank", "noise", "drawing")
+DREAM_STARTS = ("blank", "noise", "grey", "drawing")
 _GIF_FRAMES = 120
 
 
@@ -113,7 +113,7 @@ class DreamRequest:
     target: object
     runs: int
     steps: int
-    start: object          # "blank", "noise" or an image (28, 28) uint8
+    start: object          # "blank", "noise", "grey" or an image (28, 28) uint8
     objective: str
     step_size: float
     smoothness: float

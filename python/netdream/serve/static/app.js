@@ -380,6 +380,8 @@ async function showInside(tab) {
 }
 function dreamOf(target) {
   selectTarget(target);
+  // a channel is off everywhere on a blank image: no one-pixel change moves it
+  if (target && target.channel && $("start").value === "blank") $("start").value = "grey";
   $("dream-card").scrollIntoView({ behavior: "smooth", block: "start" });
   runDream(false);
 }
