@@ -458,10 +458,10 @@ def test_onnx_refuses_what_it_cannot_represent(onnx, tmp_path):
         with pytest.raises(ValueError, match=match):
             mlp_from_onnx(model)
 
-    refused([helper.make_node("Conv", ["x", "K"], ["c"], name="conv"),
+    refused([helper.make_node("Conv", ["x", "K"], ["c"], name="conv", group=2),
              helper.make_node("Flatten", ["c"], ["y"])],
-            r"node 0 'conv' \(Conv\) is not supported: netdream imports dense networks only",
-            {"K": K}, ("N", 1, 28, 28))
+            r"node 0 'conv' \(Conv\) has group=2; netdream's convolutions have one group",
+            {"K": K}, ("N", 2, 28, 28))
     refused([helper.make_node("MatMul", ["x", "W"], ["h"], name="fc"),
              helper.make_node("Relu", ["h"], ["a"]),
              helper.make_node("Add", ["a", "h"], ["y"], name="skip")],
@@ -753,7 +753,24 @@ _ONNX_CASES = {
     "Flatten": ([("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
     "Reshape": ([("Reshape", ["$", "flat"], {}), _L1, _RELU, _L2], [28, 28]),
     "Constant": ([("Reshape", ["$", "flat_const"], {}), _L1, _RELU, _L2], [28, 28]),
+    # convolutional: each feature map has 784 values, flattened into _L1
+    "Conv": ([("Conv", ["$", "K", "kb"], {"strides": [2, 2], "pads": [0, 1, 2, 1]}),
+              ("BatchNormalization", ["$", "c4", "m4", "m4", "p4"], {}), _RELU,
+              ("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
+    "MaxPool": ([("Conv", ["$", "K"], {"auto_pad": "SAME_UPPER"}),
+                 ("MaxPool", ["$"], {"kernel_shape": [2, 2], "strides": [2, 2]}),
+                 ("Sigmoid", ["$"], {}), ("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
+    "AveragePool": ([("Conv", ["$", "K2", "kb"], {"auto_pad": "SAME_LOWER"}),
+                     ("AveragePool", ["$"], {"kernel_shape": [2, 2], "strides": [2, 2],
+                                             "ceil_mode": 1}),
+                     ("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
+    "Transpose": ([("Transpose", ["$"], {"perm": [0, 3, 1, 2]}),
+                   ("Conv", ["$", "K", "kb"], {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+                   ("Tanh", ["$"], {}), ("Transpose", ["$"], {"perm": [0, 2, 3, 1]}),
+                   ("Mul", ["$", "c4"], {}), ("Flatten", ["$"], {}), _L1, _RELU, _L2],
+                  [28, 28, 1]),
 }
+_CONV_OPS = {"Conv", "MaxPool", "AveragePool", "Transpose"}
 
 
 def test_every_onnx_op_has_an_equivalence_case():
@@ -771,7 +788,10 @@ def test_onnx_op_matches_the_reference_evaluator(onnx, digits, op):
     floats = {"W1": w1, "W1t": w1.T, "b1": rng.normal(0, 0.1, (1, 16)),
               "W2": rng.normal(0, 0.3, (16, 10)), "b2": rng.normal(0, 0.1, 10),
               "v": rng.normal(0, 0.5, 16), "v0": rng.normal(0, 0.1, 16),
-              "s16": rng.normal(1, 0.2, 16), "p": rng.uniform(0.5, 2, 16), "s": [1.7]}
+              "s16": rng.normal(1, 0.2, 16), "p": rng.uniform(0.5, 2, 16), "s": [1.7],
+              "K": rng.normal(0, 0.5, (4, 1, 3, 3)), "K2": rng.normal(0, 0.5, (4, 1, 2, 2)),
+              "kb": rng.normal(0, 0.1, 4), "c4": rng.normal(1, 0.3, 4),
+              "m4": rng.normal(0, 0.1, 4), "p4": rng.uniform(0.5, 2, 4)}
     inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), name=k)
              for k, v in floats.items()]
     inits.append(numpy_helper.from_array(np.array([-1, 784], dtype=np.int64), name="flat"))
@@ -788,9 +808,12 @@ def test_onnx_op_matches_the_reference_evaluator(onnx, digits, op):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.checker.check_model(model)
+    if op in _CONV_OPS:  # the reference evaluator pools in Python: slow
+        images, x = images[:1000], x[:1000]
     ref = ReferenceEvaluator(model).run(None, {"x": x.reshape(-1, *sample_shape)})[0]
     last = chain[-1][0]
     net = mlp_from_onnx(model, output="identity" if last in ("MatMul", "Add", "Gemm") else None)
+    assert isinstance(net, netdream.MLP) == (op not in _CONV_OPS)
     got = net.predict_proba(images)
     if last == "LogSoftmax":
         np.testing.assert_allclose(got, np.exp(ref), rtol=0, atol=ATOL)
