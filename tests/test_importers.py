@@ -373,7 +373,9 @@ def _onnx_model(onnx, nodes, inits, in_shape, opset=17, out_name="y"):
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
         [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", "K"])],
-        [numpy_helper.from_array(np.asarray(v, dtype=np.float32), name=k) for k, v in inits.items()])
+        [numpy_helper.from_array(np.asarray(v, dtype=np.int64 if np.asarray(v).dtype.kind == "i"
+                                            else np.float32), name=k)
+         for k, v in inits.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     onnx.checker.check_model(model)
     return model
@@ -501,6 +503,164 @@ def test_onnx_refuses_what_it_cannot_represent(onnx, tmp_path):
         mlp_from_onnx(bad)
     with pytest.raises(TypeError, match=r"path must be a str or os.PathLike"):
         mlp_from_onnx(3)
+
+
+def _torch_to_onnx(torch, model, sample_shape):
+    """``model`` exported by torch's TorchScript exporter (the one that needs no
+    onnxscript), batch axis dynamic, batch normalisation kept as its own node."""
+    import io
+    import warnings
+    import onnx
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the legacy exporter says it is legacy
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, *sample_shape),), buf, dynamo=False,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
+                          do_constant_folding=False)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def test_onnx_cnn_exported_by_torch_matches_on_mnist(onnx, torch, digits, mnist_test):
+    """A CNN exported from PyTorch (same and valid padding, stride 2, batch
+    normalisation, max and average pooling, flatten, softmax) computes what
+    PyTorch computes on the whole MNIST test set."""
+    from torch import nn
+    images, x = digits
+    torch.manual_seed(3)
+    body = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(8 * 3 * 3, 32), nn.ReLU(), nn.Linear(32, 10))
+    _train_a_little(torch, body, x.reshape(-1, 1, 28, 28), mnist_test[1], steps=20)
+    model = nn.Sequential(body, nn.Softmax(dim=1)).eval()
+    exported = _torch_to_onnx(torch, model, (1, 28, 28))
+    ops = [n.op_type for n in exported.graph.node]
+    assert {"Conv", "BatchNormalization", "MaxPool", "AveragePool", "Flatten", "Gemm",
+            "Softmax"} <= set(ops)
+    net = mlp_from_onnx(exported)
+    assert isinstance(net, netdream.Network) and net.image_shape == (28, 28)
+    assert [type(l).__name__ for l in net.layers] == [
+        "Conv2D", "MaxPool2D", "Conv2D", "AvgPool2D", "Flatten", "Dense", "Dense"]
+    assert net.output == "softmax" and net.metadata["output_added"] is False
+    ref = _torch_out(model, x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(net.predict(images), ref.argmax(axis=1))
+    logits = _torch_out(body.eval(), x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.logits(images), logits, rtol=1e-5, atol=1e-4)
+
+
+def _channels_last_cnn(onnx, rng, transpose):
+    """What tf2onnx writes for a Keras CNN: channels-last input transposed to
+    channels first, a convolution and max pooling, transposed back to channels
+    last, flattened, a dense layer. With ``transpose=False`` the Transposes
+    are Identity nodes: the same weights read channels first."""
+    from onnx import helper
+    k = rng.normal(0, 0.4, (4, 1, 3, 3))
+    w = rng.normal(0, 0.1, (14 * 14 * 4, 10))  # rows in (y, x, channel) order
+    perm = (lambda p: {"perm": p}) if transpose else (lambda p: {})
+    op = "Transpose" if transpose else "Identity"
+    nodes = [helper.make_node(op, ["x"], ["t"], **perm([0, 3, 1, 2])),
+             helper.make_node("Conv", ["t", "K", "kb"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node(op, ["p"], ["h"], **perm([0, 2, 3, 1])),
+             helper.make_node("Reshape", ["h", "flat"], ["f"], name="flatten"),
+             helper.make_node("MatMul", ["f", "W"], ["m"]),
+             helper.make_node("Add", ["m", "b"], ["y"])]
+    return _onnx_model(onnx, nodes, {"K": k, "kb": rng.normal(0, 0.1, 4), "W": w,
+                                     "b": rng.normal(0, 0.1, 10),
+                                     "flat": np.array([-1, 14 * 14 * 4])},
+                       ["N", 28, 28, 1] if transpose else ["N", 1, 28, 28])
+
+
+def test_onnx_channels_last_flatten_is_reordered(onnx, digits):
+    """A Transpose to channels last before the flatten: the dense columns are
+    put in netdream's channels-first order; reading them as they are (the
+    classic silent bug) would compute something else."""
+    images, x = digits
+    images, x = images[:2000], x[:2000]  # the reference evaluator pools in Python
+    model = _channels_last_cnn(onnx, np.random.default_rng(7), transpose=True)
+    logits = _onnx_run(model, x[..., None])
+    net = mlp_from_onnx(model, output="identity")
+    assert isinstance(net, netdream.Network) and net.image_shape == (28, 28)
+    np.testing.assert_allclose(net.predict_proba(images), logits, rtol=1e-5, atol=1e-5)
+    # the same weights without the Transposes: what a forgotten reordering computes
+    unordered = mlp_from_onnx(_channels_last_cnn(onnx, np.random.default_rng(7), False),
+                              output="identity")
+    assert np.abs(unordered.predict_proba(images) - logits).max() > 0.1
+
+
+def test_onnx_cnn_on_a_reshaped_grey_input(onnx, digits):
+    """(N, 28, 28) reshaped to (N, 1, 28, 28) before the first Conv."""
+    from onnx import helper
+    images, x = digits
+    images, x = images[:2000], x[:2000]
+    rng = np.random.default_rng(8)
+    nodes = [helper.make_node("Reshape", ["x", "nchw"], ["t"]),
+             helper.make_node("Conv", ["t", "K"], ["c"], strides=[2, 2], auto_pad="VALID"),
+             helper.make_node("LeakyRelu", ["c"], ["r"], alpha=0.2),
+             helper.make_node("Flatten", ["r"], ["f"]),
+             helper.make_node("Gemm", ["f", "W", "b"], ["g"], transB=1),
+             helper.make_node("LogSoftmax", ["g"], ["y"])]
+    model = _onnx_model(onnx, nodes, {"nchw": np.array([-1, 1, 28, 28]),
+                                      "K": rng.normal(0, 0.4, (3, 1, 4, 4)),
+                                      "W": rng.normal(0, 0.1, (10, 3 * 13 * 13)),
+                                      "b": rng.normal(0, 0.1, 10)}, ["N", 28, 28])
+    net = mlp_from_onnx(model)
+    assert net.metadata["log_softmax"] is True and net.leaky_slope == pytest.approx(0.2)
+    np.testing.assert_allclose(net.predict_proba(images), np.exp(_onnx_run(model, x)), rtol=0,
+                               atol=ATOL)
+
+
+def test_onnx_refuses_what_a_cnn_cannot_hold(onnx):
+    from onnx import helper
+    rng = np.random.default_rng(9)
+    inits = {"K": rng.normal(size=(4, 1, 3, 3)), "K2": rng.normal(size=(4, 1, 2, 2)),
+             "W": rng.normal(size=(4 * 26 * 26, 10)), "c4": np.ones(4), "p4": np.ones(4),
+             "v26": rng.normal(size=26)}
+
+    def refused(middle, match, in_shape=("N", 1, 28, 28)):
+        nodes = [helper.make_node("Conv", ["x", "K"], ["c"], name="conv"), *middle,
+                 helper.make_node("Flatten", ["z"], ["f"]),
+                 helper.make_node("MatMul", ["f", "W"], ["y"])]
+        with pytest.raises(ValueError, match=match):
+            mlp_from_onnx(_onnx_model(onnx, nodes, inits, list(in_shape)))
+
+    refused([helper.make_node("Concat", ["c", "c"], ["z"], name="cat", axis=1)],
+            r"node 1 'cat' \(Concat\) does not take exactly the previous node's output")
+    refused([helper.make_node("Concat", ["c", "K"], ["z"], name="cat", axis=1)],
+            r"node 1 'cat' \(Concat\) is not supported: netdream imports chains of "
+            r"convolutions")
+    refused([helper.make_node("Conv", ["c", "K"], ["z"], name="c2", dilations=[2, 2])],
+            r"node 1 'c2' \(Conv\) has dilations \[2, 2\]")
+    refused([helper.make_node("Conv", ["c", "K"], ["z"], name="c2", strides=[1, 2])],
+            r"node 1 'c2' \(Conv\) has strides \[1, 2\]; netdream needs 2-D, equal")
+    refused([helper.make_node("MaxPool", ["c"], ["z"], name="mp", kernel_shape=[2, 2],
+                              pads=[1, 1, 1, 1])],
+            r"node 1 'mp' \(MaxPool\) pads its input")
+    refused([helper.make_node("AveragePool", ["c"], ["z"], name="ap", kernel_shape=[3, 3],
+                              strides=[3, 3], ceil_mode=1)],
+            r"node 1 'ap' \(AveragePool\) has ceil_mode=1, which pools a partial window at "
+            r"the border of its 26x26 input")
+    refused([helper.make_node("Transpose", ["c"], ["z"], name="tr", perm=[0, 1, 3, 2])],
+            r"node 1 'tr' \(Transpose\) permutes the axes \[0, 1, 3, 2\]")
+    refused([helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("BatchNormalization", ["r", "c4", "c4", "c4", "p4"], ["n"],
+                              name="bn"),
+             helper.make_node("MaxPool", ["n"], ["z"], kernel_shape=[2, 2], strides=[2, 2])],
+            r"node 2 'bn' \(BatchNormalization\) cannot be folded into a linear layer")
+    refused([helper.make_node("Add", ["c", "v26"], ["z"], name="add")],
+            r"node 1 'add' \(Add\) has a shift that varies within a channel")
+    refused([helper.make_node("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1]),
+             helper.make_node("MaxPool", ["t"], ["z"], name="mp", kernel_shape=[2, 2])],
+            r"node 2 'mp' \(MaxPool\) receives data channels last; netdream convolves and "
+            r"pools feature maps")
+    with pytest.raises(ValueError, match=r"node 0 'conv' \(Conv\) receives data of "
+                                         r"per-sample shape \(784,\)"):
+        mlp_from_onnx(_onnx_model(onnx, [helper.make_node("Conv", ["x", "K"], ["y"],
+                                                          name="conv")],
+                                  inits, ["N", 784]))
 
 
 # ======================================================== missing frameworks
