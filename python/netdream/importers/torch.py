@@ -121,14 +121,34 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
             from torch import nn
         except ImportError:
             raise ImportError("netdream.from_torch needs PyTorch: pip install torch") from None
-        if _is_plain(module_or_state_dict, nn.Sequential) and layers is None:
-            from .torch_cnn import is_convolutional, network_from_sequential
-            if is_convolutional(module_or_state_dict, nn):
-                return network_from_sequential(module_or_state_dict, nn, image_shape=image_shape,
-                                               encoding=encoding, output=output,
-                                               torch_version=str(torch.__version__))
+        if layers is None and isinstance(module_or_state_dict, nn.Module):
+            net = _convolutional(module_or_state_dict, torch, image_shape=image_shape,
+                                 encoding=encoding, output=output)
+            if net is not None:
+                return net
         steps, metadata = _module_steps(module_or_state_dict, layers)
     return steps_.assemble(steps, output, encoding, metadata)
+
+
+def _convolutional(module, torch, **kw):
+    """The :class:`~netdream.Network` of a convolutional nn.Sequential, or of
+    a plain module holding convolutions, which torch.fx turns into one;
+    ``None`` for a dense network."""
+    from .torch_cnn import holds_convolutions, is_convolutional, network_from_sequential
+    nn = torch.nn
+    version = str(torch.__version__)
+    if _is_plain(module, nn.Sequential):
+        if not is_convolutional(module, nn):
+            return None
+        return network_from_sequential(module, nn, torch_version=version, **kw)
+    if not holds_convolutions(module):
+        return None
+    from .torch_fx import sequential_from_module
+    _check_no_hooks(module, "the module")
+    net = network_from_sequential(sequential_from_module(module, torch), nn,
+                                  torch_version=version, **kw)
+    net.metadata["source"] = f"torch {type(module).__name__}.forward, traced by torch.fx"
+    return net
 
 
 def _module_steps(module, layers):
