@@ -25,6 +25,7 @@ from netdream.importers import from_torch as mlp_from_torch
 from netdream.importers import keras as keras_importer
 from netdream.importers import onnx as onnx_importer
 from netdream.importers import torch as torch_importer
+from netdream.importers import torch_fx
 from netdream.importers._handlers import Handlers
 
 from conftest import bars, fit_quietly, mnist, needs_mnist
@@ -179,6 +180,145 @@ def test_torch_module_or_state_dict_with_layers(torch, digits):
         np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
     with pytest.raises(ValueError, match=r"layer bn \(BatchNorm1d\) is in training mode"):
         mlp_from_torch(model.train(), LAYERS)
+
+
+def _mnist_example_net(torch):
+    """The network of PyTorch's MNIST example (pytorch/examples, mnist/main.py)."""
+    from torch import nn
+    from torch.nn import functional as F
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3, 1)
+            self.conv2 = nn.Conv2d(32, 64, 3, 1)
+            self.dropout1 = nn.Dropout(0.25)
+            self.dropout2 = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(9216, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = self.conv1(x)
+            x = F.relu(x)
+            x = self.conv2(x)
+            x = F.relu(x)
+            x = F.max_pool2d(x, 2)
+            x = self.dropout1(x)
+            x = torch.flatten(x, 1)
+            x = self.fc1(x)
+            x = F.relu(x)
+            x = self.dropout2(x)
+            x = self.fc2(x)
+            output = F.log_softmax(x, dim=1)
+            return output
+
+    return Net()
+
+
+def test_torch_module_traced_by_fx_matches_on_mnist(torch, digits):
+    """PyTorch's MNIST example network, a plain nn.Module, with the example's
+    input normalisation: traced, it computes what PyTorch computes."""
+    images, x = digits
+    torch.manual_seed(5)
+    model = _mnist_example_net(torch).eval()
+    net = mlp_from_torch(model, encoding=Encoding(mean=0.1307, std=0.3081))
+    assert isinstance(net, netdream.Network) and net.output == "softmax"
+    assert [type(l).__name__ for l in net.layers] == [
+        "Conv2D", "Conv2D", "MaxPool2D", "Flatten", "Dense", "Dense"]
+    assert net.metadata["source"] == "torch Net.forward, traced by torch.fx"
+    assert net.metadata["log_softmax"] is True and net.metadata["output_added"] is False
+    ref = np.exp(_torch_out(model, (x.reshape(-1, 1, 28, 28) - 0.1307) / 0.3081))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(net.predict(images), ref.argmax(axis=1))
+    with pytest.raises(ValueError, match=r"layer dropout1 \(Dropout\) is in training mode"):
+        mlp_from_torch(model.train())
+
+
+def test_torch_fx_reads_the_functions_and_methods(torch, digits):
+    """Tensor methods, torch and functional calls, a nested block, a module
+    called twice, an activation after max pooling, view(x.size(0), -1)."""
+    from torch import nn
+    from torch.nn import functional as F
+    images, x = digits
+    images, x = images[:2000], x[:2000]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6))
+            self.conv = nn.Conv2d(6, 8, 3, stride=2)
+            self.act = nn.LeakyReLU(0.1)
+            self.fc1 = nn.Linear(8 * 3 * 3, 20)
+            self.fc2 = nn.Linear(20, 16)
+            self.fc3 = nn.Linear(16, 12)
+            self.fc4 = nn.Linear(12, 12)
+            self.fc5 = nn.Linear(12, 10)
+
+        def forward(self, x):
+            x = F.relu(F.max_pool2d(self.block(x), 2), inplace=True)
+            x = F.avg_pool2d(self.act(self.conv(x)), kernel_size=2)
+            x = F.dropout(x.view(x.size(0), -1), 0.3, training=self.training)
+            x = torch.sigmoid(self.fc1(x.reshape(x.shape[0], -1)))
+            x = self.act(self.fc2(x))
+            x = F.leaky_relu(self.fc4(self.fc3(x).tanh()), 0.1)
+            return torch.softmax(self.fc5(x), 1)
+
+    torch.manual_seed(6)
+    model = Net()
+    with torch.no_grad():
+        model.train()(torch.rand(64, 1, 28, 28))  # batch statistics of its own
+    model.eval()
+    net = mlp_from_torch(model)
+    assert [type(l).__name__ for l in net.layers] == [
+        "Conv2D", "MaxPool2D", "Conv2D", "AvgPool2D", "Flatten", *["Dense"] * 5]
+    assert [getattr(l, "activation", None) for l in net.layers] == [
+        "relu", None, "leaky_relu", None, None, "sigmoid", "leaky_relu", "tanh", "leaky_relu",
+        "softmax"]
+    ref = _torch_out(model, x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+
+
+def test_torch_fx_refuses_what_is_not_a_straight_line(torch):
+    from torch import nn
+    from torch.nn import functional as F
+
+    def module(forward, **layers):
+        cls = type("Net", (nn.Module,), {"forward": forward})
+        m = cls()
+        nn.Module.__init__(m)
+        m.conv = nn.Conv2d(1, 1, 3, padding=1)
+        m.fc = nn.Linear(784, 10)
+        for name, layer in layers.items():
+            setattr(m, name, layer)
+        return m.eval()
+
+    def refused(model, match):
+        with pytest.raises(ValueError, match=match):
+            mlp_from_torch(model)
+
+    refused(module(lambda self, x: self.fc(torch.flatten(self.conv(x) + x, 1))),
+            r"the output of node 'x' is used by conv, add; netdream reads a straight-line "
+            r"forward: no branches or residual connections")
+    refused(module(lambda self, x: self.fc(torch.flatten(torch.cat([self.conv(x), x], 1), 1))),
+            r"the output of node 'x' is used by conv, cat")
+    refused(module(lambda self, x: self.fc(torch.flatten(F.gelu(self.conv(x)), 1))),
+            r"node 'gelu' \(function gelu\) is not supported: netdream reads convolutions, "
+            r"pooling.*" + _listed(torch_fx.FUNCTIONS))
+    refused(module(lambda self, x: self.fc(F.dropout(torch.flatten(self.conv(x), 1)))),
+            r"node 'dropout' \(function dropout\) drops units at random")
+    refused(module(lambda self, x: self.fc(self.conv(x).view(-1, 28, 28))),
+            r"node 'view' \(method .view\(\)\) reshapes to \[-1, 28, 28\]")
+    refused(module(lambda self, x: self.fc(self.conv(x).flatten())),
+            r"layer flatten \(Flatten\) must flatten all but the batch dimension")
+    refused(module(lambda self, x: self.fc(torch.flatten(self.conv(x) if x.sum() > 0 else x,
+                                                         1))),
+            r"torch.fx cannot trace Net.forward")
+    refused(module(lambda self, x: self.fc(torch.flatten(self.gru(self.conv(x)), 1)),
+                   gru=nn.GELU()),
+            r"layer gru \(GELU\) is not supported in a convolutional network")
+    hooked = module(lambda self, x: self.fc(torch.flatten(self.conv(x), 1)))
+    hooked.register_forward_hook(lambda m, i, o: o * 2)
+    refused(hooked, r"the module has forward hooks")
 
 
 def _seq(torch, *names, **kw):
@@ -779,6 +919,10 @@ def _class_names(text):
     ("torch.nn modules",
      lambda: _class_names(_section(torch_importer.from_torch.__doc__, "may hold:", "Anything else")),
      lambda: set(torch_importer.MODULES)),
+    ("torch functions traced by torch.fx",
+     lambda: set(re.findall(r"``([a-z_0-9]+)``", _section(
+         torch_importer.from_torch.__doc__, "functions and tensor methods:", "each is read"))),
+     lambda: set(torch_fx.FUNCTIONS)),
     ("state-dict layers",
      lambda: set(re.findall(r'``"([a-z_]+)(?::[A-Z]+)?"``',
                             _section(torch_importer.from_torch.__doc__, "each one of:",

@@ -161,7 +161,8 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
             flush()
             if (m.start_dim, m.end_dim) != (1, -1):
                 raise ValueError(f"{where} must flatten all but the batch dimension")
-            layers.append(Flatten())
+            if not any(isinstance(l, Flatten) for l in layers):  # later ones: flat already
+                layers.append(Flatten())
         elif kind.startswith("Dropout"):
             if m.training:
                 raise ValueError(f"{where} is in training mode: call module.eval() first")
