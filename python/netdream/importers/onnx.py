@@ -255,7 +255,11 @@ def _netdream_order(v, ctx):
     if ctx.layout == "nhwc":
         h, w, c = ctx.shape
         return v.reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
-    return v if ctx.order is None else v[ctx.order]
+    if ctx.order is None:
+        return v
+    if v.size != ctx.order.size:
+        raise ValueError(f"{ctx.where} has {v.size} values for data of {ctx.order.size} features")
+    return v[ctx.order]
 
 
 def _netdream_columns(w, ctx):
@@ -566,7 +570,7 @@ def _conv_padding(k, stride, ctx):
 def _pool(node, ctx):
     c, h, w = _require_feature_map(ctx)
     attrs = ctx.attrs
-    size = _square(attrs["kernel_shape"], "kernel_shape", ctx)
+    size = _square(attrs.get("kernel_shape", ()), "kernel_shape", ctx)
     stride = _square(attrs.get("strides", [1, 1]), "strides", ctx)
     if any(attrs.get("pads", ())) or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise ValueError(f"{ctx.where} pads its input; netdream pools without padding")
