@@ -52,13 +52,13 @@ def sequential_from_module(module, torch):
                 raise ValueError(f"the forward does not return the last node's output "
                                  f"'{prev.name}'; netdream reads a straight-line forward")
             break
-        _check_straight(node, prev, batch, ctx)
+        ctx.op = None if node.op == "call_module" else _function_name(node, torch)
+        _check_straight(node, prev, batch if ctx.op in ("view", "reshape") else (), ctx)
         if node.op == "call_module":
             m = submodules[node.target]
             layers[node.name] = copy.copy(m) if id(m) in seen else m  # used twice: one each
             seen.add(id(m))
         else:
-            ctx.op = _function_name(node, torch)
             handler = FUNCTIONS.get(ctx.op)
             if handler is None:
                 raise FUNCTIONS.not_supported(ctx.where)
@@ -124,7 +124,8 @@ def _indexes_0(node) -> bool:
 
 def _check_straight(node, prev, batch, ctx):
     """Refuse a node that takes anything but the previous node's output (and
-    constants), or a previous node whose output something else uses too."""
+    constants, and the batch size nodes ``batch``), or a previous node whose
+    output something else uses too (the batch size aside)."""
     data = []
     ctx.torch.fx.node.map_arg((node.args, node.kwargs), data.append)  # the nodes it takes
     if not node.args or node.args[0] is not prev or any(
@@ -133,7 +134,7 @@ def _check_straight(node, prev, batch, ctx):
                          f"'{prev.name}' (it takes {', '.join(a.name for a in data) or 'none'}); "
                          "netdream reads a straight-line forward: no branches or residual "
                          "connections")
-    users = [u for u in prev.users if u not in batch]
+    users = [u for u in prev.users if not _is_batch_size(u)]
     if users != [node]:
         raise ValueError(f"the output of node '{prev.name}' is used by "
                          f"{', '.join(u.name for u in users)}; netdream reads a straight-line "
