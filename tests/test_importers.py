@@ -25,6 +25,7 @@ from netdream.importers import from_torch as mlp_from_torch
 from netdream.importers import keras as keras_importer
 from netdream.importers import onnx as onnx_importer
 from netdream.importers import torch as torch_importer
+from netdream.importers import torch_fx
 from netdream.importers._handlers import Handlers
 
 from conftest import bars, fit_quietly, mnist, needs_mnist
@@ -179,6 +180,145 @@ def test_torch_module_or_state_dict_with_layers(torch, digits):
         np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
     with pytest.raises(ValueError, match=r"layer bn \(BatchNorm1d\) is in training mode"):
         mlp_from_torch(model.train(), LAYERS)
+
+
+def _mnist_example_net(torch):
+    """The network of PyTorch's MNIST example (pytorch/examples, mnist/main.py)."""
+    from torch import nn
+    from torch.nn import functional as F
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3, 1)
+            self.conv2 = nn.Conv2d(32, 64, 3, 1)
+            self.dropout1 = nn.Dropout(0.25)
+            self.dropout2 = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(9216, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = self.conv1(x)
+            x = F.relu(x)
+            x = self.conv2(x)
+            x = F.relu(x)
+            x = F.max_pool2d(x, 2)
+            x = self.dropout1(x)
+            x = torch.flatten(x, 1)
+            x = self.fc1(x)
+            x = F.relu(x)
+            x = self.dropout2(x)
+            x = self.fc2(x)
+            output = F.log_softmax(x, dim=1)
+            return output
+
+    return Net()
+
+
+def test_torch_module_traced_by_fx_matches_on_mnist(torch, digits):
+    """PyTorch's MNIST example network, a plain nn.Module, with the example's
+    input normalisation: traced, it computes what PyTorch computes."""
+    images, x = digits
+    torch.manual_seed(5)
+    model = _mnist_example_net(torch).eval()
+    net = mlp_from_torch(model, encoding=Encoding(mean=0.1307, std=0.3081))
+    assert isinstance(net, netdream.Network) and net.output == "softmax"
+    assert [type(l).__name__ for l in net.layers] == [
+        "Conv2D", "Conv2D", "MaxPool2D", "Flatten", "Dense", "Dense"]
+    assert net.metadata["source"] == "torch Net.forward, traced by torch.fx"
+    assert net.metadata["log_softmax"] is True and net.metadata["output_added"] is False
+    ref = np.exp(_torch_out(model, (x.reshape(-1, 1, 28, 28) - 0.1307) / 0.3081))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(net.predict(images), ref.argmax(axis=1))
+    with pytest.raises(ValueError, match=r"layer dropout1 \(Dropout\) is in training mode"):
+        mlp_from_torch(model.train())
+
+
+def test_torch_fx_reads_the_functions_and_methods(torch, digits):
+    """Tensor methods, torch and functional calls, a nested block, a module
+    called twice, an activation after max pooling, view(x.size(0), -1)."""
+    from torch import nn
+    from torch.nn import functional as F
+    images, x = digits
+    images, x = images[:2000], x[:2000]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6))
+            self.conv = nn.Conv2d(6, 8, 3, stride=2)
+            self.act = nn.LeakyReLU(0.1)
+            self.fc1 = nn.Linear(8 * 3 * 3, 20)
+            self.fc2 = nn.Linear(20, 16)
+            self.fc3 = nn.Linear(16, 12)
+            self.fc4 = nn.Linear(12, 12)
+            self.fc5 = nn.Linear(12, 10)
+
+        def forward(self, x):
+            x = F.relu(F.max_pool2d(self.block(x), 2), inplace=True)
+            x = F.avg_pool2d(self.act(self.conv(x)), kernel_size=2)
+            x = F.dropout(x.view(x.size(0), -1), 0.3, training=self.training)
+            x = torch.sigmoid(self.fc1(x.reshape(x.shape[0], -1)))
+            x = self.act(self.fc2(x))
+            x = F.leaky_relu(self.fc4(self.fc3(x).tanh()), 0.1)
+            return torch.softmax(self.fc5(x), 1)
+
+    torch.manual_seed(6)
+    model = Net()
+    with torch.no_grad():
+        model.train()(torch.rand(64, 1, 28, 28))  # batch statistics of its own
+    model.eval()
+    net = mlp_from_torch(model)
+    assert [type(l).__name__ for l in net.layers] == [
+        "Conv2D", "MaxPool2D", "Conv2D", "AvgPool2D", "Flatten", *["Dense"] * 5]
+    assert [getattr(l, "activation", None) for l in net.layers] == [
+        "relu", None, "leaky_relu", None, None, "sigmoid", "leaky_relu", "tanh", "leaky_relu",
+        "softmax"]
+    ref = _torch_out(model, x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+
+
+def test_torch_fx_refuses_what_is_not_a_straight_line(torch):
+    from torch import nn
+    from torch.nn import functional as F
+
+    def module(forward, **layers):
+        cls = type("Net", (nn.Module,), {"forward": forward})
+        m = cls()
+        nn.Module.__init__(m)
+        m.conv = nn.Conv2d(1, 1, 3, padding=1)
+        m.fc = nn.Linear(784, 10)
+        for name, layer in layers.items():
+            setattr(m, name, layer)
+        return m.eval()
+
+    def refused(model, match):
+        with pytest.raises(ValueError, match=match):
+            mlp_from_torch(model)
+
+    refused(module(lambda self, x: self.fc(torch.flatten(self.conv(x) + x, 1))),
+            r"the output of node 'x' is used by conv, add; netdream reads a straight-line "
+            r"forward: no branches or residual connections")
+    refused(module(lambda self, x: self.fc(torch.flatten(torch.cat([self.conv(x), x], 1), 1))),
+            r"the output of node 'x' is used by conv, cat")
+    refused(module(lambda self, x: self.fc(torch.flatten(F.gelu(self.conv(x)), 1))),
+            r"node 'gelu' \(function gelu\) is not supported: netdream reads convolutions, "
+            r"pooling.*" + _listed(torch_fx.FUNCTIONS))
+    refused(module(lambda self, x: self.fc(F.dropout(torch.flatten(self.conv(x), 1)))),
+            r"node 'dropout' \(function dropout\) drops units at random")
+    refused(module(lambda self, x: self.fc(self.conv(x).view(-1, 28, 28))),
+            r"node 'view' \(method .view\(\)\) reshapes to \[-1, 28, 28\]")
+    refused(module(lambda self, x: self.fc(self.conv(x).flatten())),
+            r"layer flatten \(Flatten\) must flatten all but the batch dimension")
+    refused(module(lambda self, x: self.fc(torch.flatten(self.conv(x) if x.sum() > 0 else x,
+                                                         1))),
+            r"torch.fx cannot trace Net.forward")
+    refused(module(lambda self, x: self.fc(torch.flatten(self.gru(self.conv(x)), 1)),
+                   gru=nn.GELU()),
+            r"layer gru \(GELU\) is not supported in a convolutional network")
+    hooked = module(lambda self, x: self.fc(torch.flatten(self.conv(x), 1)))
+    hooked.register_forward_hook(lambda m, i, o: o * 2)
+    refused(hooked, r"the module has forward hooks")
 
 
 def _seq(torch, *names, **kw):
@@ -373,7 +513,9 @@ def _onnx_model(onnx, nodes, inits, in_shape, opset=17, out_name="y"):
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
         [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", "K"])],
-        [numpy_helper.from_array(np.asarray(v, dtype=np.float32), name=k) for k, v in inits.items()])
+        [numpy_helper.from_array(np.asarray(v, dtype=np.int64 if np.asarray(v).dtype.kind == "i"
+                                            else np.float32), name=k)
+         for k, v in inits.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     onnx.checker.check_model(model)
     return model
@@ -458,10 +600,10 @@ def test_onnx_refuses_what_it_cannot_represent(onnx, tmp_path):
         with pytest.raises(ValueError, match=match):
             mlp_from_onnx(model)
 
-    refused([helper.make_node("Conv", ["x", "K"], ["c"], name="conv"),
+    refused([helper.make_node("Conv", ["x", "K"], ["c"], name="conv", group=2),
              helper.make_node("Flatten", ["c"], ["y"])],
-            r"node 0 'conv' \(Conv\) is not supported: netdream imports dense networks only",
-            {"K": K}, ("N", 1, 28, 28))
+            r"node 0 'conv' \(Conv\) has group=2; netdream's convolutions have one group",
+            {"K": K}, ("N", 2, 28, 28))
     refused([helper.make_node("MatMul", ["x", "W"], ["h"], name="fc"),
              helper.make_node("Relu", ["h"], ["a"]),
              helper.make_node("Add", ["a", "h"], ["y"], name="skip")],
@@ -501,6 +643,164 @@ def test_onnx_refuses_what_it_cannot_represent(onnx, tmp_path):
         mlp_from_onnx(bad)
     with pytest.raises(TypeError, match=r"path must be a str or os.PathLike"):
         mlp_from_onnx(3)
+
+
+def _torch_to_onnx(torch, model, sample_shape):
+    """``model`` exported by torch's TorchScript exporter (the one that needs no
+    onnxscript), batch axis dynamic, batch normalisation kept as its own node."""
+    import io
+    import warnings
+    import onnx
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the legacy exporter says it is legacy
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, *sample_shape),), buf, dynamo=False,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
+                          do_constant_folding=False)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def test_onnx_cnn_exported_by_torch_matches_on_mnist(onnx, torch, digits, mnist_test):
+    """A CNN exported from PyTorch (same and valid padding, stride 2, batch
+    normalisation, max and average pooling, flatten, softmax) computes what
+    PyTorch computes on the whole MNIST test set."""
+    from torch import nn
+    images, x = digits
+    torch.manual_seed(3)
+    body = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(8 * 3 * 3, 32), nn.ReLU(), nn.Linear(32, 10))
+    _train_a_little(torch, body, x.reshape(-1, 1, 28, 28), mnist_test[1], steps=20)
+    model = nn.Sequential(body, nn.Softmax(dim=1)).eval()
+    exported = _torch_to_onnx(torch, model, (1, 28, 28))
+    ops = [n.op_type for n in exported.graph.node]
+    assert {"Conv", "BatchNormalization", "MaxPool", "AveragePool", "Flatten", "Gemm",
+            "Softmax"} <= set(ops)
+    net = mlp_from_onnx(exported)
+    assert isinstance(net, netdream.Network) and net.image_shape == (28, 28)
+    assert [type(l).__name__ for l in net.layers] == [
+        "Conv2D", "MaxPool2D", "Conv2D", "AvgPool2D", "Flatten", "Dense", "Dense"]
+    assert net.output == "softmax" and net.metadata["output_added"] is False
+    ref = _torch_out(model, x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    np.testing.assert_array_equal(net.predict(images), ref.argmax(axis=1))
+    logits = _torch_out(body.eval(), x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.logits(images), logits, rtol=1e-5, atol=1e-4)
+
+
+def _channels_last_cnn(onnx, rng, transpose):
+    """What tf2onnx writes for a Keras CNN: channels-last input transposed to
+    channels first, a convolution and max pooling, transposed back to channels
+    last, flattened, a dense layer. With ``transpose=False`` the Transposes
+    are Identity nodes: the same weights read channels first."""
+    from onnx import helper
+    k = rng.normal(0, 0.4, (4, 1, 3, 3))
+    w = rng.normal(0, 0.1, (14 * 14 * 4, 10))  # rows in (y, x, channel) order
+    perm = (lambda p: {"perm": p}) if transpose else (lambda p: {})
+    op = "Transpose" if transpose else "Identity"
+    nodes = [helper.make_node(op, ["x"], ["t"], **perm([0, 3, 1, 2])),
+             helper.make_node("Conv", ["t", "K", "kb"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node(op, ["p"], ["h"], **perm([0, 2, 3, 1])),
+             helper.make_node("Reshape", ["h", "flat"], ["f"], name="flatten"),
+             helper.make_node("MatMul", ["f", "W"], ["m"]),
+             helper.make_node("Add", ["m", "b"], ["y"])]
+    return _onnx_model(onnx, nodes, {"K": k, "kb": rng.normal(0, 0.1, 4), "W": w,
+                                     "b": rng.normal(0, 0.1, 10),
+                                     "flat": np.array([-1, 14 * 14 * 4])},
+                       ["N", 28, 28, 1] if transpose else ["N", 1, 28, 28])
+
+
+def test_onnx_channels_last_flatten_is_reordered(onnx, digits):
+    """A Transpose to channels last before the flatten: the dense columns are
+    put in netdream's channels-first order; reading them as they are (the
+    classic silent bug) would compute something else."""
+    images, x = digits
+    images, x = images[:2000], x[:2000]  # the reference evaluator pools in Python
+    model = _channels_last_cnn(onnx, np.random.default_rng(7), transpose=True)
+    logits = _onnx_run(model, x[..., None])
+    net = mlp_from_onnx(model, output="identity")
+    assert isinstance(net, netdream.Network) and net.image_shape == (28, 28)
+    np.testing.assert_allclose(net.predict_proba(images), logits, rtol=1e-5, atol=1e-5)
+    # the same weights without the Transposes: what a forgotten reordering computes
+    unordered = mlp_from_onnx(_channels_last_cnn(onnx, np.random.default_rng(7), False),
+                              output="identity")
+    assert np.abs(unordered.predict_proba(images) - logits).max() > 0.1
+
+
+def test_onnx_cnn_on_a_reshaped_grey_input(onnx, digits):
+    """(N, 28, 28) reshaped to (N, 1, 28, 28) before the first Conv."""
+    from onnx import helper
+    images, x = digits
+    images, x = images[:2000], x[:2000]
+    rng = np.random.default_rng(8)
+    nodes = [helper.make_node("Reshape", ["x", "nchw"], ["t"]),
+             helper.make_node("Conv", ["t", "K"], ["c"], strides=[2, 2], auto_pad="VALID"),
+             helper.make_node("LeakyRelu", ["c"], ["r"], alpha=0.2),
+             helper.make_node("Flatten", ["r"], ["f"]),
+             helper.make_node("Gemm", ["f", "W", "b"], ["g"], transB=1),
+             helper.make_node("LogSoftmax", ["g"], ["y"])]
+    model = _onnx_model(onnx, nodes, {"nchw": np.array([-1, 1, 28, 28]),
+                                      "K": rng.normal(0, 0.4, (3, 1, 4, 4)),
+                                      "W": rng.normal(0, 0.1, (10, 3 * 13 * 13)),
+                                      "b": rng.normal(0, 0.1, 10)}, ["N", 28, 28])
+    net = mlp_from_onnx(model)
+    assert net.metadata["log_softmax"] is True and net.leaky_slope == pytest.approx(0.2)
+    np.testing.assert_allclose(net.predict_proba(images), np.exp(_onnx_run(model, x)), rtol=0,
+                               atol=ATOL)
+
+
+def test_onnx_refuses_what_a_cnn_cannot_hold(onnx):
+    from onnx import helper
+    rng = np.random.default_rng(9)
+    inits = {"K": rng.normal(size=(4, 1, 3, 3)), "K2": rng.normal(size=(4, 1, 2, 2)),
+             "W": rng.normal(size=(4 * 26 * 26, 10)), "c4": np.ones(4), "p4": np.ones(4),
+             "v26": rng.normal(size=26)}
+
+    def refused(middle, match, in_shape=("N", 1, 28, 28)):
+        nodes = [helper.make_node("Conv", ["x", "K"], ["c"], name="conv"), *middle,
+                 helper.make_node("Flatten", ["z"], ["f"]),
+                 helper.make_node("MatMul", ["f", "W"], ["y"])]
+        with pytest.raises(ValueError, match=match):
+            mlp_from_onnx(_onnx_model(onnx, nodes, inits, list(in_shape)))
+
+    refused([helper.make_node("Concat", ["c", "c"], ["z"], name="cat", axis=1)],
+            r"node 1 'cat' \(Concat\) does not take exactly the previous node's output")
+    refused([helper.make_node("Concat", ["c", "K"], ["z"], name="cat", axis=1)],
+            r"node 1 'cat' \(Concat\) is not supported: netdream imports chains of "
+            r"convolutions")
+    refused([helper.make_node("Conv", ["c", "K"], ["z"], name="c2", dilations=[2, 2])],
+            r"node 1 'c2' \(Conv\) has dilations \[2, 2\]")
+    refused([helper.make_node("Conv", ["c", "K"], ["z"], name="c2", strides=[1, 2])],
+            r"node 1 'c2' \(Conv\) has strides \[1, 2\]; netdream needs 2-D, equal")
+    refused([helper.make_node("MaxPool", ["c"], ["z"], name="mp", kernel_shape=[2, 2],
+                              pads=[1, 1, 1, 1])],
+            r"node 1 'mp' \(MaxPool\) pads its input")
+    refused([helper.make_node("AveragePool", ["c"], ["z"], name="ap", kernel_shape=[3, 3],
+                              strides=[3, 3], ceil_mode=1)],
+            r"node 1 'ap' \(AveragePool\) has ceil_mode=1, which pools a partial window at "
+            r"the border of its 26x26 input")
+    refused([helper.make_node("Transpose", ["c"], ["z"], name="tr", perm=[0, 1, 3, 2])],
+            r"node 1 'tr' \(Transpose\) permutes the axes \[0, 1, 3, 2\]")
+    refused([helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("BatchNormalization", ["r", "c4", "c4", "c4", "p4"], ["n"],
+                              name="bn"),
+             helper.make_node("MaxPool", ["n"], ["z"], kernel_shape=[2, 2], strides=[2, 2])],
+            r"node 2 'bn' \(BatchNormalization\) cannot be folded into a linear layer")
+    refused([helper.make_node("Add", ["c", "v26"], ["z"], name="add")],
+            r"node 1 'add' \(Add\) has a shift that varies within a channel")
+    refused([helper.make_node("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1]),
+             helper.make_node("MaxPool", ["t"], ["z"], name="mp", kernel_shape=[2, 2])],
+            r"node 2 'mp' \(MaxPool\) receives data channels last; netdream convolves and "
+            r"pools feature maps")
+    with pytest.raises(ValueError, match=r"node 0 'conv' \(Conv\) receives data of "
+                                         r"per-sample shape \(784,\)"):
+        mlp_from_onnx(_onnx_model(onnx, [helper.make_node("Conv", ["x", "K"], ["y"],
+                                                          name="conv")],
+                                  inits, ["N", 784]))
 
 
 # ======================================================== missing frameworks
@@ -619,6 +919,10 @@ def _class_names(text):
     ("torch.nn modules",
      lambda: _class_names(_section(torch_importer.from_torch.__doc__, "may hold:", "Anything else")),
      lambda: set(torch_importer.MODULES)),
+    ("torch functions traced by torch.fx",
+     lambda: set(re.findall(r"``([a-z_0-9]+)``", _section(
+         torch_importer.from_torch.__doc__, "functions and tensor methods:", "each is read"))),
+     lambda: set(torch_fx.FUNCTIONS)),
     ("state-dict layers",
      lambda: set(re.findall(r'``"([a-z_]+)(?::[A-Z]+)?"``',
                             _section(torch_importer.from_torch.__doc__, "each one of:",
@@ -753,7 +1057,24 @@ _ONNX_CASES = {
     "Flatten": ([("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
     "Reshape": ([("Reshape", ["$", "flat"], {}), _L1, _RELU, _L2], [28, 28]),
     "Constant": ([("Reshape", ["$", "flat_const"], {}), _L1, _RELU, _L2], [28, 28]),
+    # convolutional: each feature map has 784 values, flattened into _L1
+    "Conv": ([("Conv", ["$", "K", "kb"], {"strides": [2, 2], "pads": [0, 1, 2, 1]}),
+              ("BatchNormalization", ["$", "c4", "m4", "m4", "p4"], {}), _RELU,
+              ("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
+    "MaxPool": ([("Conv", ["$", "K"], {"auto_pad": "SAME_UPPER"}),
+                 ("MaxPool", ["$"], {"kernel_shape": [2, 2], "strides": [2, 2]}),
+                 ("Sigmoid", ["$"], {}), ("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
+    "AveragePool": ([("Conv", ["$", "K2", "kb"], {"auto_pad": "SAME_LOWER"}),
+                     ("AveragePool", ["$"], {"kernel_shape": [2, 2], "strides": [2, 2],
+                                             "ceil_mode": 1}),
+                     ("Flatten", ["$"], {}), _L1, _RELU, _L2], [1, 28, 28]),
+    "Transpose": ([("Transpose", ["$"], {"perm": [0, 3, 1, 2]}),
+                   ("Conv", ["$", "K", "kb"], {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+                   ("Tanh", ["$"], {}), ("Transpose", ["$"], {"perm": [0, 2, 3, 1]}),
+                   ("Mul", ["$", "c4"], {}), ("Flatten", ["$"], {}), _L1, _RELU, _L2],
+                  [28, 28, 1]),
 }
+_CONV_OPS = {"Conv", "MaxPool", "AveragePool", "Transpose"}
 
 
 def test_every_onnx_op_has_an_equivalence_case():
@@ -771,7 +1092,10 @@ def test_onnx_op_matches_the_reference_evaluator(onnx, digits, op):
     floats = {"W1": w1, "W1t": w1.T, "b1": rng.normal(0, 0.1, (1, 16)),
               "W2": rng.normal(0, 0.3, (16, 10)), "b2": rng.normal(0, 0.1, 10),
               "v": rng.normal(0, 0.5, 16), "v0": rng.normal(0, 0.1, 16),
-              "s16": rng.normal(1, 0.2, 16), "p": rng.uniform(0.5, 2, 16), "s": [1.7]}
+              "s16": rng.normal(1, 0.2, 16), "p": rng.uniform(0.5, 2, 16), "s": [1.7],
+              "K": rng.normal(0, 0.5, (4, 1, 3, 3)), "K2": rng.normal(0, 0.5, (4, 1, 2, 2)),
+              "kb": rng.normal(0, 0.1, 4), "c4": rng.normal(1, 0.3, 4),
+              "m4": rng.normal(0, 0.1, 4), "p4": rng.uniform(0.5, 2, 4)}
     inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), name=k)
              for k, v in floats.items()]
     inits.append(numpy_helper.from_array(np.array([-1, 784], dtype=np.int64), name="flat"))
@@ -788,9 +1112,12 @@ def test_onnx_op_matches_the_reference_evaluator(onnx, digits, op):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.checker.check_model(model)
+    if op in _CONV_OPS:  # the reference evaluator pools in Python: slow
+        images, x = images[:1000], x[:1000]
     ref = ReferenceEvaluator(model).run(None, {"x": x.reshape(-1, *sample_shape)})[0]
     last = chain[-1][0]
     net = mlp_from_onnx(model, output="identity" if last in ("MatMul", "Add", "Gemm") else None)
+    assert isinstance(net, netdream.MLP) == (op not in _CONV_OPS)
     got = net.predict_proba(images)
     if last == "LogSoftmax":
         np.testing.assert_allclose(got, np.exp(ref), rtol=0, atol=ATOL)

@@ -3,7 +3,10 @@
 One module per framework — :mod:`.torch`, :mod:`.keras`, :mod:`.onnx`,
 :mod:`.sklearn` — each reads the framework's layers into the small list of
 steps of :mod:`._steps`, which are folded and checked into an
-:class:`~netdream.MLP`. Each framework module keeps a table of handlers, one
+:class:`~netdream.MLP` (the ONNX importer's convolutional steps into a
+:class:`~netdream.Network`; :mod:`.torch_cnn` and :mod:`.keras_cnn` read
+convolutional ``Sequential`` models, :mod:`.torch_fx` turns a plain torch
+module into one). Each framework module keeps a table of handlers, one
 small function per kind of layer or op, and a short driver loop that looks
 each layer up in it and refuses, naming the layer and listing the table, what
 no handler reads (see :mod:`._handlers`); supporting a new kind of layer is

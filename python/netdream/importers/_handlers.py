@@ -45,13 +45,15 @@ class Handlers:
     """A table from a framework's names for layers to the handlers that read them.
 
     ``what`` is how messages call the table's entries ("ONNX ops",
-    "torch.nn modules", ...). Names keep the order they were registered in,
-    which is the order messages list them in. ``register(*names)`` is a
+    "torch.nn modules", ...) and ``scope`` how refusals say what the importer
+    reads (default: dense networks). Names keep the order they were registered
+    in, which is the order messages list them in. ``register(*names)`` is a
     decorator.
     """
 
-    def __init__(self, what: str):
+    def __init__(self, what: str, scope: str = NOT_DENSE):
         self.what = what
+        self.scope = scope  # what the importer reads, for refusals
         self._handlers = {}
 
     def register(self, *names):
@@ -93,7 +95,7 @@ class Handlers:
         """The error for a node no handler reads: names it and lists what is
         supported (the table, then ``also``: what the driver handles itself)."""
         supported = ", ".join([*self._handlers, *also])
-        return ValueError(f"{where} is not supported: {NOT_DENSE}; the supported {self.what} "
+        return ValueError(f"{where} is not supported: {self.scope}; the supported {self.what} "
                           f"are {supported}")
 
 

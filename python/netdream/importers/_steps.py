@@ -5,7 +5,12 @@ Every importer reads the framework's layers into one small intermediate list
 of steps — ``linear`` (a weight matrix in netdream's ``W @ x`` convention and a
 bias), ``affine`` (a per-feature scale and shift: batch normalisation in
 inference mode, a constant added or multiplied), ``act`` (an element-wise
-activation) and ``softmax`` — which :func:`assemble` folds and checks. Each
+activation) and ``softmax`` — which :func:`assemble` folds and checks into an
+:class:`MLP`. A convolutional network adds ``conv``, ``pool`` and ``flatten``
+steps (:func:`conv`, :func:`pool`, :func:`flatten`), which
+:func:`assemble_network` folds the same way into a :class:`Network`; there
+an ``affine`` step is a vector over the flattened ``(channels, height,
+width)`` feature map, or one value. Each
 layer is read by its framework's handler (see :mod:`._handlers`), which builds
 its steps with :func:`linear`, :func:`affine`, :func:`batchnorm`, :func:`act`
 and :func:`softmax`, naming the layer in ``where``. Layers that compute
@@ -14,8 +19,11 @@ every other layer is refused with a ``ValueError`` naming it, so a network is
 never imported as something it is not.
 
 Folding: an ``affine`` step directly after a linear layer is multiplied into
-that layer; otherwise, when the next step is a linear layer, into that one
-(``W (s * h + t) + b = (W diag s) h + (W t + b)``) — exact either way.
+that layer (after a convolution, when it is one value per channel); otherwise,
+when the next step is a linear layer (a ``flatten`` between them changes
+nothing), into that one (``W (s * h + t) + b = (W diag s) h + (W t + b)``) —
+exact either way. An affine step before a convolution is refused: the
+convolution's zero padding would not be scaled with it.
 
 The output activation. A classifier trained with ``CrossEntropyLoss`` (or
 Keras' ``from_logits=True``) ends in a linear layer whose outputs are logits;
@@ -35,10 +43,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import MLP, OUTPUT_ACTIVATIONS, Encoding, _normalise_act
+from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
+from ..model import MLP, OUTPUT_ACTIVATIONS, Encoding, Network, _normalise_act
 
-__all__ = ["Step", "linear", "affine", "batchnorm", "act", "softmax", "assemble", "to_numpy",
-           "NOT_DENSE"]
+__all__ = ["Step", "linear", "affine", "batchnorm", "act", "softmax", "conv", "pool", "flatten",
+           "assemble", "assemble_network", "to_numpy", "NOT_DENSE"]
 
 _N_PIXELS = 28 * 28
 NOT_DENSE = ("netdream imports dense networks only (linear layers, per-feature "
@@ -49,13 +58,15 @@ NOT_DENSE = ("netdream imports dense networks only (linear layers, per-feature "
 class Step:
     """One layer of the intermediate list. ``where`` names the original layer."""
 
-    __slots__ = ("kind", "where", "w", "b", "s", "t", "act", "slope", "log")
+    __slots__ = ("kind", "where", "w", "b", "s", "t", "act", "slope", "log", "stride",
+                 "padding", "size")
 
     def __init__(self, kind, where, *, w=None, b=None, s=None, t=None, act=None, slope=None,
-                 log=False):
+                 log=False, stride=None, padding=None, size=None):
         self.kind, self.where = kind, where
         self.w, self.b, self.s, self.t = w, b, s, t
         self.act, self.slope, self.log = act, slope, log
+        self.stride, self.padding, self.size = stride, padding, size
 
 
 def linear(where, w, b=None):
@@ -103,6 +114,24 @@ def softmax(where, log=False):
     return Step("softmax", where, log=log)
 
 
+def conv(where, w, b, stride, padding):
+    """A 2-D convolution: weight ``(out, in, kh, kw)``, padding as
+    :class:`~netdream.layers.Conv2D` takes it."""
+    w = np.asarray(w, dtype=np.float64)
+    b = np.zeros(w.shape[0]) if b is None else np.asarray(b, dtype=np.float64).reshape(-1)
+    return Step("conv", where, w=w, b=b, stride=int(stride), padding=padding)
+
+
+def pool(where, kind, size, stride):
+    """Max (``kind="max"``) or average (``"avg"``) pooling without padding."""
+    return Step(f"{kind}pool", where, size=int(size), stride=int(stride))
+
+
+def flatten(where):
+    """A feature map flattened channels first (what :class:`~netdream.layers.Flatten` does)."""
+    return Step("flatten", where)
+
+
 def _width(v, n, what, where):
     """A scalar or length-``n`` vector ``v`` as a length-``n`` vector."""
     v = np.asarray(v, dtype=np.float64)
@@ -116,10 +145,7 @@ def _width(v, n, what, where):
 
 def assemble(steps, output, encoding, metadata) -> MLP:
     """Fold and check the steps of one network and build the MLP."""
-    if output is not None:
-        output = _normalise_act(output, OUTPUT_ACTIVATIONS, "output")
-    if encoding is not None and not isinstance(encoding, Encoding):
-        raise TypeError(f"encoding must be a netdream.Encoding or None, got {type(encoding).__name__}")
+    output = _check_output_and_encoding(output, encoding)
     steps = [s for s in steps if not (s.kind == "act" and s.act == "identity")]
     folded = _fold_affine(_merge_affine(steps))
     _check_first_layer(folded)
@@ -127,6 +153,75 @@ def assemble(steps, output, encoding, metadata) -> MLP:
     out = _output_activation(final, output, metadata)
     return MLP(weights, biases, hidden=hidden, output=out, encoding=encoding,
                leaky_slope=_one_slope(slopes), metadata=metadata)
+
+
+def assemble_network(steps, output, encoding, metadata, image_shape) -> Network:
+    """Fold and check the steps of a convolutional network on images of
+    ``image_shape`` and build the :class:`Network`: each convolution or
+    linear layer takes the activation after it, the last linear layer the
+    output activation."""
+    output = _check_output_and_encoding(output, encoding)
+    steps = [s for s in steps if not (s.kind == "act" and s.act == "identity")]
+    folded = _fold_affine(_merge_affine(_acts_before_max_pools(steps)))
+    last = max((i for i, st in enumerate(folded) if st.kind == "linear"), default=None)
+    if last is None:
+        raise ValueError("the network has no linear (dense) layer for its class outputs")
+    if last + 2 < len(folded):
+        raise ValueError(f"{folded[last + 2].where} follows the output activation "
+                         f"{folded[last + 1].where}; netdream's output activation is the last "
+                         "layer")
+    out = _output_activation(folded[last + 1] if last + 1 < len(folded) else None, output,
+                             metadata)
+    layers, slopes, i = [], [], 0
+    while i <= last:
+        st = folded[i]
+        if st.kind in ("conv", "linear"):
+            nxt = folded[i + 1] if i < last else None
+            if nxt is not None and nxt.kind == "act":
+                act, i = nxt.act, i + 1
+                if act == "leaky_relu":
+                    slopes.append((nxt.slope, nxt.where))
+            elif nxt is not None and nxt.kind == "softmax":
+                raise ValueError(f"{nxt.where} is a softmax between hidden layers; netdream "
+                                 "supports softmax only as the output activation")
+            else:
+                act = out if i == last else "identity"
+            layers.append(Conv2D(st.w, st.b, stride=st.stride, padding=st.padding, activation=act)
+                          if st.kind == "conv" else Dense(st.w, st.b, act))
+        elif st.kind in ("maxpool", "avgpool"):
+            layers.append((MaxPool2D if st.kind == "maxpool" else AvgPool2D)(st.size, st.stride))
+        elif st.kind == "flatten":
+            layers.append(Flatten())
+        else:
+            raise ValueError(f"{st.where} follows {folded[i - 1].where if i else 'the input'}; "
+                             "netdream needs one activation at most after a convolution or "
+                             "linear layer")
+        i += 1
+    return Network(layers, image_shape=image_shape, encoding=encoding,
+                   leaky_slope=_one_slope(slopes), metadata=metadata)
+
+
+def _acts_before_max_pools(steps):
+    """The steps with each activation that follows max pooling moved before
+    it (``relu(max_pool(x)) == max_pool(relu(x))``: netdream's activations
+    never decrease, except a leaky_relu with a negative slope)."""
+    steps = list(steps)
+    for i, st in enumerate(steps):
+        if st.kind == "act" and (st.act != "leaky_relu" or st.slope >= 0):
+            j = i
+            while j > 0 and steps[j - 1].kind == "maxpool":
+                j -= 1
+            steps.insert(j, steps.pop(i))
+    return steps
+
+
+def _check_output_and_encoding(output, encoding):
+    """``output`` normalised; refuses an ``encoding`` that is not an Encoding."""
+    if output is not None:
+        output = _normalise_act(output, OUTPUT_ACTIVATIONS, "output")
+    if encoding is not None and not isinstance(encoding, Encoding):
+        raise TypeError(f"encoding must be a netdream.Encoding or None, got {type(encoding).__name__}")
+    return output
 
 
 def _merge_affine(steps):
@@ -147,29 +242,51 @@ def _merge_affine(steps):
 
 
 def _fold_affine(merged):
-    """The steps with each affine step folded into the linear layer before it,
-    or else the one after it."""
+    """The steps with each affine step folded into the linear layer or
+    convolution before it, or else the linear layer after it."""
     folded = []
     for i, st in enumerate(merged):
         if st.kind != "affine":
             folded.append(st)
             continue
+        after = next((j for j in range(i + 1, len(merged)) if merged[j].kind != "flatten"), None)
         if folded and folded[-1].kind == "linear":
             lin = folded[-1]
             n = lin.w.shape[0]
             s, t = _width(st.s, n, "scale", st.where), _width(st.t, n, "shift", st.where)
-            folded[-1] = linear(lin.where, s[:, None] * lin.w, s * lin.b + t)
-        elif i + 1 < len(merged) and merged[i + 1].kind == "linear":
-            lin = merged[i + 1]
+            folded[-1] = linear(lin.where, *fold_batchnorm(lin.w, lin.b, s, t))
+        elif folded and folded[-1].kind == "conv":
+            cv = folded[-1]
+            s, t = _per_channel(st.s, cv.w.shape[0], "scale", st.where), \
+                _per_channel(st.t, cv.w.shape[0], "shift", st.where)
+            w, b = fold_batchnorm(cv.w, cv.b, s, t)
+            folded[-1] = conv(cv.where, w, b, cv.stride, cv.padding)
+        elif after is not None and merged[after].kind == "linear":
+            lin = merged[after]
             n = lin.w.shape[1]
             s, t = _width(st.s, n, "scale", st.where), _width(st.t, n, "shift", st.where)
-            merged[i + 1] = linear(lin.where, lin.w * s[None, :], lin.w @ t + lin.b)
+            merged[after] = linear(lin.where, lin.w * s[None, :], lin.w @ t + lin.b)
         else:
             raise ValueError(f"{st.where} cannot be folded into a linear layer: netdream "
                              "folds a per-feature affine layer (batch normalisation, a "
                              "constant scale or shift) only directly before or after a "
-                             "linear layer")
+                             "linear layer, or directly after a convolution")
     return folded
+
+
+def _per_channel(v, channels, what, where):
+    """A scalar, per-channel or per-value (``channels * h * w``) vector ``v``
+    as one value per channel; refused when it varies within a channel."""
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    if v.size == 1:
+        return np.full(channels, float(v[0]))
+    if v.size % channels:
+        raise ValueError(f"{where} has {v.size} {what} values for {channels} channels")
+    per = v.reshape(channels, -1)
+    if not np.all(per == per[:, :1]):
+        raise ValueError(f"{where} has a {what} that varies within a channel; netdream folds "
+                         "into a convolution only one value per channel")
+    return per[:, 0].copy()
 
 
 def _check_first_layer(folded):

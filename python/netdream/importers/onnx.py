@@ -1,4 +1,5 @@
-"""Import dense networks saved as ONNX (see :func:`from_onnx`).
+"""Import networks saved as ONNX (see :func:`from_onnx`): dense networks as an
+:class:`~netdream.MLP`, convolutional ones as a :class:`~netdream.Network`.
 
 Two handler tables (see :mod:`._handlers`), keyed by ``op_type``:
 
@@ -9,6 +10,13 @@ Two handler tables (see :mod:`._handlers`), keyed by ``op_type``:
 - :data:`OPS` read the nodes of the chain: ``handler(node, ctx)`` returns the
   node's steps and sets ``ctx.shape`` when the node changes the per-sample
   shape.
+
+ONNX feature maps are channels first, like netdream's, so a ``Flatten`` needs
+no reordering — unless a ``Transpose`` made the data channels last (tf2onnx
+does this to Keras models). The context then records the layout, and the
+handlers put every per-feature constant and the columns of the first linear
+layer after the flatten into netdream's channels-first order
+(:func:`_netdream_order`).
 
 The driver (:func:`_chain_steps`) walks ``graph.node`` in order, checks that
 every node of the chain takes the previous node's output and constants only,
@@ -21,7 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model import MLP, Encoding
+from ..layers import Conv2D, MaxPool2D, output_shape
+from ..model import MLP, Encoding, Network
 from .._validation import check_path
 from . import _steps as steps_
 from ._handlers import Context, Handlers
@@ -31,9 +40,10 @@ __all__ = ["from_onnx", "OPS", "CONSTANT_OPS"]
 _STANDARD_DOMAINS = ("", "ai.onnx")
 
 
-def from_onnx(path, *, encoding: Encoding | None = None, output: str | None = None) -> MLP:
-    """A netdream :class:`MLP` computing the same function as an ONNX model of
-    a dense network.
+def from_onnx(path, *, encoding: Encoding | None = None,
+              output: str | None = None) -> MLP | Network:
+    """A netdream :class:`MLP` (a dense network) or :class:`Network` (a
+    convolutional one) computing the same function as an ONNX model.
 
     Parameters
     ----------
@@ -45,13 +55,27 @@ def from_onnx(path, *, encoding: Encoding | None = None, output: str | None = No
         ``MatMul`` with a constant right-hand side; ``Add``, ``Sub``, ``Mul``,
         ``Div`` by a per-feature or scalar constant and
         ``BatchNormalization`` in inference mode (folded into the adjacent
-        linear layer, so ``MatMul`` + ``Add`` is one layer); ``Relu``,
-        ``LeakyRelu``, ``Sigmoid``, ``Tanh``, ``Identity``, ``Dropout``
-        (inference); ``Softmax``/``LogSoftmax`` over the last axis at the
-        end; ``Flatten`` (axis 1) and ``Reshape`` to ``(batch, features)``.
-        The input is ``(N, 784)``, or ``(N, 28, 28)``/``(N, 1, 28, 28)``
-        followed by Flatten or Reshape. Other ops are refused with the node's
-        index, name and op type.
+        linear layer, or the convolution before it, so ``MatMul`` + ``Add``
+        is one layer); ``Relu``, ``LeakyRelu``, ``Sigmoid``, ``Tanh``,
+        ``Identity``, ``Dropout`` (inference); ``Softmax``/``LogSoftmax`` over
+        the last axis at the end; ``Flatten`` (axis 1) and ``Reshape`` to
+        ``(batch, features)``. The input is ``(N, 784)``, or ``(N, 28, 28)``/
+        ``(N, 1, 28, 28)`` followed by Flatten or Reshape.
+
+        A graph with convolutions or pooling becomes a :class:`Network` on
+        images of the input's (fixed) per-sample shape ``(C, H, W)``; it may
+        also hold ``Conv`` (2-D, one group, no dilation, equal strides along
+        y and x, explicit pads or auto_pad VALID, SAME_UPPER or SAME_LOWER;
+        a per-channel ``BatchNormalization``, ``Add``, ``Mul``... after it is
+        folded into it), ``MaxPool`` and ``AveragePool`` (square windows,
+        equal strides, no padding or dilation; ceil_mode only where it adds
+        no partial window) and ``Transpose`` between channels first and
+        channels last (a channels-last flatten is reordered into the linear
+        layer after it). The input may be ``(N, H, W)`` or ``(N, H*W)``
+        reshaped to ``(N, 1, H, W)``, or channels last ``(N, H, W, C)``
+        transposed to ``(N, C, H, W)``; netdream takes the images as the
+        first Conv reads them, ``(C, H, W)``. Other ops are refused with the
+        node's index, name and op type.
     encoding : :class:`Encoding` of the model's input (default: [0, 1], ink
         high, row-major).
     output : as for :func:`netdream.importers.from_torch`: the output activation when the graph
@@ -78,13 +102,17 @@ def from_onnx(path, *, encoding: Encoding | None = None, output: str | None = No
     graph = model.graph
     consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     name, dims = _graph_input(graph, consts)
-    ctx = OnnxContext(shape=tuple(dims[1:]) if len(dims) >= 2 else (None,), opset=int(opset),
-                      consts=consts, current=name, input_dims=dims)
+    sample = tuple(dims[1:]) if len(dims) >= 2 else (None,)
+    ctx = OnnxContext(shape=sample, opset=int(opset), consts=consts, current=name,
+                      input_dims=dims, input_name=name, image_shape=sample)
     steps, names = _chain_steps(graph, ctx)
     metadata = {"source": "onnx", "onnx_file": str(source), "opset": int(opset),
                 "producer": f"{model.producer_name} {model.producer_version}".strip(),
                 "layers": names}
-    return steps_.assemble(steps, output, encoding, metadata)
+    if any(st.kind in ("conv", "maxpool", "avgpool") for st in steps):
+        return steps_.assemble_network(steps, output, encoding, metadata, ctx.image_shape)
+    return steps_.assemble([st for st in steps if st.kind != "flatten"], output, encoding,
+                           metadata)
 
 
 @dataclass
@@ -97,6 +125,11 @@ class OnnxContext(Context):
     current: str = ""  # the name of the data tensor entering the node
     input_dims: list = field(default_factory=list)  # the graph input's shape, batch axis first
     attrs: dict = field(default_factory=dict)  # the node's attributes, by name
+    input_name: str = ""  # the graph's data input
+    image_shape: tuple = ()  # netdream's image: the per-sample input, as the first Conv reads it
+    layout: str = "nchw"  # "nhwc" after a Transpose to channels last: shape is (h, w, c)
+    order: np.ndarray | None = None  # after a channels-last flatten: netdream's feature j is
+    #                                  the data's feature order[j] (until the next linear layer)
 
     def enter(self, idx, node):
         """Make the context describe ``node``, the ``idx``-th of the graph."""
@@ -105,6 +138,12 @@ class OnnxContext(Context):
         self.where = (f"node {idx} '{node.name}' ({node.op_type})" if node.name
                       else f"node {idx} ({node.op_type})")
         self.attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        self.attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in self.attrs.items()}
+
+    @property
+    def at_input(self) -> bool:
+        """Whether the node reads the graph input itself."""
+        return self.current == self.input_name
 
     @property
     def flat(self) -> bool:
@@ -200,9 +239,58 @@ def _require_data_first(node, ctx):
                          "Y = X @ W (the data first)")
 
 
+def _require_feature_map(ctx):
+    """The (channels, height, width) of a channels-first feature map entering
+    the node; refused for other data."""
+    if len(ctx.shape) != 3 or None in ctx.shape or ctx.layout != "nchw":
+        got = "channels last" if ctx.layout == "nhwc" else f"of per-sample shape {ctx.shape}"
+        raise ValueError(f"{ctx.where} receives data {got}; netdream convolves and pools "
+                         "feature maps (channels, height, width) of known sizes")
+    return ctx.shape
+
+
+def _netdream_order(v, ctx):
+    """A per-sample vector ``v`` in the order of the data entering the node,
+    in netdream's order: channels first, flattened."""
+    if ctx.layout == "nhwc":
+        h, w, c = ctx.shape
+        return v.reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
+    if ctx.order is None:
+        return v
+    if v.size != ctx.order.size:
+        raise ValueError(f"{ctx.where} has {v.size} values for data of {ctx.order.size} features")
+    return v[ctx.order]
+
+
+def _netdream_columns(w, ctx):
+    """The weight ``w`` (n_out, n_in) of a linear layer, its columns in
+    netdream's order (see :data:`OnnxContext.order`)."""
+    if ctx.order is None:
+        return w
+    if w.shape[1] != ctx.order.size:
+        raise ValueError(f"{ctx.where} takes {w.shape[1]} inputs but the data has "
+                         f"{ctx.order.size} features")
+    w, ctx.order = w[:, ctx.order], None
+    return w
+
+
+def _to_flat(ctx):
+    """Flatten the data (Flatten, or a Reshape to (batch, features)): the
+    steps, and ``ctx`` describing flat data."""
+    n = _n_features(ctx)
+    if ctx.flat:
+        return []
+    if ctx.layout == "nhwc":
+        ctx.order = _netdream_order(np.arange(n), ctx)
+        ctx.layout = "nchw"
+    ctx.shape = (n,)
+    return [steps_.flatten(ctx.where)]
+
+
 def _constant_operand(node, ctx):
     """The constant operand of a binary element-wise node as a scalar or a
-    per-feature vector, and whether the data is the first operand."""
+    per-feature vector (in netdream's order), and whether the data is the
+    first operand."""
     data_first = node.input[0] == ctx.current
     c = ctx.const(node.input[1] if data_first else node.input[0])
     if c.size == 1:
@@ -220,7 +308,7 @@ def _constant_operand(node, ctx):
     if not ok:
         raise ValueError(f"{ctx.where} uses a constant of shape {c.shape} that does not "
                          f"broadcast per sample over data of shape (N, {feat})")
-    return np.broadcast_to(c, full).reshape(-1), data_first
+    return _netdream_order(np.broadcast_to(c, full).reshape(-1), ctx), data_first
 
 
 def _n_features(ctx):
@@ -251,7 +339,8 @@ def _identity_of_constant(node, ctx):  # torch.onnx.export aliases weights
 
 
 # ------------------------------------------------------------ ops of the chain
-OPS = Handlers("ONNX ops")
+OPS = Handlers("ONNX ops", "netdream imports chains of convolutions, pooling, linear layers, "
+                          "per-feature affine layers and element-wise activations")
 
 
 @OPS.register("Gemm")
@@ -264,7 +353,8 @@ def _gemm(node, ctx):
     b = ctx.const(node.input[1])
     if b.ndim != 2:
         raise ValueError(f"{ctx.where} has a weight of shape {b.shape}; Gemm needs 2-D")
-    w = float(ctx.attrs.get("alpha", 1.0)) * (b if ctx.attrs.get("transB", 0) else b.T)
+    w = _netdream_columns(float(ctx.attrs.get("alpha", 1.0)) *
+                          (b if ctx.attrs.get("transB", 0) else b.T), ctx)
     bias = None
     if len(node.input) > 2 and node.input[2]:
         bias = _gemm_bias(ctx.const(node.input[2]), w.shape[0], ctx) * float(
@@ -293,7 +383,7 @@ def _matmul(node, ctx):
     if w.ndim != 2:
         raise ValueError(f"{ctx.where} has a weight of shape {w.shape}; netdream needs 2-D")
     ctx.shape = (w.shape[1],)
-    return [steps_.linear(ctx.where, w.T)]
+    return [steps_.linear(ctx.where, _netdream_columns(w.T, ctx))]
 
 
 @OPS.register("Add")
@@ -327,11 +417,15 @@ def _div(node, ctx):
 def _batch_normalization(node, ctx):
     if ctx.attrs.get("training_mode", 0):
         raise ValueError(f"{ctx.where} is in training mode; export the model in eval mode")
-    if not ctx.flat:
-        raise ValueError(f"{ctx.where} normalises data of per-sample shape {ctx.shape}; netdream "
-                         "folds it only on flattened data")
     scale, b, mean, var = (ctx.const(name) for name in node.input[1:5])
-    return [steps_.batchnorm(ctx.where, mean, var, ctx.attrs.get("epsilon", 1e-5), scale, b)]
+    if ctx.flat:
+        s, t = steps_.batchnorm_scale_shift(mean, var, ctx.attrs.get("epsilon", 1e-5), scale, b)
+        return [steps_.affine(ctx.where, _netdream_order(s, ctx), _netdream_order(t, ctx))]
+    c, h, w = _require_feature_map(ctx)
+    s, t = steps_.batchnorm_scale_shift(mean, var, ctx.attrs.get("epsilon", 1e-5), scale, b)
+    if s.size != c:
+        raise ValueError(f"{ctx.where} has {s.size} channels but its input has {c}")
+    return [steps_.affine(ctx.where, np.repeat(s, h * w), np.repeat(t, h * w))]
 
 
 _ELEMENTWISE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Identity": "identity"}
@@ -374,8 +468,7 @@ def _flatten(node, ctx):
     if ctx.attrs.get("axis", 1) != 1:
         raise ValueError(f"{ctx.where} flattens at axis {ctx.attrs['axis']}; netdream needs "
                          "axis=1 (keep the batch axis)")
-    ctx.shape = (_n_features(ctx),)
-    return []
+    return _to_flat(ctx)
 
 
 @OPS.register("Reshape")
@@ -384,11 +477,108 @@ def _reshape(node, ctx):
     n_feat, dims = _n_features(ctx), ctx.input_dims
     keep_batch = shape[:1] == [0] or (len(shape) > 0 and len(dims) > 0
                                       and dims[0] is not None and shape[0] == dims[0])
+    if (len(shape) == 4 and ctx.at_input and shape[1] == 1 and min(shape[2:]) > 0
+            and n_feat == shape[2] * shape[3] and (keep_batch or shape[0] == -1)):
+        ctx.shape = ctx.image_shape = tuple(shape[1:])  # (N, H, W) or (N, H*W) -> (N, 1, H, W)
+        return []
     ok = (len(shape) == 2 and not (ctx.attrs.get("allowzero", 0) and 0 in shape)
           and ((n_feat is not None and shape[1] == n_feat and shape[0] in (-1, 0))
                or ((shape[1] == -1 or shape[1] == n_feat) and keep_batch)))
     if not ok:
         raise ValueError(f"{ctx.where} reshapes data of per-sample shape {ctx.shape} to {shape}; "
-                         "netdream allows only a flattening to (batch, features)")
-    ctx.shape = (n_feat,)
-    return []
+                         "netdream allows only a flattening to (batch, features), or the "
+                         "graph input to (batch, 1, height, width)")
+    return _to_flat(ctx)
+
+
+@OPS.register("Transpose")
+def _transpose(node, ctx):
+    perm = list(ctx.attrs.get("perm", []))
+    if len(ctx.shape) == 3 and None not in ctx.shape:
+        if perm == [0, 2, 3, 1] and ctx.layout == "nchw":
+            c, h, w = ctx.shape
+            ctx.shape, ctx.layout = (h, w, c), "nhwc"
+            return []
+        if perm == [0, 3, 1, 2] and (ctx.layout == "nhwc" or ctx.at_input):
+            h, w, c = ctx.shape
+            ctx.shape, ctx.layout = (c, h, w), "nchw"
+            if ctx.at_input:  # channels-last images: netdream takes them channels first
+                ctx.image_shape = ctx.shape
+            return []
+    raise ValueError(f"{ctx.where} permutes the axes {perm} of data of per-sample shape "
+                     f"{ctx.shape}; netdream reads only a Transpose of a feature map between "
+                     "channels first (0, 3, 1, 2) and channels last (0, 2, 3, 1)")
+
+
+# ---------------------------------------------------------- convolutional ops
+@OPS.register("Conv")
+def _conv(node, ctx):
+    c, h, w = _require_feature_map(ctx)
+    k = ctx.const(node.input[1])
+    attrs = ctx.attrs
+    if k.ndim != 4:
+        raise ValueError(f"{ctx.where} has a weight of shape {k.shape}; netdream reads 2-D "
+                         "convolutions, weight (out, in, kh, kw)")
+    if attrs.get("group", 1) != 1:
+        raise ValueError(f"{ctx.where} has group={attrs['group']}; netdream's convolutions "
+                         "have one group")
+    if any(d != 1 for d in attrs.get("dilations", ())):
+        raise ValueError(f"{ctx.where} has dilations {list(attrs['dilations'])}; netdream's "
+                         "convolutions have none")
+    if list(attrs.get("kernel_shape", k.shape[2:])) != list(k.shape[2:]):
+        raise ValueError(f"{ctx.where} has kernel_shape {list(attrs['kernel_shape'])} but a "
+                         f"weight of shape {k.shape}")
+    stride = _square(attrs.get("strides", [1, 1]), "strides", ctx)
+    bias = ctx.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    try:
+        layer = Conv2D(k, np.zeros(k.shape[0]) if bias is None else bias.reshape(-1), stride,
+                       _conv_padding(k, stride, ctx))
+    except ValueError as exc:
+        raise ValueError(f"{ctx.where}: {exc}") from None
+    ctx.shape = output_shape(layer, ctx.shape, ctx.where)
+    return [steps_.conv(ctx.where, layer.weight, layer.bias, stride, layer.padding)]
+
+
+def _square(pair, name, ctx):
+    """The one value of an attribute ``name`` that must be equal along y and x."""
+    if len(pair) != 2 or pair[0] != pair[1]:
+        raise ValueError(f"{ctx.where} has {name} {list(pair)}; netdream needs 2-D, equal "
+                         "along y and x")
+    return int(pair[0])
+
+
+def _conv_padding(k, stride, ctx):
+    """Conv's padding as netdream's ``Conv2D`` takes it."""
+    auto = ctx.attrs.get("auto_pad", "NOTSET")
+    if auto == "VALID":
+        return "valid"
+    if auto == "SAME_UPPER":  # the extra row and column after: netdream's "same"
+        return "same"
+    if auto == "SAME_LOWER":  # the extra row and column before
+        top, bottom, left, right = Conv2D(k, np.zeros(k.shape[0]), stride, "same").pads(
+            *ctx.shape[1:])
+        return (bottom, top, right, left)
+    if auto != "NOTSET":
+        raise ValueError(f"{ctx.where} has auto_pad {auto!r}")
+    pads = list(ctx.attrs.get("pads", [0, 0, 0, 0]))  # y begin, x begin, y end, x end
+    if len(pads) != 4:
+        raise ValueError(f"{ctx.where} has pads {pads}; a 2-D convolution needs 4")
+    return (pads[0], pads[2], pads[1], pads[3])
+
+
+@OPS.register("MaxPool", "AveragePool")
+def _pool(node, ctx):
+    c, h, w = _require_feature_map(ctx)
+    attrs = ctx.attrs
+    size = _square(attrs.get("kernel_shape", ()), "kernel_shape", ctx)
+    stride = _square(attrs.get("strides", [1, 1]), "strides", ctx)
+    if any(attrs.get("pads", ())) or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        raise ValueError(f"{ctx.where} pads its input; netdream pools without padding")
+    if any(d != 1 for d in attrs.get("dilations", ())):
+        raise ValueError(f"{ctx.where} has dilations {list(attrs['dilations'])}; netdream "
+                         "pools without dilation")
+    if attrs.get("ceil_mode", 0) and ((h - size) % stride or (w - size) % stride):
+        raise ValueError(f"{ctx.where} has ceil_mode=1, which pools a partial window at the "
+                         f"border of its {h}x{w} input; netdream drops partial windows")
+    ctx.shape = output_shape(MaxPool2D(size, stride), ctx.shape, ctx.where)
+    return [steps_.pool(ctx.where, "max" if ctx.op == "MaxPool" else "avg", size, stride)]

@@ -1,4 +1,6 @@
-"""Import dense networks trained in PyTorch (see :func:`from_torch`).
+"""Import networks trained in PyTorch (see :func:`from_torch`): dense ones
+here; convolutional ``nn.Sequential`` models in :mod:`.torch_cnn`, and plain
+modules with a straight-line forward turned into one by :mod:`.torch_fx`.
 
 Two handler tables (see :mod:`._handlers`):
 
@@ -24,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..model import MLP, Encoding
+from ..model import MLP, Encoding, Network
 from . import _steps as steps_
 from ._handlers import Context, Handlers
 
@@ -32,8 +34,9 @@ __all__ = ["from_torch", "MODULES", "LAYERS"]
 
 
 def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None = None,
-               output: str | None = None, image_shape=(28, 28)) -> MLP:
-    """A netdream :class:`MLP` computing the same function as a PyTorch network.
+               output: str | None = None, image_shape=(28, 28)) -> MLP | Network:
+    """A netdream :class:`MLP` (or, for a convolutional network, a
+    :class:`Network`) computing the same function as a PyTorch network.
 
     Parameters
     ----------
@@ -55,9 +58,23 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
         or 2-D batch normalisation becomes a convolutional
         :class:`~netdream.Network`: see :mod:`netdream.importers.torch_cnn`
         for the layers it reads (batch norm folded into the layer before it).
-    layers : list of str, required for a state dict or a module that is not an
-        ``nn.Sequential`` (whose ``forward`` netdream cannot read); not allowed
-        with an ``nn.Sequential``. The layers in forward order, each one of:
+
+        Another ``nn.Module`` holding 2-D convolutions, pooling or 2-D batch
+        normalisation, given without ``layers``, is traced with torch.fx
+        into the nn.Sequential its forward computes, then read as above. The
+        forward must be a straight line — each step takes the previous
+        step's output and constants; no branch, no residual connection — of
+        calls to its submodules and to these functions and tensor methods:
+        ``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``max_pool2d``,
+        ``avg_pool2d``, ``flatten``, ``view``, ``reshape`` (to
+        ``(x.size(0), -1)``), ``softmax``, ``log_softmax``, ``dropout``
+        (with training=self.training, in eval mode); each is read as the
+        torch.nn module computing the same (see
+        :mod:`netdream.importers.torch_fx`). Anything else is refused,
+        naming the node.
+    layers : list of str, required for a state dict or a dense module that
+        is not an ``nn.Sequential`` (whose ``forward`` netdream does not
+        trace); not allowed with an ``nn.Sequential``. The layers in forward order, each one of:
 
         ``"linear"``
             the next linear layer's parameters: a 2-D ``<prefix>.weight``
@@ -107,7 +124,8 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
     ValueError
         a layer netdream cannot represent (named by its index and type), a
         layer in training mode, ``layers`` missing, malformed or not matching
-        the state dict, or a network that does not take 784 inputs.
+        the state dict, a network that does not take 784 inputs, or a traced
+        forward that is not a straight line (naming the node).
     """
     if isinstance(module_or_state_dict, Mapping):
         if layers is None:
@@ -121,14 +139,34 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
             from torch import nn
         except ImportError:
             raise ImportError("netdream.from_torch needs PyTorch: pip install torch") from None
-        if _is_plain(module_or_state_dict, nn.Sequential) and layers is None:
-            from .torch_cnn import is_convolutional, network_from_sequential
-            if is_convolutional(module_or_state_dict, nn):
-                return network_from_sequential(module_or_state_dict, nn, image_shape=image_shape,
-                                               encoding=encoding, output=output,
-                                               torch_version=str(torch.__version__))
+        if layers is None and isinstance(module_or_state_dict, nn.Module):
+            net = _convolutional(module_or_state_dict, torch, image_shape=image_shape,
+                                 encoding=encoding, output=output)
+            if net is not None:
+                return net
         steps, metadata = _module_steps(module_or_state_dict, layers)
     return steps_.assemble(steps, output, encoding, metadata)
+
+
+def _convolutional(module, torch, **kw):
+    """The :class:`~netdream.Network` of a convolutional nn.Sequential, or of
+    a plain module holding convolutions, which torch.fx turns into one;
+    ``None`` for a dense network."""
+    from .torch_cnn import holds_convolutions, is_convolutional, network_from_sequential
+    nn = torch.nn
+    version = str(torch.__version__)
+    if _is_plain(module, nn.Sequential):
+        if not is_convolutional(module, nn):
+            return None
+        return network_from_sequential(module, nn, torch_version=version, **kw)
+    if not holds_convolutions(module):
+        return None
+    from .torch_fx import sequential_from_module
+    _check_no_hooks(module, "the module")
+    net = network_from_sequential(sequential_from_module(module, torch), nn,
+                                  torch_version=version, **kw)
+    net.metadata["source"] = f"torch {type(module).__name__}.forward, traced by torch.fx"
+    return net
 
 
 def _module_steps(module, layers):

@@ -7,11 +7,13 @@ number, a pair or "same"/"valid"; no dilation or groups), ``MaxPool2d`` and
 ``Flatten``, ``Linear``; ``BatchNorm2d`` / ``BatchNorm1d`` in eval mode,
 folded exactly into the convolution or linear layer before them; the
 element-wise activations, which become the activation of the layer before
-them; ``Dropout`` in eval mode (nothing at inference); a last ``Softmax`` /
+them (also across max pooling, with which they commute); ``Dropout`` in eval mode (nothing at inference); a last ``Softmax`` /
 ``LogSoftmax`` / ``Sigmoid``. Anything else is refused, naming the layer.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
 from ..model import Encoding, Network
 from ._steps import batchnorm_scale_shift, fold_batchnorm
 
-__all__ = ["is_convolutional", "network_from_sequential"]
+__all__ = ["is_convolutional", "holds_convolutions", "network_from_sequential"]
 
 _CONV_KINDS = ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")
 _ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyReLU": "leaky_relu",
@@ -39,6 +41,24 @@ def is_convolutional(seq, nn) -> bool:
     return any(type(m).__name__ in _CONV_KINDS for _, m in _children(seq, nn))
 
 
+def _conv_before_max_pools(layers):
+    """The index of the convolution without activation that the last layers,
+    max pooling only, follow; ``None`` when there is none."""
+    i = len(layers) - 1
+    while i >= 0 and type(layers[i]) is MaxPool2D:
+        i -= 1
+    if i < len(layers) - 1 and i >= 0 and isinstance(layers[i], Conv2D) and \
+            layers[i].activation == "identity":
+        return i
+    return None
+
+
+def holds_convolutions(module) -> bool:
+    """Whether a module or any module inside it is a convolution, pooling or
+    2-D batch normalisation layer."""
+    return any(type(m).__name__ in _CONV_KINDS for m in module.modules())
+
+
 def _np(t):
     return t.detach().cpu().double().numpy()
 
@@ -51,6 +71,7 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
     pending = None  # [kind, weight, bias, activation, extra] of the layer being built
     slope = None
     out_act = None
+    log_softmax = False
 
     def flush():
         nonlocal pending
@@ -107,12 +128,19 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
             a = _ACTS[kind]
             if a is None:
                 continue
-            if pending is None or pending[3] is not None:
+            pooled = _conv_before_max_pools(layers) if pending is None else None
+            if (pending is None or pending[3] is not None) and pooled is None:
                 raise ValueError(f"{where} must follow a Conv2d or Linear layer")
             if kind == "LeakyReLU":
                 if slope is not None and slope != m.negative_slope:
                     raise ValueError(f"{where}: netdream supports one negative slope per network")
                 slope = m.negative_slope
+                if pooled is not None and slope < 0:
+                    raise ValueError(f"{where} has a negative slope, so it does not commute "
+                                     "with the max pooling before it")
+            if pooled is not None:  # act(max_pool(conv)) == max_pool(act(conv)): acts never decrease
+                layers[pooled] = dataclasses.replace(layers[pooled], activation=a)
+                continue
             last = i == len(children) - 1 or all(
                 type(c).__name__.startswith("Dropout") for _, c in children[i + 1:])
             if kind == "Sigmoid" and last and pending[0] == "dense":
@@ -124,28 +152,35 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
             k = k if isinstance(k, int) else k[0] if k[0] == k[1] else None
             s = s if isinstance(s, int) else s[0] if s[0] == s[1] else None
             if k is None or s is None or p not in (0, (0, 0)) or m.ceil_mode or \
-                    (kind == "MaxPool2d" and m.dilation not in (1, (1, 1))):
+                    (kind == "MaxPool2d" and m.dilation not in (1, (1, 1))) or \
+                    getattr(m, "divisor_override", None):
                 raise ValueError(f"{where}: netdream pools square windows with equal strides, "
-                                 "no padding, dilation or ceil mode")
+                                 "no padding, dilation, ceil mode or divisor override")
             layers.append((MaxPool2D if kind == "MaxPool2d" else AvgPool2D)(k, s))
         elif kind == "Flatten":
             flush()
             if (m.start_dim, m.end_dim) != (1, -1):
                 raise ValueError(f"{where} must flatten all but the batch dimension")
-            layers.append(Flatten())
+            if not any(isinstance(l, Flatten) for l in layers):  # later ones: flat already
+                layers.append(Flatten())
         elif kind.startswith("Dropout"):
             if m.training:
                 raise ValueError(f"{where} is in training mode: call module.eval() first")
         elif kind in ("Softmax", "LogSoftmax"):
             if i != len(children) - 1:
                 raise ValueError(f"{where} must be the last layer")
+            if m.dim not in (None, 1, -1):
+                raise ValueError(f"{where} is taken over dimension {m.dim}; netdream's softmax "
+                                 "is over the classes (dim=1 or -1)")
             out_act = "softmax"
+            log_softmax = kind == "LogSoftmax"
         else:
             raise ValueError(f"{where} is not supported in a convolutional network: netdream "
                              "reads Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d/1d, Flatten, "
                              "Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout, Softmax")
     if pending is None or pending[0] != "dense":
         raise ValueError("the network must end in a Linear layer (the class outputs)")
+    explicit = out_act is not None
     if out_act is None:
         out_act = output or "softmax"
         if pending[3] is not None:
@@ -161,8 +196,9 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
     if first is not None and first.weight.shape[1] != shape[0]:
         raise ValueError(f"the first Conv2d takes {first.weight.shape[1]} channels; give "
                          f"image_shape=(channels, height, width) (got {image_shape!r})")
+    metadata = {"source": "torch.nn.Sequential", "layers": names, "torch_version": torch_version,
+                "output_added": not explicit and out_act == "softmax" and output is None}
+    if log_softmax:
+        metadata["log_softmax"] = True  # exp(network output) == predict_proba
     return Network(layers, image_shape=shape, encoding=encoding or Encoding(),
-                   leaky_slope=0.01 if slope is None else slope,
-                   metadata={"source": "torch.nn.Sequential", "layers": names,
-                             "torch_version": torch_version,
-                             "output_added": out_act == "softmax" and output is None})
+                   leaky_slope=0.01 if slope is None else slope, metadata=metadata)

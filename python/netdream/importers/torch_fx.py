@@ -1,0 +1,225 @@
+"""A plain PyTorch ``nn.Module`` with a straight-line ``forward``, as the
+``nn.Sequential`` it computes (see :func:`netdream.importers.torch.from_torch`).
+
+The module is traced with ``torch.fx.symbolic_trace``. Its graph must be a
+straight line: every node takes the previous node's output (and constants)
+and nothing else uses that output — except ``x.size(0)`` / ``x.shape[0]``,
+the batch size a ``view`` or ``reshape`` to ``(batch, -1)`` takes. Each
+called submodule becomes a layer of the Sequential as it is; each torch
+function or tensor method becomes the ``torch.nn`` module computing the
+same, by the handlers of :data:`FUNCTIONS` (keyed by the function's name,
+``handler(node, ctx)`` returns the module; ``ctx.args`` holds the call's
+arguments after the data, by parameter name). The Sequential is then read by
+the Sequential importer, which checks every layer; a branch, a residual
+connection or a function without a handler is refused, naming the node.
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from ._handlers import Context, Handlers
+
+__all__ = ["sequential_from_module", "FUNCTIONS"]
+
+
+def sequential_from_module(module, torch):
+    """The ``nn.Sequential`` computing what ``module.forward`` computes."""
+    try:
+        graph = torch.fx.symbolic_trace(module).graph
+    except Exception as exc:  # fx raises many kinds: TraceError, TypeError, ...
+        raise ValueError(f"torch.fx cannot trace {type(module).__name__}.forward ({exc}); "
+                         "netdream reads a straight-line forward") from None
+    submodules = dict(module.named_modules())
+    batch = {n for n in graph.nodes if _is_batch_size(n)}
+    layers, seen, prev = OrderedDict(), set(), None
+    ctx = FxContext(torch=torch)
+    for node in graph.nodes:
+        if node in batch:
+            continue
+        ctx.where = f"node '{node.name}' ({_describe(node)})"
+        if node.op == "placeholder":
+            if prev is not None:
+                raise ValueError(f"{ctx.where} is a second input; netdream reads a forward "
+                                 "of one input")
+            prev = node
+            continue
+        if node.op == "output":
+            if node.args[0] is not prev:
+                raise ValueError(f"the forward does not return the last node's output "
+                                 f"'{prev.name}'; netdream reads a straight-line forward")
+            break
+        ctx.op = None if node.op == "call_module" else _function_name(node, torch)
+        _check_straight(node, prev, batch if ctx.op in ("view", "reshape") else (), ctx)
+        if node.op == "call_module":
+            m = submodules[node.target]
+            layers[node.name] = copy.copy(m) if id(m) in seen else m  # used twice: one each
+            seen.add(id(m))
+        else:
+            handler = FUNCTIONS.get(ctx.op)
+            if handler is None:
+                raise FUNCTIONS.not_supported(ctx.where)
+            ctx.args = _arguments(node)
+            layers[node.name] = handler(node, ctx)
+        prev = node
+    return torch.nn.Sequential(layers)
+
+
+@dataclass
+class FxContext(Context):
+    """What the function handlers share: ``torch``, and the call's arguments
+    after the data, by position (``int`` keys) and by name."""
+
+    torch: object = None
+    args: dict = field(default_factory=dict)
+
+    def arg(self, position, name, default=None):
+        """The argument ``name``, passed at ``position`` (after the data) or by name."""
+        return self.args.get(name, self.args.get(position, default))
+
+
+def _describe(node):
+    if node.op == "call_module":
+        return f"module {node.target}"
+    if node.op == "call_method":
+        return f"method .{node.target}()"
+    if node.op == "call_function":
+        return f"function {getattr(node.target, '__name__', node.target)}"
+    return node.op
+
+
+def _function_name(node, torch):
+    """The name under which :data:`FUNCTIONS` reads a function or method
+    call: a tensor method's name, a torch or torch.nn.functional function's
+    name; ``None`` for anything else (refused)."""
+    if node.op == "call_method":
+        return node.target
+    if node.op == "call_function":
+        name = getattr(node.target, "__name__", None)
+        for namespace in (torch, torch.nn.functional):
+            if name and getattr(namespace, name, None) is node.target:
+                return name
+    return None
+
+
+def _is_batch_size(node) -> bool:
+    """``x.size(0)``, ``x.size()[0]``, ``x.shape[0]``, and the ``x.size()``
+    or ``x.shape`` they index: the batch size, which only a view or reshape
+    to ``(batch, -1)`` may use."""
+    if node.op == "call_method" and node.target == "size":
+        return node.args[1:] == (0,) or (len(node.args) == 1 and all(
+            _indexes_0(u) for u in node.users))
+    if node.op == "call_function" and node.target is getattr and node.args[1:] == ("shape",):
+        return all(_indexes_0(u) for u in node.users)
+    return _indexes_0(node) and hasattr(node.args[0], "op") and _is_batch_size(node.args[0])
+
+
+def _indexes_0(node) -> bool:
+    return node.op == "call_function" and node.target is operator.getitem and \
+        node.args[1:] == (0,)
+
+
+def _check_straight(node, prev, batch, ctx):
+    """Refuse a node that takes anything but the previous node's output (and
+    constants, and the batch size nodes ``batch``), or a previous node whose
+    output something else uses too (the batch size aside)."""
+    data = []
+    ctx.torch.fx.node.map_arg((node.args, node.kwargs), data.append)  # the nodes it takes
+    if not node.args or node.args[0] is not prev or any(
+            a is not prev and a not in batch for a in data) or data.count(prev) != 1:
+        raise ValueError(f"{ctx.where} does not take exactly the previous node's output "
+                         f"'{prev.name}' (it takes {', '.join(a.name for a in data) or 'none'}); "
+                         "netdream reads a straight-line forward: no branches or residual "
+                         "connections")
+    users = [u for u in prev.users if not _is_batch_size(u)]
+    if users != [node]:
+        raise ValueError(f"the output of node '{prev.name}' is used by "
+                         f"{', '.join(u.name for u in users)}; netdream reads a straight-line "
+                         "forward: no branches or residual connections")
+
+
+def _arguments(node):
+    """The call's arguments after the data: by position (0 = the first after
+    the data) and by keyword."""
+    return {**dict(enumerate(node.args[1:])), **node.kwargs}
+
+
+# ---------------------------------------------------------------- handlers
+FUNCTIONS = Handlers("torch functions and tensor methods",
+                     "netdream reads convolutions, pooling, flattening, linear layers and "
+                     "element-wise activations")
+
+
+@FUNCTIONS.register("relu")
+def _relu(node, ctx):
+    return ctx.torch.nn.ReLU()
+
+
+@FUNCTIONS.register("sigmoid")
+def _sigmoid(node, ctx):
+    return ctx.torch.nn.Sigmoid()
+
+
+@FUNCTIONS.register("tanh")
+def _tanh(node, ctx):
+    return ctx.torch.nn.Tanh()
+
+
+@FUNCTIONS.register("leaky_relu")
+def _leaky_relu(node, ctx):
+    return ctx.torch.nn.LeakyReLU(ctx.arg(0, "negative_slope", 0.01))
+
+
+@FUNCTIONS.register("max_pool2d")
+def _max_pool2d(node, ctx):
+    if ctx.arg(5, "return_indices", False):
+        raise ValueError(f"{ctx.where} returns indices; netdream reads the pooled values only")
+    return ctx.torch.nn.MaxPool2d(ctx.arg(0, "kernel_size"), ctx.arg(1, "stride"),
+                                  ctx.arg(2, "padding", 0), ctx.arg(3, "dilation", 1),
+                                  ceil_mode=ctx.arg(4, "ceil_mode", False))
+
+
+@FUNCTIONS.register("avg_pool2d")
+def _avg_pool2d(node, ctx):
+    return ctx.torch.nn.AvgPool2d(ctx.arg(0, "kernel_size"), ctx.arg(1, "stride"),
+                                  ctx.arg(2, "padding", 0), ctx.arg(3, "ceil_mode", False),
+                                  ctx.arg(4, "count_include_pad", True),
+                                  ctx.arg(5, "divisor_override"))
+
+
+@FUNCTIONS.register("flatten")
+def _flatten(node, ctx):
+    return ctx.torch.nn.Flatten(ctx.arg(0, "start_dim", 0), ctx.arg(1, "end_dim", -1))
+
+
+@FUNCTIONS.register("view", "reshape")
+def _view(node, ctx):
+    shape = list(node.args[1:])
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = list(shape[0])
+    first = shape[0] if shape else None
+    batch = not isinstance(first, int) or first == -1  # x.size(0) / x.shape[0], or -1
+    if len(shape) != 2 or not batch or shape[1] == 0 or not isinstance(shape[1], int) or \
+            (first == -1 and shape[1] == -1):
+        raise ValueError(f"{ctx.where} reshapes to {shape}; netdream reads only a flattening "
+                         "view(x.size(0), -1)")
+    return ctx.torch.nn.Flatten()
+
+
+@FUNCTIONS.register("softmax", "log_softmax")
+def _softmax(node, ctx):
+    if ctx.args.get("dtype") is not None:
+        raise ValueError(f"{ctx.where} converts to dtype {ctx.args['dtype']}")
+    module = ctx.torch.nn.Softmax if ctx.op == "softmax" else ctx.torch.nn.LogSoftmax
+    return module(dim=ctx.arg(0, "dim"))
+
+
+@FUNCTIONS.register("dropout")
+def _dropout(node, ctx):
+    if ctx.arg(1, "training", True):
+        raise ValueError(f"{ctx.where} drops units at random (training=True, the default of "
+                         "F.dropout): pass training=self.training and call module.eval()")
+    return ctx.torch.nn.Identity()
