@@ -9,13 +9,15 @@ average of 1,000 default dreams per class), with the shipped MLP.
 CNN's pictures: ``cnn_fooling.png`` (gradient fooling images from noise, and
 how the CNN OTHER.npz -- the same recipe retrained with another seed, e.g.
 ``netdream train --arch cnn --seed 1`` -- reads them), ``cnn_morph.png`` (the
-first 7 of the MNIST test set morphed into a 3) and ``cnn_channels.png`` (the
-second convolution's channels maximised by hill climbing). MNIST is read from
+first 7 of the MNIST test set morphed into a 3, by ``netdream morph``) and
+``cnn_channels.png`` (every channel of the second convolution maximised by hill
+climbing from the grey start, with its mean activation). MNIST is read from
 ``../shared/data/mnist``."""
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +48,9 @@ def main(model="mlp"):
 
 
 def cnn(other_path):
+    from netdream.cli import main as cli
     from netdream.datasets import load_mnist
+    from netdream.images import save_image
     net, other = netdream.pretrained("cnn"), netdream.load(other_path)
     fool = netdream.gradient_ascent(net, np.arange(10), runs=10, start="noise", steps=200,
                                     step_size=0.1, progress=False)
@@ -58,22 +62,18 @@ def cnn(other_path):
 
     images, labels = load_mnist("test", root=Path(__file__).resolve().parents[2] / "shared"
                                 / "data" / "mnist", progress=False)
-    seven = images[labels == 7][0]
-    m = netdream.morph(net, seven, 3, progress=False)
-    tm = netdream.transfer(other, m)
-    before = net.predict_proba(seven)
-    diff = m.images[0].astype(np.float64) - seven / 255.0
-    save_grid(np.stack([seven / 255.0, m.images[0], diff]), OUT / "cnn_morph.png", cmap="auto",
-              scale=5, labels=[f"7 ({100 * before[7]:.1f}%)", f"3 ({100 * m.confidence[0]:.1f}%)",
-                               "the change"],
-              titles=["test image", f"other: 3 at {100 * tm.confidence[0]:.0f}%", ""])
-    print(f"morph: p(3) = {m.confidence[0]:.4f}, L2 {m.l2[0]:.2f}; the retrained CNN: {tm}")
+    with tempfile.TemporaryDirectory() as tmp:  # the command line's picture of a morph
+        seven = Path(tmp) / "seven.png"
+        save_image(images[labels == 7][0], seven)
+        cli(["morph", str(seven), "--to", "3", "--model", "cnn", "--transfer", str(other_path),
+             "--no-progress", "-o", str(OUT / "cnn_morph.png")])
 
     layer = max(i for i, ly in enumerate(net.layers) if type(ly).__name__ == "Conv2D")
+    n = net.layers[layer].weight.shape[0]
     chans = [netdream.hill_climb(net, ("channel", layer, c), steps=20000, progress=False)
-             for c in range(16)]
+             for c in range(n)]
     save_grid(np.stack([r.images[0] for r in chans]), OUT / "cnn_channels.png", cmap="gray",
-              scale=4, ncols=16, labels=[f"ch {c}" for c in range(16)])
+              scale=3, ncols=16, labels=[f"{c}: {r.confidence[0]:.2f}" for c, r in enumerate(chans)])
     print(f"wrote {OUT / 'cnn_fooling.png'}, {OUT / 'cnn_morph.png'}, {OUT / 'cnn_channels.png'}")
 
 
