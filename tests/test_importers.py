@@ -496,10 +496,35 @@ def test_keras_refuses_what_it_cannot_represent(keras):
             r"\(ReLU\) has max_value=6.0")
     refused([L.Dense(8), L.Flatten(), L.Dense(3)], r"\(Dense\) takes 28 inputs; netdream models "
                                                    r"take 784")
+    # a functional model is read when it is a straight line, else refused by layer
     inp = keras.Input((784,))
-    functional = keras.Model(inp, L.Dense(10)(inp))
-    with pytest.raises(TypeError, match=r"model must be a keras.Sequential"):
-        mlp_from_keras(functional)
+    line = keras.Model(inp, L.Dense(10, activation="softmax")(L.Dense(8, activation="relu")(inp)))
+    net = mlp_from_keras(line)
+    assert net.metadata["source"] == "keras.Model (functional)"
+    x = np.random.default_rng(0).random((6, 784)).astype(np.float32)
+    np.testing.assert_allclose(net.predict_proba(x.reshape(6, 28, 28)), _keras_out(line, x),
+                               rtol=0, atol=ATOL)
+    a = L.Dense(8)(inp)
+    residual = keras.Model(inp, L.Dense(3)(L.Add(name="add")([a, L.Dense(8)(a)])))
+    with pytest.raises(ValueError, match=r"layer 2 'add' \(Add\) does not take the output of "
+                                         r"the layer before it .*straight-line models"):
+        mlp_from_keras(residual)
+    shared = L.Dense(784, name="twice")
+    with pytest.raises(ValueError, match=r"'twice' .*called more than once"):
+        mlp_from_keras(keras.Model(inp, L.Dense(3)(shared(shared(inp)))))
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = L.Dense(3)
+
+        def call(self, x):
+            return self.d(x)
+
+    sub = Subclassed()
+    sub(x)
+    with pytest.raises(TypeError, match=r"a subclassed model is not read"):
+        mlp_from_keras(sub)
 
 
 # ====================================================================== onnx
@@ -1277,6 +1302,10 @@ def test_keras_cnn_matches_on_mnist_and_colour(keras, digits):
     x = images[:, :, :, None].astype(np.float32) / 255
     ref = _keras_out(model, x)
     np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    # the same layers as a functional model
+    functional = mlp_from_keras(keras.Model(model.inputs, model.outputs))
+    assert functional.metadata["source"] == "keras.Model (functional)"
+    np.testing.assert_array_equal(functional.predict_proba(images), net.predict_proba(images))
     # colour, valid padding, logits
     model = keras.Sequential([
         keras.Input((12, 10, 3)), L.Conv2D(4, 3, activation="sigmoid"), L.MaxPooling2D(2),

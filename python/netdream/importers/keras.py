@@ -30,7 +30,9 @@ def from_keras(model, *, encoding: Encoding | None = None, output: str | None = 
     """A netdream :class:`MLP` computing the same function as a Keras 3
     ``keras.Sequential`` model of dense layers -- or, when the model holds
     ``Conv2D`` or pooling layers, a :class:`~netdream.Network` (see
-    :mod:`netdream.importers.keras_cnn` for the layers read).
+    :mod:`netdream.importers.keras_cnn` for the layers read). A functional
+    ``keras.Model`` is read the same way when its graph is a straight line
+    (each layer called once, on the output of the layer before it).
 
     Parameters
     ----------
@@ -56,7 +58,7 @@ def from_keras(model, *, encoding: Encoding | None = None, output: str | None = 
     ImportError
         Keras is not installed.
     TypeError
-        ``model`` is not a ``keras.Sequential``.
+        ``model`` is not a ``keras.Sequential`` or functional ``keras.Model``.
     ValueError
         a layer netdream cannot represent, named by its index, name and type.
     """
@@ -65,20 +67,47 @@ def from_keras(model, *, encoding: Encoding | None = None, output: str | None = 
     except ImportError:
         raise ImportError("netdream.MLP.from_keras needs Keras 3 and a backend: "
                           "pip install keras torch (or tensorflow, or jax)") from None
+    source = "keras.Sequential"
     if not isinstance(model, keras.Sequential):
-        raise TypeError("model must be a keras.Sequential (a functional or subclassed model is "
-                        f"not read), got {type(model).__module__}.{type(model).__name__}")
+        if not isinstance(model, keras.Model) or not hasattr(model, "_inbound_nodes") or \
+                getattr(model, "inputs", None) is None:
+            raise TypeError("model must be a keras.Sequential or a functional keras.Model (a "
+                            "subclassed model is not read), got "
+                            f"{type(model).__module__}.{type(model).__name__}")
+        model, source = _StraightLine(model, keras), "keras.Model (functional)"
     if not model.built:
         raise ValueError("model is not built: give it an input shape (keras.Input((784,))) or "
                          "call it once before converting")
     from . import keras_cnn
     if keras_cnn.is_convolutional(model):
         return keras_cnn.network_from_sequential(model, keras, encoding=encoding, output=output,
-                                                 to_numpy=_keras_numpy)
+                                                 to_numpy=_keras_numpy, source=source)
     steps, names = _sequential_steps(model, KerasContext(keras=keras))
-    metadata = {"source": "keras.Sequential", "keras_version": str(keras.__version__),
+    metadata = {"source": source, "keras_version": str(keras.__version__),
                 "keras_backend": str(keras.backend.backend()), "layers": names}
     return steps_.assemble(steps, output, encoding, metadata)
+
+
+class _StraightLine:
+    """A functional model's layers as a Sequential's (``layers``, ``inputs``,
+    ``built``), when its graph is a straight line; else a ValueError naming
+    the first layer that is not."""
+
+    def __init__(self, model, keras):
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise ValueError(f"the functional model has {len(model.inputs)} inputs and "
+                             f"{len(model.outputs)} outputs; netdream reads one of each")
+        self.inputs, self.built = model.inputs, True
+        self.layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+        previous = model.inputs[0]
+        for i, layer in enumerate(self.layers):
+            if len(layer._inbound_nodes) != 1 or layer.input is not previous:
+                raise ValueError(f"layer {i} '{layer.name}' ({type(layer).__name__}) does not "
+                                 "take the output of the layer before it (or is called more "
+                                 "than once): netdream reads straight-line models")
+            previous = layer.output
+        if previous is not model.outputs[0]:
+            raise ValueError("the functional model's output is not its last layer's")
 
 
 @dataclass

@@ -41,7 +41,8 @@ def is_convolutional(model) -> bool:
     return any(type(layer).__name__ in _CONV_KINDS for layer in model.layers)
 
 
-def network_from_sequential(model, keras, *, encoding, output, to_numpy) -> Network:
+def network_from_sequential(model, keras, *, encoding, output, to_numpy,
+                            source="keras.Sequential") -> Network:
     """The Network of a built Keras Sequential ``model`` with convolutions."""
     shape_in = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
     if shape_in is None or len(shape_in) not in (2, 3) or any(s is None for s in shape_in):
@@ -210,6 +211,6 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy) -> Netw
     flush()
     return Network(layers, image_shape=image_shape, encoding=encoding or Encoding(),
                    leaky_slope=0.01 if slope is None else slope,
-                   metadata={"source": "keras.Sequential", "layers": names,
+                   metadata={"source": source, "layers": names,
                              "keras_version": str(keras.__version__),
                              "output_added": added})
