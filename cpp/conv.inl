@@ -558,8 +558,7 @@ struct ConvProbeImpl {
         if (in_full) {
             dense_rows(L, in_full, pre);
         } else if (10 * in_changes->idx.size() < 9 * static_cast<std::size_t>(L.n_in)) {
-            // the changed inputs' columns, kB vectors of outputs at a time in
-            // registers (no store and reload of pre between columns)
+            // the changed inputs' columns
             const std::size_t m = in_changes->idx.size();
             thread_local std::vector<float> dv;
             thread_local std::vector<const float*> cols;
@@ -569,27 +568,19 @@ struct ConvProbeImpl {
                 dv[e] = in_changes->val[e] - in_changes->old[e];
                 cols[e] = L.wt.data() + static_cast<std::size_t>(in_changes->idx[e]) * L.out_pad;
             }
-            constexpr int kB = 8;
-            constexpr std::size_t kAhead = 24;
-            const float* bp = base.pre[l].data();
-            int o = 0;
-            for (; o + kB * W <= L.out_pad; o += kB * W) {
-                vf acc[kB];
-                for (int v = 0; v < kB; ++v) acc[v] = load(bp + o + v * W);
-                for (std::size_t e = 0; e < m; ++e) {
-                    const vf d = splat(dv[e]);
-                    const float* w = cols[e] + o;
-                    // L3 is far: fetch a column's lines well before they are needed
-                    if (e + kAhead < m)
-                        for (int v = 0; v < kB * W; v += 16) __builtin_prefetch(cols[e + kAhead] + o + v);
-                    for (int v = 0; v < kB; ++v) acc[v] += d * load(w + v * W);
-                }
-                for (int v = 0; v < kB; ++v) store(pre + o + v * W, acc[v]);
-            }
-            for (; o < L.out_pad; o += W) {
-                vf acc = load(bp + o);
-                for (std::size_t e = 0; e < m; ++e) acc += splat(dv[e]) * load(cols[e] + o);
-                store(pre + o, acc);
+            // column by column: each column's out_pad contiguous floats
+            // stream in while the running sums stay in L1 (each output adds
+            // the columns in the same order as in any other loop order)
+            constexpr std::size_t kAhead = 4;  // columns fetched ahead (L3 is far)
+            std::memcpy(pre, base.pre[l].data(), sizeof(float) * L.out_pad);
+            constexpr std::size_t kLine = 64 / sizeof(float);
+            for (std::size_t e = 0; e < m; ++e) {
+                const vf d = splat(dv[e]);
+                const float* w = cols[e];
+                if (e + kAhead < m)
+                    for (std::size_t v = 0; v < static_cast<std::size_t>(L.out_pad); v += kLine)
+                        __builtin_prefetch(cols[e + kAhead] + v);
+                for (int o = 0; o < L.out_pad; o += W) store(pre + o, load(pre + o) + d * load(w + o));
             }
         } else {  // many changed: the whole product from the candidate input
             float* cin = in_val[l].data();
