@@ -307,23 +307,26 @@ struct Changes {  // outputs of one layer that a candidate changes
     std::vector<int> idx;          // index in the layer's output (channels last)
     std::vector<int> y, x, c;      // ... as position and channel (no division needed downstream)
     std::vector<float> val, old;
-    void clear() {
-        idx.clear();
-        y.clear();
-        x.clear();
-        c.clear();
-        val.clear();
-        old.clear();
+    std::size_t n = 0;             // how many (the vectors hold as many as the layer has)
+    void reserve(std::size_t most) {
+        idx.resize(most);
+        y.resize(most);
+        x.resize(most);
+        c.resize(most);
+        val.resize(most);
+        old.resize(most);
     }
+    void clear() { n = 0; }
     void add(int i, int yy, int xx, int cc, float v, float o) {
-        idx.push_back(i);
-        y.push_back(yy);
-        x.push_back(xx);
-        c.push_back(cc);
-        val.push_back(v);
-        old.push_back(o);
+        idx[n] = i;
+        y[n] = yy;
+        x[n] = xx;
+        c[n] = cc;
+        val[n] = v;
+        old[n] = o;
+        ++n;
     }
-    std::size_t size() const { return idx.size(); }
+    std::size_t size() const { return n; }
 };
 
 struct ConvProbeImpl {
@@ -363,8 +366,11 @@ struct ConvProbeImpl {
         full_pre.assign(L, {});
         full_act.assign(L, {});
         full.assign(L, false);
+        pixel.reserve(1);
         for (std::size_t l = 0; l < L; ++l) {
             const Layer& ly = net.layers[l];
+            if (ly.kind == Kind::Conv || ly.kind == Kind::MaxPool || ly.kind == Kind::AvgPool)
+                ch[l].reserve(ly.out.size());  // each output changes at most once
             if (ly.kind == Kind::Conv) {
                 mark[l].assign(ly.out.positions(), 0);
                 dpre[l].assign(ly.out.size(), 0.0f);
@@ -557,9 +563,9 @@ struct ConvProbeImpl {
         const float* in_base = base.output(l - 1);
         if (in_full) {
             dense_rows(L, in_full, pre);
-        } else if (10 * in_changes->idx.size() < 9 * static_cast<std::size_t>(L.n_in)) {
+        } else if (10 * in_changes->size() < 9 * static_cast<std::size_t>(L.n_in)) {
             // the changed inputs' columns
-            const std::size_t m = in_changes->idx.size();
+            const std::size_t m = in_changes->size();
             thread_local std::vector<float> dv;
             thread_local std::vector<const float*> cols;
             dv.resize(m);
@@ -585,7 +591,7 @@ struct ConvProbeImpl {
         } else {  // many changed: the whole product from the candidate input
             float* cin = in_val[l].data();
             std::memcpy(cin, in_base, sizeof(float) * L.n_in);
-            for (std::size_t e = 0; e < in_changes->idx.size(); ++e) cin[in_changes->idx[e]] = in_changes->val[e];
+            for (std::size_t e = 0; e < in_changes->size(); ++e) cin[in_changes->idx[e]] = in_changes->val[e];
             dense_rows(L, cin, pre);
         }
         if (l + 1 < net.layers.size())
@@ -648,12 +654,12 @@ struct ConvProbeImpl {
                     for (int p : touched[l])
                         std::memcpy(base.pre[l].data() + static_cast<std::size_t>(p) * CP,
                                     dpre[l].data() + static_cast<std::size_t>(p) * CP, sizeof(float) * CP);
-                    for (std::size_t e = 0; e < ch[l].idx.size(); ++e) base.act[l][ch[l].idx[e]] = ch[l].val[e];
+                    for (std::size_t e = 0; e < ch[l].size(); ++e) base.act[l][ch[l].idx[e]] = ch[l].val[e];
                     break;
                 }
                 case Kind::MaxPool:
                 case Kind::AvgPool:
-                    for (std::size_t e = 0; e < ch[l].idx.size(); ++e) base.act[l][ch[l].idx[e]] = ch[l].val[e];
+                    for (std::size_t e = 0; e < ch[l].size(); ++e) base.act[l][ch[l].idx[e]] = ch[l].val[e];
                     break;
                 case Kind::Flatten:
                     break;
