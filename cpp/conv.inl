@@ -152,11 +152,15 @@ std::size_t flatten_index(const Net& net) {
 
 constexpr int kConvBlock = 32;  // images whose dense layers run as one batched product
 
+// Rows [begin, end) of x. With threads > 1 each image's layers are split
+// over the threads (the positions of a convolution, the outputs of a dense
+// layer): for batches too small to split by image; the same results.
 template <class T>
 void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin,
-                         std::size_t end, float* logits, float* probs) {
-    thread_local ConvBuffers b;
+                         std::size_t end, float* logits, float* probs, int threads) {
+    thread_local ConvBuffers buffers;
     thread_local std::vector<float> img, ha, hb;
+    ConvBuffers& b = buffers;  // this thread's (a lambda naming a thread_local finds its own thread's)
     b.prepare(net);
     const std::size_t n_in = static_cast<std::size_t>(net.n_in());
     const std::size_t fl = flatten_index(net);
@@ -174,7 +178,20 @@ void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t be
         for (int r = 0; r < m; ++r) {
             const T* src = x + (r0 + r) * n_in;
             for (std::size_t i = 0; i < n_in; ++i) img[i] = static_cast<float>(src[i]) * scale;
-            conv_forward_layers(net, img.data(), b, 0, fl);
+            for (std::size_t l = 0; l < fl; ++l) {
+                const Layer& L = net.layers[l];
+                if (threads > 1 && L.kind == Kind::Conv) {
+                    const float* in = l == 0 ? img.data() : b.output(l - 1);
+                    const std::size_t CP = static_cast<std::size_t>(L.out.cp);
+                    parallel_for(L.out.positions(), threads, [&](std::size_t p0, std::size_t p1, int) {
+                        conv_rows(L, in, l == 0, b.packed[l], b.patches.data(), b.pre[l].data(), p0, p1);
+                        apply_hidden(L.act, b.pre[l].data() + p0 * CP, b.act[l].data() + p0 * CP,
+                                     static_cast<int>((p1 - p0) * CP), slope);
+                    });
+                } else {
+                    conv_forward_layers(net, img.data(), b, l, l + 1);
+                }
+            }
             std::memcpy(ha.data() + r * n_flat, b.output(fl), sizeof(float) * n_flat);
         }
         // the dense layers, the block at once
@@ -183,7 +200,11 @@ void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t be
         std::size_t ld = n_flat;
         for (std::size_t l = fl + 1; l < net.layers.size(); ++l) {
             const Layer& L = net.layers[l];
-            dense_rows_batch(L, h, ld, m, z, L.out_pad);
+            const std::size_t pairs = (static_cast<std::size_t>(L.n_out) + 1) / 2;  // of outputs
+            parallel_for(pairs, threads, [&](std::size_t q0, std::size_t q1, int) {
+                dense_rows_batch(L, h, ld, m, z, L.out_pad, static_cast<int>(2 * q0),
+                                 static_cast<int>(std::min<std::size_t>(2 * q1, L.n_out)));
+            });
             ld = L.out_pad;
             if (l + 1 < net.layers.size()) {
                 apply_hidden(L.act, z, z, m * L.out_pad, slope);
@@ -199,94 +220,25 @@ void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t be
     }
 }
 
+template <class... A>
+void conv_forward_any(const void* x, InputKind kind, const Net& net, A... args) {
+    if (kind == InputKind::Uint8)
+        conv_forward_rows_t(net, static_cast<const std::uint8_t*>(x), 1.0f / 255.0f, args...);
+    else
+        conv_forward_rows_t(net, static_cast<const float*>(x), 1.0f, args...);
+}
+
 }  // namespace
 
 // The batched forward pass of a convolutional network (see forward_rows).
 void conv_forward_rows(const Net& net, const void* x, InputKind kind, std::size_t begin,
                        std::size_t end, float* logits, float* probs) {
-    if (kind == InputKind::Uint8)
-        conv_forward_rows_t(net, static_cast<const std::uint8_t*>(x), 1.0f / 255.0f, begin, end,
-                            logits, probs);
-    else
-        conv_forward_rows_t(net, static_cast<const float*>(x), 1.0f, begin, end, logits, probs);
+    conv_forward_any(x, kind, net, begin, end, logits, probs, 1);
 }
-
-namespace {
-
-template <class T>
-void conv_forward_split_t(const Net& net, const T* x, float scale, std::size_t n, float* logits,
-                          float* probs, int threads) {
-    thread_local ConvBuffers buffers;
-    thread_local std::vector<float> img, ha, hb;
-    ConvBuffers& b = buffers;  // the caller's (a lambda naming a thread_local finds its own thread's)
-    b.prepare(net);
-    const std::size_t n_in = static_cast<std::size_t>(net.n_in());
-    const std::size_t fl = flatten_index(net);
-    const std::size_t n_flat = net.layers[fl].out.size();
-    const int n_out = net.n_out();
-    std::size_t widest = n_flat;
-    for (std::size_t l = fl + 1; l < net.layers.size(); ++l)
-        widest = std::max<std::size_t>(widest, net.layers[l].out_pad);
-    img.resize(n_in);
-    ha.resize(widest * kConvBlock);
-    hb.resize(widest * kConvBlock);
-    const float slope = static_cast<float>(net.leaky_slope);
-    for (std::size_t r0 = 0; r0 < n; r0 += kConvBlock) {
-        const int m = static_cast<int>(std::min<std::size_t>(kConvBlock, n - r0));
-        for (int r = 0; r < m; ++r) {
-            const T* src = x + (r0 + r) * n_in;
-            for (std::size_t i = 0; i < n_in; ++i) img[i] = static_cast<float>(src[i]) * scale;
-            for (std::size_t l = 0; l < fl; ++l) {
-                const Layer& L = net.layers[l];
-                const float* in = l == 0 ? img.data() : b.output(l - 1);
-                if (L.kind == Kind::Conv) {  // output positions split over the threads
-                    const std::size_t CP = static_cast<std::size_t>(L.out.cp);
-                    parallel_for(L.out.positions(), threads, [&](std::size_t p0, std::size_t p1, int) {
-                        conv_rows(L, in, l == 0, b.packed[l], b.patches.data(), b.pre[l].data(), p0, p1);
-                        apply_hidden(L.act, b.pre[l].data() + p0 * CP, b.act[l].data() + p0 * CP,
-                                     static_cast<int>((p1 - p0) * CP), slope);
-                    });
-                } else {
-                    conv_forward_layers(net, img.data(), b, l, l + 1);
-                }
-            }
-            std::memcpy(ha.data() + r * n_flat, b.output(fl), sizeof(float) * n_flat);
-        }
-        // the dense layers, the block at once, outputs split over the threads
-        float* h = ha.data();
-        float* z = hb.data();
-        std::size_t ld = n_flat;
-        for (std::size_t l = fl + 1; l < net.layers.size(); ++l) {
-            const Layer& L = net.layers[l];
-            const std::size_t pairs = (static_cast<std::size_t>(L.n_out) + 1) / 2;
-            parallel_for(pairs, threads, [&](std::size_t q0, std::size_t q1, int) {
-                dense_rows_batch(L, h, ld, m, z, L.out_pad, static_cast<int>(2 * q0),
-                                 static_cast<int>(std::min<std::size_t>(2 * q1, L.n_out)));
-            });
-            ld = L.out_pad;
-            if (l + 1 < net.layers.size()) {
-                apply_hidden(L.act, z, z, m * L.out_pad, slope);
-                std::swap(h, z);
-            }
-        }
-        const Layer& last = net.layers.back();
-        for (int r = 0; r < m; ++r) {
-            const float* zr = z + static_cast<std::size_t>(r) * last.out_pad;
-            if (logits) std::memcpy(logits + (r0 + r) * n_out, zr, sizeof(float) * n_out);
-            if (probs) apply_output(last.act, zr, probs + (r0 + r) * n_out, n_out);
-        }
-    }
-}
-
-}  // namespace
 
 void conv_forward_split(const Net& net, const void* x, InputKind kind, std::size_t n,
                         float* logits, float* probs, int threads) {
-    if (kind == InputKind::Uint8)
-        conv_forward_split_t(net, static_cast<const std::uint8_t*>(x), 1.0f / 255.0f, n, logits,
-                             probs, threads);
-    else
-        conv_forward_split_t(net, static_cast<const float*>(x), 1.0f, n, logits, probs, threads);
+    conv_forward_any(x, kind, net, std::size_t{0}, n, logits, probs, threads);
 }
 
 // ------------------------------------------------------ the hill climber's
