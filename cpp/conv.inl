@@ -292,7 +292,14 @@ struct ConvProbeImpl {
     Changes pixel;                    // the candidate's change of the image
     std::vector<std::vector<std::uint32_t>> mark;  // conv: per position; pool: per output
     std::vector<std::vector<int>> touched;         // conv: positions touched
-    std::vector<std::vector<std::vector<std::pair<int, int>>>> reach;  // conv: per position, (input, weight row)
+    struct Grouped {  // conv: the input changes grouped by input position
+        std::vector<std::uint32_t> mark;  // per input position: changed in this candidate
+        std::vector<int> start, count;    // ... where its changes are in c, d
+        std::vector<int> changed;         // the changed positions
+        std::vector<int> c;               // the changes' channels ...
+        std::vector<float> d;             // ... and differences, position by position
+    };
+    std::vector<Grouped> grouped;
     std::vector<std::vector<float>> dpre;          // conv: pre-activation changes, then new values
     std::vector<std::vector<std::uint32_t>> in_mark;  // pool: which inputs the candidate changed
     std::vector<std::vector<float>> in_val;           // ... and their new values
@@ -311,7 +318,7 @@ struct ConvProbeImpl {
         ch.assign(L, Changes{});
         mark.assign(L, {});
         touched.assign(L, {});
-        reach.assign(L, {});
+        grouped.assign(L, {});
         dpre.assign(L, {});
         in_mark.assign(L, {});
         in_val.assign(L, {});
@@ -326,7 +333,12 @@ struct ConvProbeImpl {
             if (ly.kind == Kind::Conv) {
                 mark[l].assign(ly.out.positions(), 0);
                 dpre[l].assign(ly.out.size(), 0.0f);
-                reach[l].assign(ly.out.positions(), {});
+                Grouped& g = grouped[l];
+                g.mark.assign(ly.in.positions(), 0);
+                g.start.assign(ly.in.positions(), 0);
+                g.count.assign(ly.in.positions(), 0);
+                g.c.assign(ly.in.size(), 0);
+                g.d.assign(ly.in.size(), 0.0f);
             } else if (ly.kind == Kind::MaxPool || ly.kind == Kind::AvgPool) {
                 mark[l].assign(ly.out.size(), 0);
                 in_mark[l].assign(ly.in.size(), 0);
@@ -343,6 +355,7 @@ struct ConvProbeImpl {
         if (++stamp == 0) {  // wrapped: clear every mark
             for (auto& m : mark) std::fill(m.begin(), m.end(), 0);
             for (auto& m : in_mark) std::fill(m.begin(), m.end(), 0);
+            for (auto& g : grouped) std::fill(g.mark.begin(), g.mark.end(), 0);
             stamp = 1;
         }
     }
@@ -385,12 +398,37 @@ struct ConvProbeImpl {
     void conv_step(std::size_t l, const Changes& in) {
         const Layer& L = net.layers[l];
         const float slope = static_cast<float>(net.leaky_slope);
-        const int ICP = L.in.cp, OH = L.out.h, OW = L.out.w, CP = L.out.cp, S = L.stride;
+        const int ICP = L.in.cp, IH = L.in.h, IW = L.in.w, OH = L.out.h, OW = L.out.w;
+        const int CP = L.out.cp, S = L.stride;
+        // the input changes, grouped by position (in the order they came)
+        Grouped& g = grouped[l];
+        g.changed.clear();
+        for (std::size_t e = 0; e < in.size(); ++e) {
+            const int q = in.y[e] * IW + in.x[e];
+            if (g.mark[q] != stamp) {
+                g.mark[q] = stamp;
+                g.count[q] = 0;
+                g.changed.push_back(q);
+            }
+            ++g.count[q];
+        }
+        int at = 0;
+        for (int q : g.changed) {
+            g.start[q] = at;
+            at += g.count[q];
+            g.count[q] = 0;
+        }
+        for (std::size_t e = 0; e < in.size(); ++e) {
+            const int q = in.y[e] * IW + in.x[e];
+            const int k = g.start[q] + g.count[q]++;
+            g.c[k] = in.c[e];
+            g.d[k] = in.val[e] - in.old[e];
+        }
+        // the output positions whose window holds a changed input position
         auto& tp = touched[l];
         tp.clear();
-        auto& pairs = reach[l];
-        for (std::size_t e = 0; e < in.size(); ++e) {
-            const int iy = in.y[e], ix = in.x[e];
+        for (int q : g.changed) {
+            const int iy = q / IW, ix = q - iy * IW;
             for (int ky = 0; ky < L.kh; ++ky) {
                 int oy = iy + L.pad_t - ky;
                 if (oy < 0) break;  // ky grows: oy only falls
@@ -411,32 +449,42 @@ struct ConvProbeImpl {
                     if (mark[l][p] != stamp) {
                         mark[l][p] = stamp;
                         tp.push_back(p);
-                        pairs[p].clear();
                     }
-                    pairs[p].push_back({static_cast<int>(e), (ky * L.kw + kx) * ICP + in.c[e]});
                 }
             }
         }
+        // each touched position's pre-activations: the state's, plus the
+        // changed inputs under its window (taps in order, then the changes
+        // at the tap's position), kB vectors of channels at a time in registers
         float* dp = dpre[l].data();
         const float* base_pre = base.pre[l].data();
-        thread_local std::vector<float> dv;
-        dv.resize(in.size());
-        for (std::size_t e = 0; e < in.size(); ++e) dv[e] = in.val[e] - in.old[e];
         constexpr int kB = 8;
         for (int p : tp) {
-            float* q = dp + static_cast<std::size_t>(p) * CP;
+            const int oy = p / OW, ox = p - oy * OW;
+            float* out = dp + static_cast<std::size_t>(p) * CP;
             const float* bp = base_pre + static_cast<std::size_t>(p) * CP;
-            const auto& pr = pairs[p];
             for (int o0 = 0; o0 < CP; o0 += kB * W) {
                 const int nv = std::min(kB, (CP - o0) / W);
                 vf acc[kB];
                 for (int v = 0; v < nv; ++v) acc[v] = load(bp + o0 + v * W);
-                for (const auto& t : pr) {
-                    const vf d = splat(dv[t.first]);
-                    const float* w = L.w.data() + static_cast<std::size_t>(t.second) * CP + o0;
-                    for (int v = 0; v < nv; ++v) acc[v] += d * load(w + v * W);
+                for (int ky = 0; ky < L.kh; ++ky) {
+                    const int iy = oy * S - L.pad_t + ky;
+                    if (iy < 0 || iy >= IH) continue;
+                    for (int kx = 0; kx < L.kw; ++kx) {
+                        const int ix = ox * S - L.pad_l + kx;
+                        if (ix < 0 || ix >= IW) continue;
+                        const int q = iy * IW + ix;
+                        if (g.mark[q] != stamp) continue;
+                        const float* wt = L.w.data() +
+                                          static_cast<std::size_t>((ky * L.kw + kx) * ICP) * CP + o0;
+                        for (int k = g.start[q], end = k + g.count[q]; k < end; ++k) {
+                            const vf d = splat(g.d[k]);
+                            const float* w = wt + static_cast<std::size_t>(g.c[k]) * CP;
+                            for (int v = 0; v < nv; ++v) acc[v] += d * load(w + v * W);
+                        }
+                    }
                 }
-                for (int v = 0; v < nv; ++v) store(q + o0 + v * W, acc[v]);
+                for (int v = 0; v < nv; ++v) store(out + o0 + v * W, acc[v]);
             }
         }
         // changed outputs: the activation of each touched position, compared
