@@ -292,7 +292,7 @@ struct ConvProbeImpl {
     Changes pixel;                    // the candidate's change of the image
     std::vector<std::vector<std::uint32_t>> mark;  // conv: per position; pool: per output
     std::vector<std::vector<int>> touched;         // conv: positions touched
-    struct Grouped {  // conv: the input changes grouped by input position
+    struct Grouped {  // conv: the input changes grouped by input position (pool: changed only)
         std::vector<std::uint32_t> mark;  // per input position: changed in this candidate
         std::vector<int> start, count;    // ... where its changes are in c, d
         std::vector<int> changed;         // the changed positions
@@ -301,8 +301,8 @@ struct ConvProbeImpl {
     };
     std::vector<Grouped> grouped;
     std::vector<std::vector<float>> dpre;          // conv: pre-activation changes, then new values
-    std::vector<std::vector<std::uint32_t>> in_mark;  // pool: which inputs the candidate changed
-    std::vector<std::vector<float>> in_val;           // ... and their new values
+    std::vector<std::vector<std::uint32_t>> in_mark;  // pool: which input positions the candidate changed
+    std::vector<std::vector<float>> in_val;           // ... and the candidate's input there
     std::vector<std::vector<float>> full_pre, full_act;  // dense: the candidate's whole vectors
     std::vector<bool> full;           // dense layer l's candidate is a whole vector
     std::size_t reached = 0;          // the candidate changed layers up to here
@@ -520,37 +520,68 @@ struct ConvProbeImpl {
         const Layer& L = net.layers[l];
         const int IW = L.in.w, CP = L.in.cp, OH = L.out.h, OW = L.out.w, S = L.stride;
         const float* src = base.output(l - 1);
+        // the candidate's input at each changed position (every channel): the
+        // state's, with the changes
+        auto& pm = in_mark[l];  // per input position
+        float* cand = in_val[l].data();
+        auto& changed = grouped[l].changed;
+        changed.clear();
         for (std::size_t e = 0; e < in.size(); ++e) {
-            in_mark[l][in.idx[e]] = stamp;
-            in_val[l][in.idx[e]] = in.val[e];
+            const int q = in.y[e] * IW + in.x[e];
+            if (pm[q] != stamp) {
+                pm[q] = stamp;
+                std::memcpy(cand + static_cast<std::size_t>(q) * CP, src + static_cast<std::size_t>(q) * CP,
+                            sizeof(float) * CP);
+                changed.push_back(q);
+            }
+            cand[static_cast<std::size_t>(q) * CP + in.c[e]] = in.val[e];
         }
-        Changes& out = ch[l];
-        out.clear();
-        const bool mx = L.kind == Kind::MaxPool;
-        const float inv = 1.0f / static_cast<float>(L.kh * L.kw);
-        const float* act = base.act[l].data();
-        for (std::size_t e = 0; e < in.size(); ++e) {
-            const int c = in.c[e], iy = in.y[e], ix = in.x[e];
-            // the cells whose window holds (iy, ix)
+        // the cells whose window holds a changed position
+        auto& cells = touched[l];
+        cells.clear();
+        for (int q : changed) {
+            const int iy = q / IW, ix = q - iy * IW;
             const int oy0 = std::max(0, (iy - L.kh + S) / S), oy1 = std::min(OH - 1, iy / S);
             const int ox0 = std::max(0, (ix - L.kw + S) / S), ox1 = std::min(OW - 1, ix / S);
             for (int oy = oy0; oy <= oy1; ++oy) {
                 if (oy * S > iy || oy * S + L.kh <= iy) continue;
                 for (int ox = ox0; ox <= ox1; ++ox) {
                     if (ox * S > ix || ox * S + L.kw <= ix) continue;
-                    const int o = (oy * OW + ox) * CP + c;
-                    if (mark[l][o] == stamp) continue;
-                    mark[l][o] = stamp;
-                    float v = mx ? -std::numeric_limits<float>::infinity() : 0.0f;
-                    for (int ky = 0; ky < L.kh; ++ky)
-                        for (int kx = 0; kx < L.kw; ++kx) {
-                            const int i = ((oy * S + ky) * IW + ox * S + kx) * CP + c;
-                            const float u = in_mark[l][i] == stamp ? in_val[l][i] : src[i];
-                            v = mx ? std::max(v, u) : v + u;
-                        }
-                    if (!mx) v *= inv;
-                    if (v != act[o]) out.add(o, oy, ox, c, v, act[o]);
+                    const int p = oy * OW + ox;
+                    if (mark[l][p] != stamp) {
+                        mark[l][p] = stamp;
+                        cells.push_back(p);
+                    }
                 }
+            }
+        }
+        // each cell again, W channels at a time, as the forward pass pools
+        // (pool_cell); the outputs that differ from the state's are the changes
+        Changes& out = ch[l];
+        out.clear();
+        const bool mx = L.kind == Kind::MaxPool;
+        const vf first = splat(mx ? -std::numeric_limits<float>::infinity() : 0.0f);
+        const vf inv = splat(1.0f / static_cast<float>(L.kh * L.kw));
+        const vf zero{};
+        const float* act = base.act[l].data();
+        for (int p : cells) {
+            const int oy = p / OW, ox = p - oy * OW;
+            for (int c0 = 0; c0 < CP; c0 += W) {
+                vf v = first;
+                for (int ky = 0; ky < L.kh; ++ky)
+                    for (int kx = 0; kx < L.kw; ++kx) {
+                        const int q = (oy * S + ky) * IW + ox * S + kx;
+                        const vf u = load((pm[q] == stamp ? cand : src) + static_cast<std::size_t>(q) * CP + c0);
+                        v = mx ? vmax(v, u) : v + u;
+                    }
+                if (!mx) v = v * inv;
+                const float* now = act + static_cast<std::size_t>(p) * CP + c0;
+                const vf differ = (vf)(v != load(now));
+                if (!__builtin_memcmp(&differ, &zero, sizeof zero)) continue;
+                alignas(64) float vv[W];
+                store(vv, v);
+                for (int j = 0; j < W && c0 + j < L.out.c; ++j)
+                    if (vv[j] != now[j]) out.add(p * CP + c0 + j, oy, ox, c0 + j, vv[j], now[j]);
             }
         }
     }
