@@ -202,6 +202,7 @@ def test_predict_over_websocket(client):
         ws.send_text(json.dumps({"type": "predict", "drawing": seven(), "id": 4}))
         m, _ = receive_until(ws, lambda m: m["type"] == "prediction")
         assert m["id"] == 4 and int(np.argmax(m["probs"])) == 7
+        assert "maps" not in m  # an MLP has no feature maps
         blank = png_url(Image.new("L", (280, 280), 0))
         ws.send_text(json.dumps({"type": "predict", "drawing": blank}))
         m, _ = receive_until(ws, lambda m: m["type"] == "prediction")
@@ -563,3 +564,14 @@ def test_a_cnn_shows_its_filters_and_dreams_of_a_channel():
                 ws, {"type": "dream", "target": {"channel": [0, n]}})
             assert "not a convolution or pooling layer" in error_of(
                 ws, {"type": "dream", "target": {"channel": [len(cnn.layers) - 1, 0]}})
+            # a prediction carries where each first-layer filter fires on the drawing:
+            # the maps of feature_maps on the prepared drawing, on one grey scale
+            ws.send_text(json.dumps({"type": "predict", "drawing": seven()}))
+            m, _ = receive_until(ws, lambda m: m["type"] == "prediction")
+            shown = np.stack([np.asarray(Image.open(io.BytesIO(base64.b64decode(
+                u.split(",", 1)[1]))).convert("L"), float) for u in m["maps"]])
+            image = np.frombuffer(base64.b64decode(m["image"]), np.uint8).reshape(28, 28)
+            maps = netdream.feature_maps(cnn, image).maps
+            assert shown.shape == maps.shape == (n, 28, 28)
+            assert shown.max() == 255 and np.corrcoef(shown.ravel(), maps.ravel())[0, 1] > 0.99
+            assert np.argmax(shown.sum(axis=(1, 2))) == np.argmax(maps.sum(axis=(1, 2)))

@@ -151,10 +151,27 @@ class ServerState:
         if tuple(net.image_shape) != (28, 28):
             raise RequestError(f"this model takes {net.image_shape} images, not drawings")
         p = net.predict_proba(image, threads=1)
-        return {"type": "prediction", "blank": False,
-                "probs": [float(v) for v in np.ravel(p)],
-                "image": encode_pixels(image[None] / 255.0)[0],
-                "ms": round(1000 * (time.perf_counter() - began), 2)}
+        reply = {"type": "prediction", "blank": False,
+                 "probs": [float(v) for v in np.ravel(p)],
+                 "image": encode_pixels(image[None] / 255.0)[0]}
+        maps = self._feature_maps(net, image)
+        if maps is not None:
+            reply["maps"] = maps
+        reply["ms"] = round(1000 * (time.perf_counter() - began), 2)
+        return reply
+
+    @staticmethod
+    def _feature_maps(net, image):
+        """A CNN's first convolution on the drawing: where each filter fires
+        (grey, one scale for all: the strongest response is white); None for
+        an MLP."""
+        from ..inside import feature_maps
+        from ..layers import Conv2D
+        if not isinstance(getattr(net, "layers", [None])[0], Conv2D):
+            return None
+        maps = feature_maps(net, image).maps[:_MAX_FIELDS]
+        top = float(maps.max())
+        return _png_urls(maps / top if top > 0 else maps, "gray")
 
     # -- looking inside -----------------------------------------------------------------
     def causal(self, index: int) -> dict:

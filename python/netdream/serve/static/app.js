@@ -165,7 +165,20 @@ function onPrediction(m) {
     paint($("seen"), m.image);
     renderBars(m.probs, best);
   }
+  renderFeatureMaps(m.blank ? null : m.maps);
   if (state.predictAgain) { state.predictAgain = false; predictSoon(); }
+}
+function renderFeatureMaps(maps) {
+  const box = $("fmaps"), grid = $("fmaps-grid");
+  box.hidden = !maps;
+  if (!maps) return;
+  if (grid.childElementCount !== maps.length) {
+    grid.innerHTML = "";
+    maps.forEach((_, i) => grid.insertAdjacentHTML("beforeend",
+      `<figure title="filter ${i}: click to dream of its channel"><img alt="filter ${i} on the drawing"><figcaption>${i}</figcaption></figure>`));
+    grid.querySelectorAll("figure").forEach((f, i) => { f.onclick = () => dreamOf({ channel: [0, i] }); });
+  }
+  grid.querySelectorAll("img").forEach((img, i) => { img.src = maps[i]; });
 }
 function renderBars(probs, best) {
   const el = $("bars");
