@@ -334,13 +334,22 @@ inline void dense_rows_r(const Layer& L, const float* h, std::size_t ldh, float*
 }
 
 // dense_rows for M rows (see dense_block): outputs [o0, o1), by default all.
+// The outputs go in chunks whose weights stay in L2 while every row passes,
+// so that a large layer's weights come from memory once per call, not once
+// per R rows (the same arithmetic: an output's sum does not depend on them).
 void dense_rows_batch(const Layer& L, const float* h, std::size_t ldh, int m, float* z,
                       std::size_t ldz, int o0 = 0, int o1 = -1) {
     constexpr int R = W == 16 ? 4 : 3;  // rows per step the registers hold
     if (o1 < 0) o1 = L.n_out;
-    int r = 0;
-    for (; r + R <= m; r += R) dense_rows_r<R>(L, h + r * ldh, ldh, z + r * ldz, ldz, o0, o1);
-    for (; r < m; ++r) dense_rows_r<1>(L, h + r * ldh, ldh, z + r * ldz, ldz, o0, o1);
+    // outputs per chunk: about 256 KB of weights, an even number
+    const int chunk = std::max(2, static_cast<int>((256 * 1024 / sizeof(float)) /
+                                                    static_cast<std::size_t>(L.in_pad)) & ~1);
+    for (int c0 = o0; c0 < o1; c0 += chunk) {
+        const int c1 = std::min(o1, c0 + chunk);
+        int r = 0;
+        for (; r + R <= m; r += R) dense_rows_r<R>(L, h + r * ldh, ldh, z + r * ldz, ldz, c0, c1);
+        for (; r < m; ++r) dense_rows_r<1>(L, h + r * ldh, ldh, z + r * ldz, ldz, c0, c1);
+    }
 }
 
 // C (M x N, row stride ldc) += A (M x K, row stride lda) . B (K x N, row
