@@ -81,10 +81,12 @@ struct ConvBuffers {
     std::vector<PackedB> packed;  // the conv layers' weights, for the GEMM
     std::vector<float> patches;
     const Net* net = nullptr;
+    std::uint64_t uid = 0;  // the network's (a freed network's address may be reused)
 
     void prepare(const Net& n) {
-        if (net == &n && pre.size() == n.layers.size()) return;
+        if (net == &n && uid == n.uid && pre.size() == n.layers.size()) return;
         net = &n;
+        uid = n.uid;
         const std::size_t L = n.layers.size();
         pre.assign(L, {});
         act.assign(L, {});

@@ -2,6 +2,7 @@
 #include "netdream/objective.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 namespace netdream {
@@ -36,6 +37,13 @@ int Net::max_width() const {
     }
     return static_cast<int>(w);
 }
+
+namespace {
+std::uint64_t next_uid() {
+    static std::atomic<std::uint64_t> counter{0};
+    return ++counter;
+}
+}  // namespace
 
 Net make_net(const std::vector<std::vector<double>>& weights,
              const std::vector<std::vector<double>>& biases, const std::vector<int>& n_ins,
@@ -95,6 +103,7 @@ Net make_net(const std::vector<std::vector<double>>& weights,
         L.b.assign(L.b64.begin(), L.b64.end());
         net.layers.push_back(std::move(L));
     }
+    net.uid = next_uid();
     return net;
 }
 
@@ -307,6 +316,7 @@ Net make_conv_net(const std::vector<LayerSpec>& specs, int channels, int height,
     }
     if (net.layers.back().kind != Kind::Dense)
         throw std::invalid_argument("the last layer of a convolutional network must be dense");
+    net.uid = next_uid();
     return net;
 }
 

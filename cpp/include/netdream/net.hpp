@@ -78,6 +78,9 @@ struct Net {
     // (row-major within a plane), values in [0, 1]; n_in() == c * h * w.
     int channels = 1, height = 0, width = 0;
     bool conv = false;  // a convolutional network (else an MLP of dense layers)
+    // Unique to each network built (copies share it): what per-thread caches
+    // of a network's derived data are keyed by (an address may be reused).
+    std::uint64_t uid = 0;
 
     int n_in() const { return channels * height * width; }
     int n_out() const { return layers.back().n_out; }
