@@ -25,29 +25,25 @@ def numpy_forward(w1, b1, w2, b2):
     return forward
 
 
-@pytest.mark.parametrize("n", [1, 64, 1000, 10000])
-@pytest.mark.parametrize("impl", ["numpy", "netdream"])
-def test_forward(benchmark, record, seed_net, mnist_test, n, impl):
-    images = np.ascontiguousarray(mnist_test[0][:n])
+def _bench(benchmark, record, seed_net, images, label, impl):
     w1, w2 = (w.astype(np.float32) for w in seed_net.weights)
     b1, b2 = (b.astype(np.float32) for b in seed_net.biases)
     ref = numpy_forward(w1, b1, w2, b2)
     fn = ref if impl == "numpy" else seed_net.predict_proba
-    benchmark.group = f"forward N={n}"
+    benchmark.group = f"{label} N={len(images)}"
     out = benchmark(fn, images)
     np.testing.assert_allclose(out, ref(images), atol=1e-5)
-    record(f"forward N={n:>5}", impl, benchmark)
+    record(f"{label} N={len(images):>5}", impl, benchmark)
+
+
+@pytest.mark.parametrize("n", [1, 64, 1000, 10000])
+@pytest.mark.parametrize("impl", ["numpy", "netdream"])
+def test_forward(benchmark, record, seed_net, mnist_test, n, impl):
+    _bench(benchmark, record, seed_net, np.ascontiguousarray(mnist_test[0][:n]), "forward", impl)
 
 
 @pytest.mark.parametrize("n", [64, 1000])
 @pytest.mark.parametrize("impl", ["numpy", "netdream"])
 def test_forward_noise(benchmark, record, seed_net, n, impl):
     images = np.random.default_rng(0).integers(1, 256, (n, 28, 28), dtype=np.uint8)
-    w1, w2 = (w.astype(np.float32) for w in seed_net.weights)
-    b1, b2 = (b.astype(np.float32) for b in seed_net.biases)
-    ref = numpy_forward(w1, b1, w2, b2)
-    fn = ref if impl == "numpy" else seed_net.predict_proba
-    benchmark.group = f"forward noise N={n}"
-    out = benchmark(fn, images)
-    np.testing.assert_allclose(out, ref(images), atol=1e-5)
-    record(f"forward noise N={n:>5}", impl, benchmark)
+    _bench(benchmark, record, seed_net, images, "forward noise", impl)

@@ -230,11 +230,16 @@ def test_cli_run_trains_evaluates_and_saves(tmp_path, capsys, train_name):
     assert meta["training"]["augment"] == 1 and meta["training_data"].startswith("MNIST")
 
 
-def test_cli_float16_storage_scores_what_is_stored(tmp_path, capsys):
-    x, y = bars(200)
+def _write_train_and_test(folder, x, y):
+    """x, y as train10k-* files and their first 50 as the test set, in MNIST's layout."""
     for name, arr in [("train10k-images-idx3-ubyte.gz", x), ("train10k-labels-idx1-ubyte.gz", y),
                       ("t10k-images-idx3-ubyte.gz", x[:50]), ("t10k-labels-idx1-ubyte.gz", y[:50])]:
-        write_idx(tmp_path / name, arr)
+        write_idx(folder / name, arr)
+
+
+def test_cli_float16_storage_scores_what_is_stored(tmp_path, capsys):
+    x, y = bars(200)
+    _write_train_and_test(tmp_path, x, y)
     out = tmp_path / "m.npz"
     args = _parse(["--data", str(tmp_path), "-o", str(out), "--hidden", "8", "--epochs", "1",
                    "--augment", "0", "--storage-dtype", "float16", "--no-progress"])
@@ -248,9 +253,7 @@ def test_cli_calibrate_and_adversarial(tmp_path, capsys):
     """--calibrate fits a temperature on held-out images and divides the
     logits by it; --adversarial trains the MLP with PyTorch."""
     x, y = bars(300)
-    for name, arr in [("train10k-images-idx3-ubyte.gz", x), ("train10k-labels-idx1-ubyte.gz", y),
-                      ("t10k-images-idx3-ubyte.gz", x[:50]), ("t10k-labels-idx1-ubyte.gz", y[:50])]:
-        write_idx(tmp_path / name, arr)
+    _write_train_and_test(tmp_path, x, y)
     out = tmp_path / "m.npz"
     args = _parse(["--data", str(tmp_path), "-o", str(out), "--hidden", "8", "--epochs", "2",
                    "--augment", "0", "--calibrate", "0.2", "--no-progress"])

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, output_shape
 from ..model import Encoding, Network
-from ._steps import batchnorm_scale_shift, fold_batchnorm
+from ._steps import batchnorm_scale_shift, cnn_output, fold_batchnorm
 
 __all__ = ["is_convolutional", "network_from_sequential"]
 
@@ -198,15 +198,7 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy,
                              "Softmax, Dropout")
     if pending is None or pending[0] != "dense":
         raise ValueError("the network must end in a Dense layer (the class outputs)")
-    explicit = out_act is not None
-    if out_act is None:
-        if pending[3] is not None:
-            raise ValueError(f"the last Dense layer is followed by {pending[3]}; netdream's "
-                             "output activations are softmax, sigmoid and identity")
-        out_act = output or "softmax"
-    elif output is not None and output != out_act:
-        raise ValueError(f"output={output!r} but the network ends in {out_act}")
-    added = not explicit and out_act == "softmax" and output is None
+    out_act, added = cnn_output(out_act, pending[3], output, "Dense")
     pending[3] = out_act
     flush()
     return Network(layers, image_shape=image_shape, encoding=encoding or Encoding(),

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
 from ..model import Encoding, Network
-from ._steps import batchnorm_scale_shift, fold_batchnorm
+from ._steps import batchnorm_scale_shift, cnn_output, fold_batchnorm
 
 __all__ = ["is_convolutional", "holds_convolutions", "network_from_sequential"]
 
@@ -180,14 +180,7 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
                              "Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout, Softmax")
     if pending is None or pending[0] != "dense":
         raise ValueError("the network must end in a Linear layer (the class outputs)")
-    explicit = out_act is not None
-    if out_act is None:
-        out_act = output or "softmax"
-        if pending[3] is not None:
-            raise ValueError(f"the last Linear layer is followed by {pending[3]}; netdream's "
-                             "output activations are softmax, sigmoid and identity")
-    elif output is not None and output != out_act:
-        raise ValueError(f"output={output!r} but the network ends in {out_act}")
+    out_act, added = cnn_output(out_act, pending[3], output, "Linear")
     pending[3] = out_act
     flush()
     if len(shape) == 2:
@@ -197,7 +190,7 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
         raise ValueError(f"the first Conv2d takes {first.weight.shape[1]} channels; give "
                          f"image_shape=(channels, height, width) (got {image_shape!r})")
     metadata = {"source": "torch.nn.Sequential", "layers": names, "torch_version": torch_version,
-                "output_added": not explicit and out_act == "softmax" and output is None}
+                "output_added": added}
     if log_softmax:
         metadata["log_softmax"] = True  # exp(network output) == predict_proba
     return Network(layers, image_shape=shape, encoding=encoding or Encoding(),
