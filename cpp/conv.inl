@@ -391,12 +391,63 @@ struct ConvProbeImpl {
 
     // --- one layer of a candidate: from the changes of its input
 
+    // conv_step's gather (see there): dp at the touched positions tp, kB
+    // vectors of channels at a time (NV of them in this block, from o0).
+    template <int NV>
+    void conv_gather_block(std::size_t l, const Grouped& g, const std::vector<int>& tp, float* dp,
+                           const float* base_pre, int o0) const {
+        const Layer& L = net.layers[l];
+        const int ICP = L.in.cp, IH = L.in.h, IW = L.in.w, OW = L.out.w;
+        const int CP = L.out.cp, S = L.stride;
+        for (int p : tp) {
+            const int oy = p / OW, ox = p - oy * OW;
+            const float* bp = base_pre + static_cast<std::size_t>(p) * CP + o0;
+            vf acc[NV];
+            for (int v = 0; v < NV; ++v) acc[v] = load(bp + v * W);
+            for (int ky = 0; ky < L.kh; ++ky) {
+                const int iy = oy * S - L.pad_t + ky;
+                if (iy < 0 || iy >= IH) continue;
+                for (int kx = 0; kx < L.kw; ++kx) {
+                    const int ix = ox * S - L.pad_l + kx;
+                    if (ix < 0 || ix >= IW) continue;
+                    const int q = iy * IW + ix;
+                    if (g.mark[q] != stamp) continue;
+                    const float* wt = L.w.data() + static_cast<std::size_t>((ky * L.kw + kx) * ICP) * CP + o0;
+                    for (int k = g.start[q], end = k + g.count[q]; k < end; ++k) {
+                        const vf d = splat(g.d[k]);
+                        const float* w = wt + static_cast<std::size_t>(g.c[k]) * CP;
+                        for (int v = 0; v < NV; ++v) acc[v] += d * load(w + v * W);
+                    }
+                }
+            }
+            float* out = dp + static_cast<std::size_t>(p) * CP + o0;
+            for (int v = 0; v < NV; ++v) store(out + v * W, acc[v]);
+        }
+    }
+
+    void conv_gather(std::size_t l, const Grouped& g, const std::vector<int>& tp, float* dp,
+                     const float* base_pre) const {
+        constexpr int kB = 8;
+        const int CP = net.layers[l].out.cp;
+        for (int o0 = 0; o0 < CP; o0 += kB * W) {
+            switch (std::min(kB, (CP - o0) / W)) {
+                case 1: conv_gather_block<1>(l, g, tp, dp, base_pre, o0); break;
+                case 2: conv_gather_block<2>(l, g, tp, dp, base_pre, o0); break;
+                case 3: conv_gather_block<3>(l, g, tp, dp, base_pre, o0); break;
+                case 4: conv_gather_block<4>(l, g, tp, dp, base_pre, o0); break;
+                case 5: conv_gather_block<5>(l, g, tp, dp, base_pre, o0); break;
+                case 6: conv_gather_block<6>(l, g, tp, dp, base_pre, o0); break;
+                case 7: conv_gather_block<7>(l, g, tp, dp, base_pre, o0); break;
+                default: conv_gather_block<8>(l, g, tp, dp, base_pre, o0); break;
+            }
+        }
+    }
+
     // conv: input changes (position and channel) -> touched output positions
-    // -> changed outputs. First the (input, tap) pairs reaching each touched
-    // position are listed; then each position's pre-activations are summed
-    // in registers, kB vectors of channels at a time (the same sum, in the
-    // same order, as adding every input's taps one by one). dpre[l] holds the
-    // candidate's pre-activations at the touched positions.
+    // -> changed outputs. The changes are grouped by input position, the
+    // positions whose window holds one are listed, and each touched
+    // position's pre-activations are summed (gather or scatter, below).
+    // dpre[l] holds the candidate's pre-activations at the touched positions.
     void conv_step(std::size_t l, const Changes& in) {
         const Layer& L = net.layers[l];
         const float slope = static_cast<float>(net.leaky_slope);
@@ -456,44 +507,53 @@ struct ConvProbeImpl {
             }
         }
         // each touched position's pre-activations: the state's, plus the
-        // changed inputs under its window (taps in order, then the changes
-        // at the tap's position), kB vectors of channels at a time in registers
+        // changed inputs under its window. Two ways to the same sums (in
+        // different orders), whichever looks at fewer things: gather (each
+        // touched position looks at every tap of its window and adds the
+        // changes there, taps in order, kB vectors of channels at a time in
+        // registers: for many changes per position) or scatter (each change,
+        // in order, adds its taps' weights to the positions it reaches: for
+        // few changes per position, e.g. one pixel)
         float* dp = dpre[l].data();
         const float* base_pre = base.pre[l].data();
-        constexpr int kB = 8;
-        for (int p : tp) {
-            const int oy = p / OW, ox = p - oy * OW;
-            float* out = dp + static_cast<std::size_t>(p) * CP;
-            const float* bp = base_pre + static_cast<std::size_t>(p) * CP;
-            for (int o0 = 0; o0 < CP; o0 += kB * W) {
-                const int nv = std::min(kB, (CP - o0) / W);
-                vf acc[kB];
-                for (int v = 0; v < nv; ++v) acc[v] = load(bp + o0 + v * W);
+        const double taps = static_cast<double>(L.kh) * L.kw, nvec = static_cast<double>(CP / W);
+        const double changes = static_cast<double>(in.size());
+        if (changes * taps * (3.0 + 1.5 * nvec) < static_cast<double>(tp.size()) * taps * 4.0 + changes * taps * nvec) {
+            for (int p : tp)
+                std::memcpy(dp + static_cast<std::size_t>(p) * CP, base_pre + static_cast<std::size_t>(p) * CP,
+                            sizeof(float) * CP);
+            for (std::size_t e = 0; e < in.size(); ++e) {
+                const vf d = splat(in.val[e] - in.old[e]);
                 for (int ky = 0; ky < L.kh; ++ky) {
-                    const int iy = oy * S - L.pad_t + ky;
-                    if (iy < 0 || iy >= IH) continue;
+                    int oy = in.y[e] + L.pad_t - ky;
+                    if (oy < 0) break;
+                    if (S != 1) {
+                        if (oy % S) continue;
+                        oy /= S;
+                    }
+                    if (oy >= OH) continue;
                     for (int kx = 0; kx < L.kw; ++kx) {
-                        const int ix = ox * S - L.pad_l + kx;
-                        if (ix < 0 || ix >= IW) continue;
-                        const int q = iy * IW + ix;
-                        if (g.mark[q] != stamp) continue;
-                        const float* wt = L.w.data() +
-                                          static_cast<std::size_t>((ky * L.kw + kx) * ICP) * CP + o0;
-                        for (int k = g.start[q], end = k + g.count[q]; k < end; ++k) {
-                            const vf d = splat(g.d[k]);
-                            const float* w = wt + static_cast<std::size_t>(g.c[k]) * CP;
-                            for (int v = 0; v < nv; ++v) acc[v] += d * load(w + v * W);
+                        int ox = in.x[e] + L.pad_l - kx;
+                        if (ox < 0) break;
+                        if (S != 1) {
+                            if (ox % S) continue;
+                            ox /= S;
                         }
+                        if (ox >= OW) continue;
+                        float* out = dp + static_cast<std::size_t>(oy * OW + ox) * CP;
+                        const float* w = L.w.data() +
+                                         (static_cast<std::size_t>((ky * L.kw + kx) * ICP) + in.c[e]) * CP;
+                        for (int o = 0; o < CP; o += W) store(out + o, load(out + o) + d * load(w + o));
                     }
                 }
-                for (int v = 0; v < nv; ++v) store(out + o0 + v * W, acc[v]);
             }
+        } else {
+            conv_gather(l, g, tp, dp, base_pre);
         }
         // changed outputs: the activation of each touched position, compared
         // with the state's, W channels at a time
         Changes& out = ch[l];
         out.clear();
-        const vf zero{};
         for (int p : tp) {
             const float* q = dp + static_cast<std::size_t>(p) * CP;
             const float* act = base.act[l].data() + static_cast<std::size_t>(p) * CP;
@@ -501,10 +561,12 @@ struct ConvProbeImpl {
             for (int o = 0; o < L.out.c; o += W) {
                 alignas(64) float a[W];
                 apply_hidden(L.act, q + o, a, W, slope);
-                const vf differ = (vf)(load(a) != load(act + o));
-                if (!__builtin_memcmp(&differ, &zero, sizeof zero)) continue;
-                for (int j = 0; j < W && o + j < L.out.c; ++j)
-                    if (a[j] != act[o + j]) out.add(p * CP + o + j, oy, ox, o + j, a[j], act[o + j]);
+                std::uint32_t m = differ_mask(load(a), load(act + o));
+                if (L.out.c - o < W) m &= (1u << (L.out.c - o)) - 1u;
+                for (; m; m &= m - 1) {
+                    const int j = __builtin_ctz(m);
+                    out.add(p * CP + o + j, oy, ox, o + j, a[j], act[o + j]);
+                }
             }
         }
     }
@@ -564,7 +626,6 @@ struct ConvProbeImpl {
         const bool mx = L.kind == Kind::MaxPool;
         const vf first = splat(mx ? -std::numeric_limits<float>::infinity() : 0.0f);
         const vf inv = splat(1.0f / static_cast<float>(L.kh * L.kw));
-        const vf zero{};
         const float* act = base.act[l].data();
         for (int p : cells) {
             const int oy = p / OW, ox = p - oy * OW;
@@ -578,12 +639,15 @@ struct ConvProbeImpl {
                     }
                 if (!mx) v = v * inv;
                 const float* now = act + static_cast<std::size_t>(p) * CP + c0;
-                const vf differ = (vf)(v != load(now));
-                if (!__builtin_memcmp(&differ, &zero, sizeof zero)) continue;
+                std::uint32_t m = differ_mask(v, load(now));
+                if (L.out.c - c0 < W) m &= (1u << (L.out.c - c0)) - 1u;
+                if (!m) continue;
                 alignas(64) float vv[W];
                 store(vv, v);
-                for (int j = 0; j < W && c0 + j < L.out.c; ++j)
-                    if (vv[j] != now[j]) out.add(p * CP + c0 + j, oy, ox, c0 + j, vv[j], now[j]);
+                for (; m; m &= m - 1) {
+                    const int j = __builtin_ctz(m);
+                    out.add(p * CP + c0 + j, oy, ox, c0 + j, vv[j], now[j]);
+                }
             }
         }
     }

@@ -105,6 +105,31 @@ inline vf splat(float x) {
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 
+// Bit j set where lane j of a differs from b's (a NaN lane differs): one
+// compare-to-mask where the instruction set has one.
+inline std::uint32_t differ_mask(vf a, vf b) {
+#if ND_VEC_FLOATS == 16 && defined(__AVX512F__)
+    __m512 x, y;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    return _mm512_cmp_ps_mask(x, y, _CMP_NEQ_UQ);
+#elif ND_VEC_FLOATS == 8 && defined(__AVX__)
+    __m256 x, y;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_NEQ_UQ)));
+#elif ND_VEC_FLOATS == 4 && defined(__SSE2__)
+    __m128 x, y;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    return static_cast<std::uint32_t>(_mm_movemask_ps(_mm_cmpneq_ps(x, y)));
+#else
+    std::uint32_t m = 0;
+    for (int j = 0; j < W; ++j) m |= static_cast<std::uint32_t>(a[j] != b[j]) << j;
+    return m;
+#endif
+}
+
 // max(lo, x) and min(hi, x) lane by lane, NaN lanes of x staying NaN: the
 // x86 max/min instructions return their second operand when either is NaN.
 inline vf clamp_keep_nan(vf x, vf lo, vf hi) {
