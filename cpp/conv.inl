@@ -10,30 +10,40 @@ namespace {
 // out (positions x out.cp) = bias (or layer 0's bias map) + patches . W,
 // the patches of `in` (channels last, or the image plane by plane for layer
 // 0) gathered row by row (im2col), then one GEMM; output positions
-// [p0, p1) (a position's result does not depend on the others).
+// [p0, p1) (a position's result does not depend on the others). The input
+// is first copied, channels last, into a buffer with a border of zeros for
+// the padding, so that each tap row of a patch is one contiguous run.
 void conv_rows(const Layer& L, const float* in, bool image, const PackedB& w, float* patches,
                float* out, std::size_t p0, std::size_t p1) {
-    const int OW = L.out.w, IH = L.in.h, IW = L.in.w, IC = L.in.c, ICP = L.in.cp;
-    const int CP = L.out.cp;
+    const int OH = L.out.h, OW = L.out.w, IH = L.in.h, IW = L.in.w, IC = L.in.c, ICP = L.in.cp;
+    const int CP = L.out.cp, S = L.stride;
     const std::size_t K = static_cast<std::size_t>(L.kh) * L.kw * ICP;
+    // the padded input: rows and columns [-pad, extent) of the input
+    const int PH = std::max(IH, (OH - 1) * S - L.pad_t + L.kh) + L.pad_t;
+    const int PW = std::max(IW, (OW - 1) * S - L.pad_l + L.kw) + L.pad_l;
+    thread_local std::vector<float> padded;
+    padded.assign(static_cast<std::size_t>(PH) * PW * ICP, 0.0f);
+    for (int y = 0; y < IH; ++y) {
+        float* dst = padded.data() + (static_cast<std::size_t>(y + L.pad_t) * PW + L.pad_l) * ICP;
+        if (image) {
+            for (int c = 0; c < IC; ++c) {
+                const float* src = in + (static_cast<std::size_t>(c) * IH + y) * IW;
+                for (int x = 0; x < IW; ++x) dst[static_cast<std::size_t>(x) * ICP + c] = src[x];
+            }
+        } else {
+            std::memcpy(dst, in + static_cast<std::size_t>(y) * IW * ICP, sizeof(float) * IW * ICP);
+        }
+    }
+    const std::size_t run = static_cast<std::size_t>(L.kw) * ICP;  // one tap row
     for (std::size_t p = p0; p < p1; ++p) {
         const int oy = static_cast<int>(p / OW), ox = static_cast<int>(p % OW);
         float* row = patches + p * K;
         for (int ky = 0; ky < L.kh; ++ky) {
-            const int iy = oy * L.stride - L.pad_t + ky;
-            for (int kx = 0; kx < L.kw; ++kx) {
-                const int ix = ox * L.stride - L.pad_l + kx;
-                float* dst = row + (static_cast<std::size_t>(ky) * L.kw + kx) * ICP;
-                if (iy < 0 || iy >= IH || ix < 0 || ix >= IW) {
-                    std::fill(dst, dst + ICP, 0.0f);
-                } else if (image) {
-                    for (int c = 0; c < IC; ++c)
-                        dst[c] = in[(static_cast<std::size_t>(c) * IH + iy) * IW + ix];
-                } else {
-                    std::memcpy(dst, in + (static_cast<std::size_t>(iy) * IW + ix) * ICP,
-                                sizeof(float) * ICP);
-                }
-            }
+            const float* src = padded.data() + (static_cast<std::size_t>(oy * S + ky) * PW + ox * S) * ICP;
+            float* dst = row + ky * run;
+            std::size_t t = 0;
+            for (; t + W <= run; t += W) store(dst + t, load(src + t));
+            for (; t < run; ++t) dst[t] = src[t];
         }
     }
     if (!L.bias_map.empty())
@@ -73,6 +83,45 @@ void pool_layer(const Layer& L, const float* in, float* out) {
         for (int ox = 0; ox < L.out.w; ++ox)
             pool_cell(L, in, oy, ox, out + (static_cast<std::size_t>(oy) * L.out.w + ox) * L.out.cp);
 }
+
+// A convolutional network's dense layers: every output is b[o] plus, for
+// k = 0, 1, ... in order, h[k] * W[o, k] (one fused multiply-add each; exact
+// zeros of h may be skipped, adding 0 * w changes nothing), whether a row is
+// computed alone (dense_cols: the columns of W streamed, the outputs' sums in
+// registers) or in a block of rows (dense_gemm: one GEMM, W . H^T). So a
+// row's result depends neither on the path nor on the other rows or threads.
+
+// Outputs [o0, o1) (multiples of W; o1 at most out_pad) of one row h.
+void dense_cols(const Layer& L, const float* h, float* z, int o0, int o1) {
+    thread_local std::vector<int> idx;
+    thread_local std::vector<float> val;
+    idx.resize(static_cast<std::size_t>(L.n_in));
+    val.resize(static_cast<std::size_t>(L.n_in));
+    const int nnz = gather_nonzero(h, L.n_in, 1.0f, idx.data(), val.data());
+    columns_accumulate(L.wt.data(), static_cast<std::size_t>(L.out_pad), L.b.data(), idx.data(),
+                       val.data(), nnz, o0, o1, z);
+}
+
+// Outputs [o0, o1) of m rows (h: row stride ldh; z: row stride ldz).
+void dense_gemm(const Layer& L, const float* h, std::size_t ldh, int m, float* z, std::size_t ldz,
+                int o0, int o1) {
+    thread_local PackedB hp;
+    thread_local std::vector<float> ct;  // outputs x columns
+    hp.pack_rows(L.n_in, m, h, ldh);
+    const int real = std::max(0, std::min(o1, L.n_out) - o0);  // W's rows
+    const std::size_t n = static_cast<std::size_t>(hp.n);
+    ct.resize(static_cast<std::size_t>(real) * n);
+    for (int o = 0; o < real; ++o) std::fill(ct.begin() + o * n, ct.begin() + (o + 1) * n, L.b[o0 + o]);
+    gemm_packed(real, L.w.data() + static_cast<std::size_t>(o0) * L.in_pad, L.in_pad, hp, ct.data(), n);
+    for (int r = 0; r < m; ++r) {
+        float* zr = z + static_cast<std::size_t>(r) * ldz;
+        for (int o = 0; o < real; ++o) zr[o0 + o] = ct[o * n + r];
+        for (int o = o0 + real; o < o1; ++o) zr[o] = 0.0f;  // the padding
+    }
+}
+
+// Rows at least this many go through the GEMM.
+constexpr int kGemmRows = 4;
 
 // Every layer's output for one image: pre[l] (conv, dense: pre-activations)
 // and act[l] (the layer's output; a flatten's is its input's).
@@ -135,7 +184,7 @@ void conv_forward_layers(const Net& net, const float* x, ConvBuffers& b, std::si
             case Kind::Flatten:
                 break;
             case Kind::Dense:
-                dense_rows(L, in, b.pre[l].data());
+                dense_cols(L, in, b.pre[l].data(), 0, L.out_pad);
                 if (l + 1 < net.layers.size())
                     apply_hidden(L.act, b.pre[l].data(), b.act[l].data(), L.out_pad, slope);
                 else
@@ -202,10 +251,14 @@ void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t be
         std::size_t ld = n_flat;
         for (std::size_t l = fl + 1; l < net.layers.size(); ++l) {
             const Layer& L = net.layers[l];
-            const std::size_t pairs = (static_cast<std::size_t>(L.n_out) + 1) / 2;  // of outputs
-            parallel_for(pairs, threads, [&](std::size_t q0, std::size_t q1, int) {
-                dense_rows_batch(L, h, ld, m, z, L.out_pad, static_cast<int>(2 * q0),
-                                 static_cast<int>(std::min<std::size_t>(2 * q1, L.n_out)));
+            parallel_for(static_cast<std::size_t>(L.out_pad / W), threads,
+                         [&](std::size_t v0, std::size_t v1, int) {  // vectors of outputs
+                const int o0 = static_cast<int>(v0) * W, o1 = static_cast<int>(v1) * W;
+                if (m >= kGemmRows)
+                    dense_gemm(L, h, ld, m, z, L.out_pad, o0, o1);
+                else
+                    for (int r = 0; r < m; ++r)
+                        dense_cols(L, h + r * ld, z + static_cast<std::size_t>(r) * L.out_pad, o0, o1);
             });
             ld = L.out_pad;
             if (l + 1 < net.layers.size()) {
@@ -659,7 +712,7 @@ struct ConvProbeImpl {
         float* pre = full_pre[l].data();
         const float* in_base = base.output(l - 1);
         if (in_full) {
-            dense_rows(L, in_full, pre);
+            dense_cols(L, in_full, pre, 0, L.out_pad);
         } else if (10 * in_changes->size() < 9 * static_cast<std::size_t>(L.n_in)) {
             // the changed inputs' columns
             const std::size_t m = in_changes->size();
@@ -689,7 +742,7 @@ struct ConvProbeImpl {
             float* cin = in_val[l].data();
             std::memcpy(cin, in_base, sizeof(float) * L.n_in);
             for (std::size_t e = 0; e < in_changes->size(); ++e) cin[in_changes->idx[e]] = in_changes->val[e];
-            dense_rows(L, cin, pre);
+            dense_cols(L, cin, pre, 0, L.out_pad);
         }
         if (l + 1 < net.layers.size())
             apply_hidden(L.act, pre, full_act[l].data(), L.out_pad, slope);

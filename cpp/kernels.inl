@@ -441,6 +441,31 @@ struct PackedB {
                     std::memcpy(p + kk * W, b + (k0 + kk) * ldb + j, sizeof(float) * W);
         }
     }
+    // B = H^T for `rows` rows of H (k floats each, row stride ldh): n is
+    // rows rounded up to W, the extra columns zero.
+    void pack_rows(int k_, int rows, const float* h, std::size_t ldh) {
+        k = k_;
+        n = (rows + W - 1) / W * W;
+        data.resize(static_cast<std::size_t>(k) * n);
+        float* p = data.data();
+        auto panel = [&](int j, int width, int kc, int k0) {
+            for (int jj = 0; jj < width; ++jj) {
+                if (j + jj < rows) {
+                    const float* src = h + static_cast<std::size_t>(j + jj) * ldh + k0;
+                    for (int kk = 0; kk < kc; ++kk) p[kk * width + jj] = src[kk];
+                } else {
+                    for (int kk = 0; kk < kc; ++kk) p[kk * width + jj] = 0.0f;
+                }
+            }
+            p += static_cast<std::size_t>(kc) * width;
+        };
+        for (int k0 = 0; k0 < k; k0 += kKC) {
+            const int kc = std::min(kKC, k - k0);
+            int j = 0;
+            for (; j + kNR <= n; j += kNR) panel(j, kNR, kc, k0);
+            for (; j < n; j += W) panel(j, W, kc, k0);
+        }
+    }
 };
 
 // C (m x B.n, row stride ldc) += A (m x B.k, row stride lda) . B
@@ -461,41 +486,48 @@ void gemm_packed(int m, const float* a, std::size_t lda, const PackedB& b, float
     }
 }
 
-// pre[c : c + NV*W] = init + sum over the listed inputs of val * W0T[idx, c:],
-// with the NV accumulators in registers.
+// pre[c : c + NV*W] = init + sum over the listed inputs of val * Wt[idx, c:]
+// (Wt: the transposed weights, one row of `stride` floats per input; the
+// inputs in the order listed, one fused multiply-add each), with the NV
+// accumulators in registers.
 template <int NV>
-inline void layer0_block(const Layer& L, const float* init, const int* idx, const float* val,
-                         int nnz, int c, float* pre) {
-    const float* Wt = L.w.data() + c;
-    const std::size_t stride = static_cast<std::size_t>(L.out_pad);
+inline void columns_block(const float* Wt, std::size_t stride, const float* init, const int* idx,
+                          const float* val, int nnz, int c, float* pre) {
     vf acc[NV];
     for (int v = 0; v < NV; ++v) acc[v] = load(init + c + v * W);
     for (int k = 0; k < nnz; ++k) {
         const vf x = splat(val[k]);
-        const float* w = Wt + static_cast<std::size_t>(idx[k]) * stride;
+        const float* w = Wt + c + static_cast<std::size_t>(idx[k]) * stride;
         for (int v = 0; v < NV; ++v) acc[v] += x * load(w + v * W);
     }
     for (int v = 0; v < NV; ++v) store(pre + c + v * W, acc[v]);
 }
 
 template <int NV>
-inline void layer0_rest(const Layer& L, const float* init, const int* idx, const float* val,
-                        int nnz, int c, float* pre, int vectors) {
+inline void columns_rest(const float* Wt, std::size_t stride, const float* init, const int* idx,
+                         const float* val, int nnz, int c, float* pre, int vectors) {
     if constexpr (NV > 0) {
         if (vectors == NV)
-            layer0_block<NV>(L, init, idx, val, nnz, c, pre);
+            columns_block<NV>(Wt, stride, init, idx, val, nnz, c, pre);
         else
-            layer0_rest<NV - 1>(L, init, idx, val, nnz, c, pre, vectors);
+            columns_rest<NV - 1>(Wt, stride, init, idx, val, nnz, c, pre, vectors);
     }
+}
+
+// pre[c0:c1) = init + sum_k val[k] * Wt[idx[k], c0:c1) (c0, c1 multiples of W).
+void columns_accumulate(const float* Wt, std::size_t stride, const float* init, const int* idx,
+                        const float* val, int nnz, int c0, int c1, float* pre) {
+    int c = c0;
+    for (; c + kMaxAcc * W <= c1; c += kMaxAcc * W)
+        columns_block<kMaxAcc>(Wt, stride, init, idx, val, nnz, c, pre);
+    columns_rest<kMaxAcc - 1>(Wt, stride, init, idx, val, nnz, c, pre, (c1 - c) / W);
 }
 
 // pre = init + sum_k val[k] * W0T[idx[k], :] (init may equal pre).
 void layer0_accumulate(const Layer& L, const float* init, const int* idx, const float* val,
                        int nnz, float* pre) {
-    int c = 0;
-    for (; c + kMaxAcc * W <= L.out_pad; c += kMaxAcc * W)
-        layer0_block<kMaxAcc>(L, init, idx, val, nnz, c, pre);
-    layer0_rest<kMaxAcc - 1>(L, init, idx, val, nnz, c, pre, (L.out_pad - c) / W);
+    columns_accumulate(L.w.data(), static_cast<std::size_t>(L.out_pad), init, idx, val, nnz, 0,
+                       L.out_pad, pre);
 }
 
 void layer0_sparse(const Layer& L, const int* idx, const float* val, int nnz, float* pre) {
