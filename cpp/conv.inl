@@ -91,6 +91,31 @@ void pool_layer(const Layer& L, const float* in, float* out) {
 // registers) or in a block of rows (dense_gemm: one GEMM, W . H^T). So a
 // row's result depends neither on the path nor on the other rows or threads.
 
+// z[o0, o1) += d[e] * W[o0:o1, idx[e]] for e = 0, 1, ..., m - 1 in order,
+// from the transposed panels wt (net.hpp), panel by panel: each input's
+// contiguous floats of the panel stream in (fetched a few ahead) while the
+// running sums stay in L1. o0 and o1 are multiples of W.
+void stream_columns(const Layer& L, const int* idx, const float* d, std::size_t m, float* z, int o0,
+                    int o1) {
+    constexpr std::size_t kAhead = 16;  // inputs fetched ahead (L3 is far)
+    constexpr int kLine = 64 / sizeof(float);
+    for (int j = o0 / kWtPanel; j * kWtPanel < o1; ++j) {
+        const int first = j * kWtPanel, width = std::min(kWtPanel, L.out_pad - first);
+        const int c0 = std::max(o0, first) - first, c1 = std::min(o1, first + width) - first;
+        const float* panel = L.wt.data() + static_cast<std::size_t>(first) * L.n_in;
+        float* zp = z + first;
+        for (std::size_t e = 0; e < m; ++e) {
+            const vf dv = splat(d[e]);
+            const float* w = panel + static_cast<std::size_t>(idx[e]) * width;
+            if (e + kAhead < m) {
+                const float* ahead = panel + static_cast<std::size_t>(idx[e + kAhead]) * width;
+                for (int v = c0; v < c1; v += kLine) __builtin_prefetch(ahead + v);
+            }
+            for (int o = c0; o < c1; o += W) store(zp + o, load(zp + o) + dv * load(w + o));
+        }
+    }
+}
+
 // Outputs [o0, o1) (multiples of W; o1 at most out_pad) of one row h.
 void dense_cols(const Layer& L, const float* h, float* z, int o0, int o1) {
     thread_local std::vector<int> idx;
@@ -98,8 +123,8 @@ void dense_cols(const Layer& L, const float* h, float* z, int o0, int o1) {
     idx.resize(static_cast<std::size_t>(L.n_in));
     val.resize(static_cast<std::size_t>(L.n_in));
     const int nnz = gather_nonzero(h, L.n_in, 1.0f, idx.data(), val.data());
-    columns_accumulate(L.wt.data(), static_cast<std::size_t>(L.out_pad), L.b.data(), idx.data(),
-                       val.data(), nnz, o0, o1, z);
+    std::memcpy(z + o0, L.b.data() + o0, sizeof(float) * (o1 - o0));
+    stream_columns(L, idx.data(), val.data(), static_cast<std::size_t>(nnz), z, o0, o1);
 }
 
 // Outputs [o0, o1) of m rows (h: row stride ldh; z: row stride ldz).
@@ -251,9 +276,11 @@ void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t be
         std::size_t ld = n_flat;
         for (std::size_t l = fl + 1; l < net.layers.size(); ++l) {
             const Layer& L = net.layers[l];
-            parallel_for(static_cast<std::size_t>(L.out_pad / W), threads,
-                         [&](std::size_t v0, std::size_t v1, int) {  // vectors of outputs
-                const int o0 = static_cast<int>(v0) * W, o1 = static_cast<int>(v1) * W;
+            // the threads take whole panels of outputs (see net.hpp's wt)
+            parallel_for(static_cast<std::size_t>((L.out_pad + kWtPanel - 1) / kWtPanel), threads,
+                         [&](std::size_t j0, std::size_t j1, int) {
+                const int o0 = static_cast<int>(j0) * kWtPanel;
+                const int o1 = std::min(L.out_pad, static_cast<int>(j1) * kWtPanel);
                 if (m >= kGemmRows)
                     dense_gemm(L, h, ld, m, z, L.out_pad, o0, o1);
                 else
@@ -714,30 +741,13 @@ struct ConvProbeImpl {
         if (in_full) {
             dense_cols(L, in_full, pre, 0, L.out_pad);
         } else if (10 * in_changes->size() < 9 * static_cast<std::size_t>(L.n_in)) {
-            // the changed inputs' columns
+            // the changed inputs' columns, added to the state's sums
             const std::size_t m = in_changes->size();
             thread_local std::vector<float> dv;
-            thread_local std::vector<const float*> cols;
             dv.resize(m);
-            cols.resize(m);
-            for (std::size_t e = 0; e < m; ++e) {
-                dv[e] = in_changes->val[e] - in_changes->old[e];
-                cols[e] = L.wt.data() + static_cast<std::size_t>(in_changes->idx[e]) * L.out_pad;
-            }
-            // column by column: each column's out_pad contiguous floats
-            // stream in while the running sums stay in L1 (each output adds
-            // the columns in the same order as in any other loop order)
-            constexpr std::size_t kAhead = 4;  // columns fetched ahead (L3 is far)
+            for (std::size_t e = 0; e < m; ++e) dv[e] = in_changes->val[e] - in_changes->old[e];
             std::memcpy(pre, base.pre[l].data(), sizeof(float) * L.out_pad);
-            constexpr std::size_t kLine = 64 / sizeof(float);
-            for (std::size_t e = 0; e < m; ++e) {
-                const vf d = splat(dv[e]);
-                const float* w = cols[e];
-                if (e + kAhead < m)
-                    for (std::size_t v = 0; v < static_cast<std::size_t>(L.out_pad); v += kLine)
-                        __builtin_prefetch(cols[e + kAhead] + v);
-                for (int o = 0; o < L.out_pad; o += W) store(pre + o, load(pre + o) + d * load(w + o));
-            }
+            stream_columns(L, in_changes->idx.data(), dv.data(), m, pre, 0, L.out_pad);
         } else {  // many changed: the whole product from the candidate input
             float* cin = in_val[l].data();
             std::memcpy(cin, in_base, sizeof(float) * L.n_in);

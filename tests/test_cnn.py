@@ -42,7 +42,8 @@ def random_cnn(rng, *, channels=1, side=12, classes=4, output="softmax", scale=1
             layers.append(pool)
             c, h, w = netdream.layers.output_shape(pool, (c, h, w))
     n = c * h * w
-    hidden = int(rng.integers(3, 9))
+    # a few units, or more than one panel of 64 outputs (net.hpp's wt), the last one partial
+    hidden = int(rng.integers(3, 9)) if rng.random() < 0.6 else int(rng.integers(65, 140))
     layers += [Flatten(), Dense(rng.normal(0, scale / np.sqrt(n), (hidden, n)), rng.normal(0, 0.2, hidden),
                                 ACTS[int(rng.integers(len(ACTS)))]),
                Dense(rng.normal(0, scale, (classes, hidden)), rng.normal(0, 0.2, classes), output)]
