@@ -91,40 +91,43 @@ void pool_layer(const Layer& L, const float* in, float* out) {
 // registers) or in a block of rows (dense_gemm: one GEMM, W . H^T). So a
 // row's result depends neither on the path nor on the other rows or threads.
 
-// z[o0, o1) += d[e] * W[o0:o1, idx[e]] for e = 0, 1, ..., m - 1 in order,
-// from the transposed panels wt (net.hpp), panel by panel: each input's
-// contiguous floats of the panel stream in (fetched a few ahead) while the
-// running sums stay in L1. o0 and o1 are multiples of W.
-void stream_columns(const Layer& L, const int* idx, const float* d, std::size_t m, float* z, int o0,
-                    int o1) {
-    constexpr std::size_t kAhead = 16;  // inputs fetched ahead (L3 is far)
+// z += d[e] * Wt[idx[e], :] for e = 0, 1, ..., m - 1 in order (Wt: a dense
+// layer's transposed weights, out_pad floats per input): column by column,
+// each column's contiguous floats streaming in (fetched a few columns ahead)
+// while the running sums stay in L1.
+void stream_columns(const Layer& L, const int* idx, const float* d, std::size_t m, float* z) {
+    constexpr std::size_t kAhead = 4;  // columns fetched ahead (L3 is far)
     constexpr int kLine = 64 / sizeof(float);
-    for (int j = o0 / kWtPanel; j * kWtPanel < o1; ++j) {
-        const int first = j * kWtPanel, width = std::min(kWtPanel, L.out_pad - first);
-        const int c0 = std::max(o0, first) - first, c1 = std::min(o1, first + width) - first;
-        const float* panel = L.wt.data() + static_cast<std::size_t>(first) * L.n_in;
-        float* zp = z + first;
-        for (std::size_t e = 0; e < m; ++e) {
-            const vf dv = splat(d[e]);
-            const float* w = panel + static_cast<std::size_t>(idx[e]) * width;
-            if (e + kAhead < m) {
-                const float* ahead = panel + static_cast<std::size_t>(idx[e + kAhead]) * width;
-                for (int v = c0; v < c1; v += kLine) __builtin_prefetch(ahead + v);
-            }
-            for (int o = c0; o < c1; o += W) store(zp + o, load(zp + o) + dv * load(w + o));
+    const std::size_t stride = static_cast<std::size_t>(L.out_pad);
+    const float* wt = L.wt.data();
+    for (std::size_t e = 0; e < m; ++e) {
+        const vf dv = splat(d[e]);
+        const float* w = wt + static_cast<std::size_t>(idx[e]) * stride;
+        if (e + kAhead < m) {
+            const float* ahead = wt + static_cast<std::size_t>(idx[e + kAhead]) * stride;
+            for (int v = 0; v < L.out_pad; v += kLine) __builtin_prefetch(ahead + v);
         }
+        for (int o = 0; o < L.out_pad; o += W) store(z + o, load(z + o) + dv * load(w + o));
     }
 }
 
-// Outputs [o0, o1) (multiples of W; o1 at most out_pad) of one row h.
+// Outputs [o0, o1) (multiples of W; o1 at most out_pad) of one row h, over
+// its nonzero inputs: all of them by streaming whole columns; a part (a
+// thread's share) with that part's sums in registers, kMaxAcc vectors at a
+// time (a thread then reads only its own part of each column).
 void dense_cols(const Layer& L, const float* h, float* z, int o0, int o1) {
     thread_local std::vector<int> idx;
     thread_local std::vector<float> val;
     idx.resize(static_cast<std::size_t>(L.n_in));
     val.resize(static_cast<std::size_t>(L.n_in));
     const int nnz = gather_nonzero(h, L.n_in, 1.0f, idx.data(), val.data());
-    std::memcpy(z + o0, L.b.data() + o0, sizeof(float) * (o1 - o0));
-    stream_columns(L, idx.data(), val.data(), static_cast<std::size_t>(nnz), z, o0, o1);
+    if (o0 == 0 && o1 == L.out_pad) {
+        std::memcpy(z, L.b.data(), sizeof(float) * L.out_pad);
+        stream_columns(L, idx.data(), val.data(), static_cast<std::size_t>(nnz), z);
+    } else {
+        columns_accumulate(L.wt.data(), static_cast<std::size_t>(L.out_pad), L.b.data(), idx.data(),
+                           val.data(), nnz, o0, o1, z);
+    }
 }
 
 // Outputs [o0, o1) of m rows (h: row stride ldh; z: row stride ldz).
@@ -190,7 +193,9 @@ struct ConvBuffers {
 };
 
 // Layers [from, to) of one image, from the image x (plane by plane) or the
-// outputs already in b.
+// outputs already in b: the hill climber's state. Its dense layers are dot
+// products (dense_rows, as the hill climber's candidates compute them: its
+// scores compare with each other), not the forward pass's dense_cols order.
 void conv_forward_layers(const Net& net, const float* x, ConvBuffers& b, std::size_t from,
                          std::size_t to) {
     const float slope = static_cast<float>(net.leaky_slope);
@@ -209,7 +214,7 @@ void conv_forward_layers(const Net& net, const float* x, ConvBuffers& b, std::si
             case Kind::Flatten:
                 break;
             case Kind::Dense:
-                dense_cols(L, in, b.pre[l].data(), 0, L.out_pad);
+                dense_rows(L, in, b.pre[l].data());
                 if (l + 1 < net.layers.size())
                     apply_hidden(L.act, b.pre[l].data(), b.act[l].data(), L.out_pad, slope);
                 else
@@ -276,11 +281,9 @@ void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t be
         std::size_t ld = n_flat;
         for (std::size_t l = fl + 1; l < net.layers.size(); ++l) {
             const Layer& L = net.layers[l];
-            // the threads take whole panels of outputs (see net.hpp's wt)
-            parallel_for(static_cast<std::size_t>((L.out_pad + kWtPanel - 1) / kWtPanel), threads,
-                         [&](std::size_t j0, std::size_t j1, int) {
-                const int o0 = static_cast<int>(j0) * kWtPanel;
-                const int o1 = std::min(L.out_pad, static_cast<int>(j1) * kWtPanel);
+            parallel_for(static_cast<std::size_t>(L.out_pad / W), threads,
+                         [&](std::size_t v0, std::size_t v1, int) {  // vectors of outputs
+                const int o0 = static_cast<int>(v0) * W, o1 = static_cast<int>(v1) * W;
                 if (m >= kGemmRows)
                     dense_gemm(L, h, ld, m, z, L.out_pad, o0, o1);
                 else
@@ -739,7 +742,7 @@ struct ConvProbeImpl {
         float* pre = full_pre[l].data();
         const float* in_base = base.output(l - 1);
         if (in_full) {
-            dense_cols(L, in_full, pre, 0, L.out_pad);
+            dense_rows(L, in_full, pre);
         } else if (10 * in_changes->size() < 9 * static_cast<std::size_t>(L.n_in)) {
             // the changed inputs' columns, added to the state's sums
             const std::size_t m = in_changes->size();
@@ -747,12 +750,12 @@ struct ConvProbeImpl {
             dv.resize(m);
             for (std::size_t e = 0; e < m; ++e) dv[e] = in_changes->val[e] - in_changes->old[e];
             std::memcpy(pre, base.pre[l].data(), sizeof(float) * L.out_pad);
-            stream_columns(L, in_changes->idx.data(), dv.data(), m, pre, 0, L.out_pad);
+            stream_columns(L, in_changes->idx.data(), dv.data(), m, pre);
         } else {  // many changed: the whole product from the candidate input
             float* cin = in_val[l].data();
             std::memcpy(cin, in_base, sizeof(float) * L.n_in);
             for (std::size_t e = 0; e < in_changes->size(); ++e) cin[in_changes->idx[e]] = in_changes->val[e];
-            dense_cols(L, cin, pre, 0, L.out_pad);
+            dense_rows(L, cin, pre);
         }
         if (l + 1 < net.layers.size())
             apply_hidden(L.act, pre, full_act[l].data(), L.out_pad, slope);

@@ -304,13 +304,10 @@ Net make_conv_net(const std::vector<LayerSpec>& specs, int channels, int height,
                 L.w.assign(L.w64.begin(), L.w64.end());
                 L.b.assign(L.b64.begin(), L.b64.end());
                 L.wt.assign(static_cast<std::size_t>(L.n_in) * L.out_pad, 0.0f);
-                for (int o = 0; o < n_out; ++o) {
-                    const int j = o / kWtPanel, width = std::min(kWtPanel, L.out_pad - j * kWtPanel);
-                    float* panel = L.wt.data() + static_cast<std::size_t>(j) * kWtPanel * L.n_in;
+                for (int o = 0; o < n_out; ++o)
                     for (int i = 0; i < L.n_in; ++i)
-                        panel[static_cast<std::size_t>(i) * width + (o - j * kWtPanel)] =
+                        L.wt[static_cast<std::size_t>(i) * L.out_pad + o] =
                             L.w[static_cast<std::size_t>(o) * L.in_pad + i];
-                }
                 break;
             }
         }

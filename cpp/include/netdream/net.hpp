@@ -20,7 +20,6 @@ const char* act_name(Act a);
 // Vectors in the core are padded to a multiple of kPad floats (with zero
 // weights and biases), so that every loop runs over whole SIMD vectors.
 constexpr int kPad = 16;
-constexpr int kWtPanel = 4 * kPad;  // outputs per panel of a transposed dense layer (wt)
 inline int padded(int n) { return (n + kPad - 1) / kPad * kPad; }
 
 enum class Kind : int { Dense = 0, Conv = 1, MaxPool = 2, AvgPool = 3, Flatten = 4 };
@@ -48,12 +47,8 @@ struct Layer {
     // contiguous. This is what the batched forward (which skips zero pixels)
     // and the incremental hill climber both want. Other dense layers are
     // stored (n_out x in_pad), so each output is a contiguous dot product;
-    // in a convolutional network they also keep a transposed copy wt in
-    // panels of kWtPanel outputs (panel j: outputs [j kWtPanel, +width),
-    // width = min(kWtPanel, out_pad - j kWtPanel); n_in rows of `width`
-    // floats each, at j kWtPanel n_in), for the column updates of the hill
-    // climber and the one-image forward pass: a thread that owns a panel
-    // streams contiguous memory.
+    // in a convolutional network they also keep the transposed copy wt
+    // (n_in x out_pad) for the incremental updates of the hill climber.
     // b has out_pad entries.
     std::vector<float> w;
     std::vector<float> b;
