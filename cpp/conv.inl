@@ -474,56 +474,102 @@ struct ConvProbeImpl {
 
     // --- one layer of a candidate: from the changes of its input
 
-    // conv_step's gather (see there): dp at the touched positions tp, kB
-    // vectors of channels at a time (NV of them in this block, from o0).
-    template <int NV>
-    void conv_gather_block(std::size_t l, const Grouped& g, const std::vector<int>& tp, float* dp,
-                           const float* base_pre, int o0) const {
-        const Layer& L = net.layers[l];
-        const int ICP = L.in.cp, IH = L.in.h, IW = L.in.w, OW = L.out.w;
-        const int CP = L.out.cp, S = L.stride;
-        for (int p : tp) {
-            const int oy = p / OW, ox = p - oy * OW;
-            const float* bp = base_pre + static_cast<std::size_t>(p) * CP + o0;
-            vf acc[NV];
-            for (int v = 0; v < NV; ++v) acc[v] = load(bp + v * W);
-            for (int ky = 0; ky < L.kh; ++ky) {
-                const int iy = oy * S - L.pad_t + ky;
-                if (iy < 0 || iy >= IH) continue;
-                for (int kx = 0; kx < L.kw; ++kx) {
-                    const int ix = ox * S - L.pad_l + kx;
-                    if (ix < 0 || ix >= IW) continue;
-                    const int q = iy * IW + ix;
-                    if (g.mark[q] != stamp) continue;
-                    const float* wt = L.w.data() + static_cast<std::size_t>((ky * L.kw + kx) * ICP) * CP + o0;
-                    for (int k = g.start[q], end = k + g.count[q]; k < end; ++k) {
-                        const vf d = splat(g.d[k]);
-                        const float* w = wt + static_cast<std::size_t>(g.c[k]) * CP;
-                        for (int v = 0; v < NV; ++v) acc[v] += d * load(w + v * W);
-                    }
-                }
-            }
-            float* out = dp + static_cast<std::size_t>(p) * CP + o0;
-            for (int v = 0; v < NV; ++v) store(out + v * W, acc[v]);
+    // f(NV) for NV = 1..8 known at compile time (the accumulators in registers).
+    template <class F>
+    static void by_vectors(int nv, F&& f) {
+        switch (nv) {
+            case 1: f(std::integral_constant<int, 1>{}); break;
+            case 2: f(std::integral_constant<int, 2>{}); break;
+            case 3: f(std::integral_constant<int, 3>{}); break;
+            case 4: f(std::integral_constant<int, 4>{}); break;
+            case 5: f(std::integral_constant<int, 5>{}); break;
+            case 6: f(std::integral_constant<int, 6>{}); break;
+            case 7: f(std::integral_constant<int, 7>{}); break;
+            default: f(std::integral_constant<int, 8>{}); break;
         }
     }
 
+    // conv_step's sums (see there), kB vectors of output channels at a time.
+    // Gather: each touched position looks at every tap of its window and adds
+    // the changes there (taps in order, then the changes at the tap's
+    // position), in registers; dp at the touched positions tp.
     void conv_gather(std::size_t l, const Grouped& g, const std::vector<int>& tp, float* dp,
                      const float* base_pre) const {
+        const Layer& L = net.layers[l];
+        const int ICP = L.in.cp, IH = L.in.h, IW = L.in.w, OW = L.out.w;
+        const int CP = L.out.cp, S = L.stride;
         constexpr int kB = 8;
-        const int CP = net.layers[l].out.cp;
-        for (int o0 = 0; o0 < CP; o0 += kB * W) {
-            switch (std::min(kB, (CP - o0) / W)) {
-                case 1: conv_gather_block<1>(l, g, tp, dp, base_pre, o0); break;
-                case 2: conv_gather_block<2>(l, g, tp, dp, base_pre, o0); break;
-                case 3: conv_gather_block<3>(l, g, tp, dp, base_pre, o0); break;
-                case 4: conv_gather_block<4>(l, g, tp, dp, base_pre, o0); break;
-                case 5: conv_gather_block<5>(l, g, tp, dp, base_pre, o0); break;
-                case 6: conv_gather_block<6>(l, g, tp, dp, base_pre, o0); break;
-                case 7: conv_gather_block<7>(l, g, tp, dp, base_pre, o0); break;
-                default: conv_gather_block<8>(l, g, tp, dp, base_pre, o0); break;
+        for (int o0 = 0; o0 < CP; o0 += kB * W) by_vectors(std::min(kB, (CP - o0) / W), [&](auto nvc) {
+            constexpr int NV = decltype(nvc)::value;
+            for (int p : tp) {
+                const int oy = p / OW, ox = p - oy * OW;
+                const float* bp = base_pre + static_cast<std::size_t>(p) * CP + o0;
+                vf acc[NV];
+                for (int v = 0; v < NV; ++v) acc[v] = load(bp + v * W);
+                for (int ky = 0; ky < L.kh; ++ky) {
+                    const int iy = oy * S - L.pad_t + ky;
+                    if (iy < 0 || iy >= IH) continue;
+                    for (int kx = 0; kx < L.kw; ++kx) {
+                        const int ix = ox * S - L.pad_l + kx;
+                        if (ix < 0 || ix >= IW) continue;
+                        const int q = iy * IW + ix;
+                        if (g.mark[q] != stamp) continue;
+                        const float* wt = L.w.data() + static_cast<std::size_t>((ky * L.kw + kx) * ICP) * CP + o0;
+                        for (int k = g.start[q], end = k + g.count[q]; k < end; ++k) {
+                            const vf d = splat(g.d[k]);
+                            const float* w = wt + static_cast<std::size_t>(g.c[k]) * CP;
+                            for (int v = 0; v < NV; ++v) acc[v] += d * load(w + v * W);
+                        }
+                    }
+                }
+                float* out = dp + static_cast<std::size_t>(p) * CP + o0;
+                for (int v = 0; v < NV; ++v) store(out + v * W, acc[v]);
             }
-        }
+        });
+    }
+
+    // Scatter: each changed input position, for each tap, sums its changes
+    // times the tap's weights in registers and adds that to the output
+    // position the tap reaches (positions in order); dp at the touched
+    // positions already holds the state's pre-activations.
+    void conv_scatter(std::size_t l, const Grouped& g, float* dp) const {
+        const Layer& L = net.layers[l];
+        const int ICP = L.in.cp, IW = L.in.w, OH = L.out.h, OW = L.out.w;
+        const int CP = L.out.cp, S = L.stride;
+        constexpr int kB = 8;
+        for (int o0 = 0; o0 < CP; o0 += kB * W) by_vectors(std::min(kB, (CP - o0) / W), [&](auto nvc) {
+            constexpr int NV = decltype(nvc)::value;
+            for (int q : g.changed) {
+                const int iy = q / IW, ix = q - iy * IW;
+                for (int ky = 0; ky < L.kh; ++ky) {
+                    int oy = iy + L.pad_t - ky;
+                    if (oy < 0) break;  // ky grows: oy only falls
+                    if (S != 1) {
+                        if (oy % S) continue;
+                        oy /= S;
+                    }
+                    if (oy >= OH) continue;
+                    for (int kx = 0; kx < L.kw; ++kx) {
+                        int ox = ix + L.pad_l - kx;
+                        if (ox < 0) break;
+                        if (S != 1) {
+                            if (ox % S) continue;
+                            ox /= S;
+                        }
+                        if (ox >= OW) continue;
+                        const float* wt = L.w.data() + static_cast<std::size_t>((ky * L.kw + kx) * ICP) * CP + o0;
+                        vf acc[NV] = {};
+                        for (int k = g.start[q], end = k + g.count[q]; k < end; ++k) {
+                            const vf d = splat(g.d[k]);
+                            const float* w = wt + static_cast<std::size_t>(g.c[k]) * CP;
+                            for (int v = 0; v < NV; ++v) acc[v] += d * load(w + v * W);
+                        }
+                        float* out = dp + static_cast<std::size_t>(oy * OW + ox) * CP + o0;
+                        for (int v = 0; v < NV; ++v) store(out + v * W, load(out + v * W) + acc[v]);
+                    }
+                }
+            }
+        });
     }
 
     // conv: input changes (position and channel) -> touched output positions
@@ -590,46 +636,17 @@ struct ConvProbeImpl {
             }
         }
         // each touched position's pre-activations: the state's, plus the
-        // changed inputs under its window. Two ways to the same sums (in
-        // different orders), whichever looks at fewer things: gather (each
-        // touched position looks at every tap of its window and adds the
-        // changes there, taps in order, kB vectors of channels at a time in
-        // registers: for many changes per position) or scatter (each change,
-        // in order, adds its taps' weights to the positions it reaches: for
-        // few changes per position, e.g. one pixel)
+        // changed inputs under its window: gathered (for many changed input
+        // positions per touched output) or scattered (for few: e.g. one
+        // pixel), whichever looks at fewer taps. The same sums, in
+        // different orders.
         float* dp = dpre[l].data();
         const float* base_pre = base.pre[l].data();
-        const double taps = static_cast<double>(L.kh) * L.kw, nvec = static_cast<double>(CP / W);
-        const double changes = static_cast<double>(in.size());
-        if (changes * taps * (3.0 + 1.5 * nvec) < static_cast<double>(tp.size()) * taps * 4.0 + changes * taps * nvec) {
+        if (g.changed.size() * (4 + 2 * static_cast<std::size_t>(CP / W)) < 4 * tp.size()) {
             for (int p : tp)
                 std::memcpy(dp + static_cast<std::size_t>(p) * CP, base_pre + static_cast<std::size_t>(p) * CP,
                             sizeof(float) * CP);
-            for (std::size_t e = 0; e < in.size(); ++e) {
-                const vf d = splat(in.val[e] - in.old[e]);
-                for (int ky = 0; ky < L.kh; ++ky) {
-                    int oy = in.y[e] + L.pad_t - ky;
-                    if (oy < 0) break;
-                    if (S != 1) {
-                        if (oy % S) continue;
-                        oy /= S;
-                    }
-                    if (oy >= OH) continue;
-                    for (int kx = 0; kx < L.kw; ++kx) {
-                        int ox = in.x[e] + L.pad_l - kx;
-                        if (ox < 0) break;
-                        if (S != 1) {
-                            if (ox % S) continue;
-                            ox /= S;
-                        }
-                        if (ox >= OW) continue;
-                        float* out = dp + static_cast<std::size_t>(oy * OW + ox) * CP;
-                        const float* w = L.w.data() +
-                                         (static_cast<std::size_t>((ky * L.kw + kx) * ICP) + in.c[e]) * CP;
-                        for (int o = 0; o < CP; o += W) store(out + o, load(out + o) + d * load(w + o));
-                    }
-                }
-            }
+            conv_scatter(l, g, dp);
         } else {
             conv_gather(l, g, tp, dp, base_pre);
         }
