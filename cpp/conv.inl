@@ -389,6 +389,7 @@ struct ConvProbeImpl {
     std::vector<std::vector<std::uint32_t>> in_mark;  // pool: which input positions the candidate changed
     std::vector<std::vector<float>> in_val;           // ... and the candidate's input there
     std::vector<std::vector<float>> full_pre, full_act;  // dense: the candidate's whole vectors
+    std::vector<float> lanes;         // conv, pool: one position's candidate outputs
     std::vector<bool> full;           // dense layer l's candidate is a whole vector
     std::size_t reached = 0;          // the candidate changed layers up to here
     std::uint32_t stamp = 0;
@@ -411,6 +412,9 @@ struct ConvProbeImpl {
         full_act.assign(L, {});
         full.assign(L, false);
         pixel.reserve(1);
+        std::size_t widest = 0;
+        for (const Layer& ly : net.layers) widest = std::max<std::size_t>(widest, ly.out.cp);
+        lanes.assign(widest, 0.0f);
         for (std::size_t l = 0; l < L; ++l) {
             const Layer& ly = net.layers[l];
             if (ly.kind == Kind::Conv || ly.kind == Kind::MaxPool || ly.kind == Kind::AvgPool)
@@ -658,14 +662,14 @@ struct ConvProbeImpl {
             const float* q = dp + static_cast<std::size_t>(p) * CP;
             const float* act = base.act[l].data() + static_cast<std::size_t>(p) * CP;
             const int oy = p / OW, ox = p - oy * OW;
+            float* a = lanes.data();
+            apply_hidden(L.act, q, a, CP, slope);
             for (int o = 0; o < L.out.c; o += W) {
-                alignas(64) float a[W];
-                apply_hidden(L.act, q + o, a, W, slope);
-                std::uint32_t m = differ_mask(load(a), load(act + o));
+                std::uint32_t m = differ_mask(load(a + o), load(act + o));
                 if (L.out.c - o < W) m &= (1u << (L.out.c - o)) - 1u;
                 for (; m; m &= m - 1) {
                     const int j = __builtin_ctz(m);
-                    out.add(p * CP + o + j, oy, ox, o + j, a[j], act[o + j]);
+                    out.add(p * CP + o + j, oy, ox, o + j, a[o + j], act[o + j]);
                 }
             }
         }
@@ -742,7 +746,7 @@ struct ConvProbeImpl {
                 std::uint32_t m = differ_mask(v, load(now));
                 if (L.out.c - c0 < W) m &= (1u << (L.out.c - c0)) - 1u;
                 if (!m) continue;
-                alignas(64) float vv[W];
+                float* vv = lanes.data();
                 store(vv, v);
                 for (; m; m &= m - 1) {
                     const int j = __builtin_ctz(m);

@@ -112,7 +112,12 @@ inline std::uint32_t differ_mask(vf a, vf b) {
     __m512 x, y;
     std::memcpy(&x, &a, sizeof x);
     std::memcpy(&y, &b, sizeof y);
-    return _mm512_cmp_ps_mask(x, y, _CMP_NEQ_UQ);
+    // in a general register at once: GCC 12 (an -O2 build with the
+    // sanitizers) spilled the mask register with a 16-bit store and
+    // reloaded 32 bits, garbage above the 16 lanes
+    std::uint32_t m = _cvtmask16_u32(_mm512_cmp_ps_mask(x, y, _CMP_NEQ_UQ));
+    asm("" : "+r"(m));
+    return m;
 #elif ND_VEC_FLOATS == 8 && defined(__AVX__)
     __m256 x, y;
     std::memcpy(&x, &a, sizeof x);
