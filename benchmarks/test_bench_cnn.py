@@ -18,6 +18,8 @@ the same number of threads.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -120,7 +122,6 @@ def test_hill_climbing_per_candidate(benchmark, record, note, model):
 
     rng = np.random.default_rng(0)
     x = np.zeros((1, 28, 28), np.float32)
-    import time
     n_full = 100
     t0 = time.perf_counter()
     for _ in range(n_full):  # netdream's own full forward pass per candidate
@@ -150,7 +151,6 @@ def test_hill_climbing_per_candidate(benchmark, record, note, model):
 
 
 def _timed(f):
-    import time
     t0 = time.perf_counter()
     f()
     return time.perf_counter() - t0

@@ -478,21 +478,6 @@ struct ConvProbeImpl {
 
     // --- one layer of a candidate: from the changes of its input
 
-    // f(NV) for NV = 1..8 known at compile time (the accumulators in registers).
-    template <class F>
-    static void by_vectors(int nv, F&& f) {
-        switch (nv) {
-            case 1: f(std::integral_constant<int, 1>{}); break;
-            case 2: f(std::integral_constant<int, 2>{}); break;
-            case 3: f(std::integral_constant<int, 3>{}); break;
-            case 4: f(std::integral_constant<int, 4>{}); break;
-            case 5: f(std::integral_constant<int, 5>{}); break;
-            case 6: f(std::integral_constant<int, 6>{}); break;
-            case 7: f(std::integral_constant<int, 7>{}); break;
-            default: f(std::integral_constant<int, 8>{}); break;
-        }
-    }
-
     // conv_step's sums (see there), kB vectors of output channels at a time.
     // Gather: each touched position looks at every tap of its window and adds
     // the changes there (taps in order, then the changes at the tap's

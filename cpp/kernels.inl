@@ -491,6 +491,21 @@ void gemm_packed(int m, const float* a, std::size_t lda, const PackedB& b, float
     }
 }
 
+// f(NV) for NV = 1..8 known at compile time (accumulators in registers).
+template <class F>
+inline void by_vectors(int nv, F&& f) {
+    switch (nv) {
+        case 1: f(std::integral_constant<int, 1>{}); break;
+        case 2: f(std::integral_constant<int, 2>{}); break;
+        case 3: f(std::integral_constant<int, 3>{}); break;
+        case 4: f(std::integral_constant<int, 4>{}); break;
+        case 5: f(std::integral_constant<int, 5>{}); break;
+        case 6: f(std::integral_constant<int, 6>{}); break;
+        case 7: f(std::integral_constant<int, 7>{}); break;
+        default: f(std::integral_constant<int, 8>{}); break;
+    }
+}
+
 // pre[c : c + NV*W] = init + sum over the listed inputs of val * Wt[idx, c:]
 // (Wt: the transposed weights, one row of `stride` floats per input; the
 // inputs in the order listed, one fused multiply-add each), with the NV
@@ -508,24 +523,16 @@ inline void columns_block(const float* Wt, std::size_t stride, const float* init
     for (int v = 0; v < NV; ++v) store(pre + c + v * W, acc[v]);
 }
 
-template <int NV>
-inline void columns_rest(const float* Wt, std::size_t stride, const float* init, const int* idx,
-                         const float* val, int nnz, int c, float* pre, int vectors) {
-    if constexpr (NV > 0) {
-        if (vectors == NV)
-            columns_block<NV>(Wt, stride, init, idx, val, nnz, c, pre);
-        else
-            columns_rest<NV - 1>(Wt, stride, init, idx, val, nnz, c, pre, vectors);
-    }
-}
-
 // pre[c0:c1) = init + sum_k val[k] * Wt[idx[k], c0:c1) (c0, c1 multiples of W).
 void columns_accumulate(const float* Wt, std::size_t stride, const float* init, const int* idx,
                         const float* val, int nnz, int c0, int c1, float* pre) {
     int c = c0;
     for (; c + kMaxAcc * W <= c1; c += kMaxAcc * W)
         columns_block<kMaxAcc>(Wt, stride, init, idx, val, nnz, c, pre);
-    columns_rest<kMaxAcc - 1>(Wt, stride, init, idx, val, nnz, c, pre, (c1 - c) / W);
+    if (c < c1)
+        by_vectors((c1 - c) / W, [&](auto nv) {
+            columns_block<decltype(nv)::value>(Wt, stride, init, idx, val, nnz, c, pre);
+        });
 }
 
 // pre = init + sum_k val[k] * W0T[idx[k], :] (init may equal pre).
