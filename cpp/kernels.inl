@@ -431,6 +431,14 @@ struct PackedB {
     int k = 0, n = 0;
     std::vector<float> data;
     void pack(int k_, int n_, const float* b, std::size_t ldb) {
+        pack_by(k_, n_, [&](int kk) { return b + static_cast<std::size_t>(kk) * ldb; });
+    }
+    // B's rows picked from a larger matrix: row kk is b + rows[kk] * ldb.
+    void pack_picked(int k_, int n_, const float* b, std::size_t ldb, const int* rows) {
+        pack_by(k_, n_, [&](int kk) { return b + static_cast<std::size_t>(rows[kk]) * ldb; });
+    }
+    template <class Row>
+    void pack_by(int k_, int n_, Row&& row) {
         k = k_;
         n = n_;
         data.resize(static_cast<std::size_t>(k) * n);
@@ -440,10 +448,10 @@ struct PackedB {
             int j = 0;
             for (; j + kNR <= n; j += kNR, p += kc * kNR)
                 for (int kk = 0; kk < kc; ++kk)
-                    std::memcpy(p + kk * kNR, b + (k0 + kk) * ldb + j, sizeof(float) * kNR);
+                    std::memcpy(p + kk * kNR, row(k0 + kk) + j, sizeof(float) * kNR);
             for (; j < n; j += W, p += kc * W)
                 for (int kk = 0; kk < kc; ++kk)
-                    std::memcpy(p + kk * W, b + (k0 + kk) * ldb + j, sizeof(float) * W);
+                    std::memcpy(p + kk * W, row(k0 + kk) + j, sizeof(float) * W);
         }
     }
     // B = H^T for `rows` rows of H (k floats each, row stride ldh): n is

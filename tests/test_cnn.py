@@ -91,6 +91,60 @@ def test_forward_matches_float64_reference(seed, channels, output):
         assert np.array_equal(net.predict_proba(big[7], threads=t), by_image[7])
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), side=st.integers(5, 17), ic=st.integers(1, 40),
+       oc=st.integers(1, 40), padding=st.sampled_from(["same", "valid", 0, 1, 3]))
+def test_winograd_convolution(seed, side, ic, oc, padding):
+    """A hidden 5x5, stride-1 convolution runs by Winograd's F(2x2, 5x5) in
+    the batched pass (odd and even output sizes, any channel counts): close
+    to float64, and the same bits for any batch split and thread count."""
+    rng = np.random.default_rng(seed)
+    first = Conv2D(rng.normal(0, 0.5, (ic, 2, 3, 3)), rng.normal(0, 0.2, ic), padding="same",
+                   activation=ACTS[int(rng.integers(len(ACTS)))])
+    conv = Conv2D(rng.normal(0, 1 / np.sqrt(25 * ic), (oc, ic, 5, 5)), rng.normal(0, 0.2, oc),
+                  padding=padding, activation=ACTS[int(rng.integers(len(ACTS)))])
+    try:
+        c, h, w = netdream.layers.output_shape(conv, (ic, side, side))
+    except ValueError:  # the kernel does not fit
+        return
+    n = c * h * w
+    net = Network([first, conv, Flatten(), Dense(rng.normal(0, 1 / np.sqrt(n), (6, n)), rng.normal(0, 0.2, 6),
+                                                 "identity")], image_shape=(2, side, side))
+    x = rng.random((9, 2, side, side)).astype(np.float32)
+    _, post = network64(net, x.astype(np.float64))
+    p = net.predict_proba(x, threads=2)
+    np.testing.assert_allclose(p, post[-1], rtol=1e-4, atol=2e-5)
+    for t in (1, 3):
+        assert np.array_equal(net.predict_proba(x[4], threads=t), p[4])
+        assert np.array_equal(net.predict_proba(x[:2], threads=t), p[:2])
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), dead=st.integers(0, 16))
+def test_dense_layer_over_live_columns_only(seed, dead):
+    """Channels that never fire leave most of the first dense layer's inputs
+    zero in every row of a block, and the batched pass then multiplies by
+    the other columns only: the same bits as one image at a time, and the
+    float64 reference."""
+    rng = np.random.default_rng(seed)
+    net = deep_mnist_shape(rng)
+    conv = net.layers[2]
+    bias = conv.bias.copy()
+    bias[rng.permutation(16)[:dead]] = -100.0  # these channels are zero everywhere
+    layers = list(net.layers)
+    layers[2] = Conv2D(conv.weight, bias, padding="same", activation="relu")
+    net = Network(layers)
+    x = rng.random((70, 28, 28)).astype(np.float32)
+    x[rng.random(70) < 0.3] = 0.0  # some blank images too
+    p = net.predict_proba(x, threads=2)
+    _, post = network64(net, x.astype(np.float64))
+    np.testing.assert_allclose(p, post[-1], rtol=2e-4, atol=2e-5)
+    for i in rng.choice(70, 6, replace=False):
+        assert np.array_equal(net.predict_proba(x[i], threads=1), p[i])
+    for n in (4, 9):
+        assert np.array_equal(net.predict_proba(x[:n], threads=1), p[:n])
+
+
 def test_deep_mnist_shape_on_real_digits(mnist_test):
     net = deep_mnist_shape(np.random.default_rng(1))
     x = mnist_test[0][:64]
