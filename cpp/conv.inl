@@ -37,6 +37,63 @@ const std::vector<float>& padded_input(const Layer& L, const float* in, bool ima
     return padded;
 }
 
+// Layer 0 (an image: few channels, so few taps per output) summed directly
+// from the padded input, kR positions by up to kC vectors of output channels
+// in registers: each weight vector loaded serves kR positions. The sum of
+// each output is the GEMM's below (the bias, then the taps in (ky, kx, ic)
+// order, one fused multiply-add each), so both give the same bits.
+void conv_direct(const Layer& L, const float* padded, int PW, float* out, std::size_t p0,
+                 std::size_t p1) {
+    constexpr int kR = 4, kC = 4;
+    const int OW = L.out.w, ICP = L.in.cp, CP = L.out.cp, S = L.stride;
+    const int taps = L.kh * L.kw * ICP;
+    thread_local std::vector<int> off;  // each tap's offset in the padded input
+    off.resize(static_cast<std::size_t>(taps));
+    for (int ky = 0, t = 0; ky < L.kh; ++ky)
+        for (int kx = 0; kx < L.kw; ++kx)
+            for (int c = 0; c < ICP; ++c) off[t++] = (ky * PW + kx) * ICP + c;
+    auto origin = [&](std::size_t p) {  // the padded input under position p's first tap
+        const int oy = static_cast<int>(p / OW), ox = static_cast<int>(p % OW);
+        return padded + (static_cast<std::size_t>(oy * S) * PW + ox * S) * ICP;
+    };
+    auto init = [&](std::size_t p) {
+        return L.bias_map.empty() ? L.b.data() : L.bias_map.data() + p * CP;
+    };
+    for (int o0 = 0; o0 < CP; o0 += kC * W) by_vectors(std::min(kC, (CP - o0) / W), [&](auto nvc) {
+        constexpr int NV = decltype(nvc)::value;
+        const float* w = L.w.data() + o0;
+        std::size_t p = p0;
+        for (; p + kR <= p1; p += kR) {
+            const float* x[kR];
+            vf acc[kR][NV];
+            for (int r = 0; r < kR; ++r) {
+                x[r] = origin(p + r);
+                for (int v = 0; v < NV; ++v) acc[r][v] = load(init(p + r) + o0 + v * W);
+            }
+            for (int t = 0; t < taps; ++t) {
+                vf wv[NV];
+                for (int v = 0; v < NV; ++v) wv[v] = load(w + static_cast<std::size_t>(t) * CP + v * W);
+                for (int r = 0; r < kR; ++r) {
+                    const vf xv = splat(x[r][off[t]]);
+                    for (int v = 0; v < NV; ++v) acc[r][v] += xv * wv[v];
+                }
+            }
+            for (int r = 0; r < kR; ++r)
+                for (int v = 0; v < NV; ++v) store(out + (p + r) * CP + o0 + v * W, acc[r][v]);
+        }
+        for (; p < p1; ++p) {
+            const float* x = origin(p);
+            vf acc[NV];
+            for (int v = 0; v < NV; ++v) acc[v] = load(init(p) + o0 + v * W);
+            for (int t = 0; t < taps; ++t) {
+                const vf xv = splat(x[off[t]]);
+                for (int v = 0; v < NV; ++v) acc[v] += xv * load(w + static_cast<std::size_t>(t) * CP + v * W);
+            }
+            for (int v = 0; v < NV; ++v) store(out + p * CP + o0 + v * W, acc[v]);
+        }
+    });
+}
+
 // out (positions x out.cp) = bias (or layer 0's bias map) + patches . W,
 // the patches of `in` (channels last, or the image plane by plane for layer
 // 0) gathered row by row (im2col), then one GEMM; output positions
@@ -50,6 +107,10 @@ void conv_rows(const Layer& L, const float* in, bool image, const PackedB& w, fl
     const std::size_t K = static_cast<std::size_t>(L.kh) * L.kw * ICP;
     const int PW = padded_width(L, OW);
     const std::vector<float>& padded = padded_input(L, in, image, padded_height(L, OH), PW);
+    if (image) {
+        conv_direct(L, padded.data(), PW, out, p0, p1);
+        return;
+    }
     const std::size_t run = static_cast<std::size_t>(L.kw) * ICP;  // one tap row
     for (std::size_t p = p0; p < p1; ++p) {
         const int oy = static_cast<int>(p / OW), ox = static_cast<int>(p % OW);
@@ -160,7 +221,7 @@ void conv_winograd(const Layer& L, const float* in, const std::vector<PackedB>& 
     const std::size_t nt = static_cast<std::size_t>(ty1 - ty0) * TW;  // blocks
     thread_local std::vector<float> v, m;
     v.resize(kWinoPoints * nt * ICP);
-    m.assign(kWinoPoints * nt * CP, 0.0f);
+    m.resize(kWinoPoints * nt * CP);
     const std::size_t vstep = nt * ICP, mstep = nt * CP;  // one point's matrix
     // V = B^T d B for every block and channel vector
     for (int ty = ty0; ty < ty1; ++ty)
@@ -187,7 +248,7 @@ void conv_winograd(const Layer& L, const float* in, const std::vector<PackedB>& 
         }
     for (int p = 0; p < kWinoPoints; ++p)
         gemm_packed(static_cast<int>(nt), v.data() + p * vstep, static_cast<std::size_t>(ICP), u[p],
-                    m.data() + p * mstep, static_cast<std::size_t>(CP));
+                    m.data() + p * mstep, static_cast<std::size_t>(CP), true);
     // out = A^T M A + bias
     for (int ty = ty0; ty < ty1; ++ty)
         for (int tx = 0; tx < TW; ++tx) {
@@ -301,13 +362,17 @@ void dense_gemm(const Layer& L, const float* h, std::size_t ldh, int m, float* z
     thread_local std::vector<int> cols;
     thread_local std::vector<float> hc;
     thread_local PackedB hp;
+    thread_local std::vector<float> any;  // |h| summed over the rows: nonzero where a row is
     cols.resize(static_cast<std::size_t>(L.n_in));
+    any.assign(static_cast<std::size_t>(L.n_in), 0.0f);
+    for (int r = 0; r < m; ++r) {
+        const float* hr = h + static_cast<std::size_t>(r) * ldh;
+        for (int k = 0; k < L.n_in; ++k) any[k] += std::fabs(hr[k]);
+    }
     int kept = 0;
     for (int k = 0; k < L.n_in; ++k) {
-        bool any = false;
-        for (int r = 0; r < m; ++r) any |= h[static_cast<std::size_t>(r) * ldh + k] != 0.0f;
         cols[kept] = k;
-        kept += any;
+        kept += any[k] != 0.0f;
     }
     if (static_cast<long>(kept) * (m + 8) < static_cast<long>(L.n_in) * m) {
         const std::size_t kk = static_cast<std::size_t>(kept);

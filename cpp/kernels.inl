@@ -395,13 +395,14 @@ constexpr int kNR = kNV * W;                                 // columns of a B p
 constexpr int kMR = W == 16 ? 12 : (W == 8 ? 6 : 4);         // rows of an A micro-panel
 constexpr int kKC = 256;                                     // K per block
 
-// C[0..R) x [0..NV W) += A (R rows of stride lda, kc columns) . Bp (kc x NV W, packed)
-template <int R, int NV>
+// C[0..R) x [0..NV W) += A (R rows of stride lda, kc columns) . Bp (kc x NV W,
+// packed); with Set, C = A . Bp (C's old values not read).
+template <int R, int NV, bool Set = false>
 inline void gemm_micro(int kc, const float* a, std::size_t lda, const float* bp, float* c,
                        std::size_t ldc) {
     vf acc[R][NV];
     for (int i = 0; i < R; ++i)
-        for (int v = 0; v < NV; ++v) acc[i][v] = load(c + i * ldc + v * W);
+        for (int v = 0; v < NV; ++v) acc[i][v] = Set ? splat(0.0f) : load(c + i * ldc + v * W);
     for (int k = 0; k < kc; ++k) {
         vf bv[NV];
         for (int v = 0; v < NV; ++v) bv[v] = load(bp + k * NV * W + v * W);
@@ -414,14 +415,14 @@ inline void gemm_micro(int kc, const float* a, std::size_t lda, const float* bp,
         for (int v = 0; v < NV; ++v) store(c + i * ldc + v * W, acc[i][v]);
 }
 
-template <int NV, int R = kMR>
+template <int NV, bool Set, int R = kMR>
 inline void gemm_edge(int rows, int kc, const float* a, std::size_t lda, const float* bp, float* c,
                       std::size_t ldc) {
     if constexpr (R > 0) {
         if (rows == R)
-            gemm_micro<R, NV>(kc, a, lda, bp, c, ldc);
+            gemm_micro<R, NV, Set>(kc, a, lda, bp, c, ldc);
         else
-            gemm_edge<NV, R - 1>(rows, kc, a, lda, bp, c, ldc);
+            gemm_edge<NV, Set, R - 1>(rows, kc, a, lda, bp, c, ldc);
     }
 }
 
@@ -481,21 +482,35 @@ struct PackedB {
     }
 };
 
-// C (m x B.n, row stride ldc) += A (m x B.k, row stride lda) . B
+// C (m x B.n, row stride ldc) += A (m x B.k, row stride lda) . B; with
+// set, C = A . B (the same bits as from zeros).
 void gemm_packed(int m, const float* a, std::size_t lda, const PackedB& b, float* c,
-                 std::size_t ldc) {
+                 std::size_t ldc, bool set = false) {
     const float* bp = b.data.data();
     for (int k0 = 0; k0 < b.k; k0 += kKC) {
         const int kc = std::min(kKC, b.k - k0);
+        const bool first = set && k0 == 0;
         int j = 0;
         for (; j + kNR <= b.n; j += kNR, bp += kc * kNR)
-            for (int i0 = 0; i0 < m; i0 += kMR)
-                gemm_edge<kNV>(std::min(kMR, m - i0), kc, a + i0 * lda + k0, lda, bp,
-                               c + i0 * ldc + j, ldc);
+            for (int i0 = 0; i0 < m; i0 += kMR) {
+                const int rows = std::min(kMR, m - i0);
+                const float* ai = a + i0 * lda + k0;
+                float* ci = c + i0 * ldc + j;
+                if (first)
+                    gemm_edge<kNV, true>(rows, kc, ai, lda, bp, ci, ldc);
+                else
+                    gemm_edge<kNV, false>(rows, kc, ai, lda, bp, ci, ldc);
+            }
         for (; j < b.n; j += W, bp += kc * W)
-            for (int i0 = 0; i0 < m; i0 += kMR)
-                gemm_edge<1>(std::min(kMR, m - i0), kc, a + i0 * lda + k0, lda, bp,
-                             c + i0 * ldc + j, ldc);
+            for (int i0 = 0; i0 < m; i0 += kMR) {
+                const int rows = std::min(kMR, m - i0);
+                const float* ai = a + i0 * lda + k0;
+                float* ci = c + i0 * ldc + j;
+                if (first)
+                    gemm_edge<1, true>(rows, kc, ai, lda, bp, ci, ldc);
+                else
+                    gemm_edge<1, false>(rows, kc, ai, lda, bp, ci, ldc);
+            }
     }
 }
 
