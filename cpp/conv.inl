@@ -789,45 +789,77 @@ struct ConvProbeImpl {
     // Scatter: each changed input position, for each tap, sums its changes
     // times the tap's weights in registers and adds that to the output
     // position the tap reaches (positions in order); dp at the touched
-    // positions already holds the state's pre-activations.
+    // positions already holds the state's pre-activations. Two taps at a
+    // time: a tap's sum is a chain of dependent additions, and two chains
+    // interleaved keep the FMA units busy (each sum still in its own order).
     void conv_scatter(std::size_t l, const Grouped& g, float* dp) const {
         const Layer& L = net.layers[l];
         const int ICP = L.in.cp, IW = L.in.w, OH = L.out.h, OW = L.out.w;
         const int CP = L.out.cp, S = L.stride;
-        constexpr int kB = 8;
-        for (int o0 = 0; o0 < CP; o0 += kB * W) by_vectors(std::min(kB, (CP - o0) / W), [&](auto nvc) {
-            constexpr int NV = decltype(nvc)::value;
-            for (int q : g.changed) {
-                const int iy = q / IW, ix = q - iy * IW;
-                for (int ky = 0; ky < L.kh; ++ky) {
-                    int oy = iy + L.pad_t - ky;
-                    if (oy < 0) break;  // ky grows: oy only falls
+        constexpr int kB = 4;
+        thread_local std::vector<int> tap_w, tap_o;  // a position's taps: weights' row, output
+        tap_w.resize(static_cast<std::size_t>(L.kh) * L.kw);
+        tap_o.resize(static_cast<std::size_t>(L.kh) * L.kw);
+        for (int q : g.changed) {
+            const int iy = q / IW, ix = q - iy * IW;
+            int n = 0;
+            for (int ky = 0; ky < L.kh; ++ky) {
+                int oy = iy + L.pad_t - ky;
+                if (oy < 0) break;  // ky grows: oy only falls
+                if (S != 1) {
+                    if (oy % S) continue;
+                    oy /= S;
+                }
+                if (oy >= OH) continue;
+                for (int kx = 0; kx < L.kw; ++kx) {
+                    int ox = ix + L.pad_l - kx;
+                    if (ox < 0) break;
                     if (S != 1) {
-                        if (oy % S) continue;
-                        oy /= S;
+                        if (ox % S) continue;
+                        ox /= S;
                     }
-                    if (oy >= OH) continue;
-                    for (int kx = 0; kx < L.kw; ++kx) {
-                        int ox = ix + L.pad_l - kx;
-                        if (ox < 0) break;
-                        if (S != 1) {
-                            if (ox % S) continue;
-                            ox /= S;
-                        }
-                        if (ox >= OW) continue;
-                        const float* wt = L.w.data() + static_cast<std::size_t>((ky * L.kw + kx) * ICP) * CP + o0;
-                        vf acc[NV] = {};
-                        for (int k = g.start[q], end = k + g.count[q]; k < end; ++k) {
-                            const vf d = splat(g.d[k]);
-                            const float* w = wt + static_cast<std::size_t>(g.c[k]) * CP;
-                            for (int v = 0; v < NV; ++v) acc[v] += d * load(w + v * W);
-                        }
-                        float* out = dp + static_cast<std::size_t>(oy * OW + ox) * CP + o0;
-                        for (int v = 0; v < NV; ++v) store(out + v * W, load(out + v * W) + acc[v]);
-                    }
+                    if (ox >= OW) continue;
+                    tap_w[n] = (ky * L.kw + kx) * ICP;
+                    tap_o[n++] = oy * OW + ox;
                 }
             }
-        });
+            const int k0 = g.start[q], k1 = k0 + g.count[q];
+            for (int o0 = 0; o0 < CP; o0 += kB * W) by_vectors(std::min(kB, (CP - o0) / W), [&](auto nvc) {
+                constexpr int NV = decltype(nvc)::value;
+                const float* wo = L.w.data() + o0;
+                int t = 0;
+                for (; t + 2 <= n; t += 2) {
+                    const float* wa = wo + static_cast<std::size_t>(tap_w[t]) * CP;
+                    const float* wb = wo + static_cast<std::size_t>(tap_w[t + 1]) * CP;
+                    vf a[NV] = {}, b[NV] = {};
+                    for (int k = k0; k < k1; ++k) {
+                        const vf d = splat(g.d[k]);
+                        const std::size_t c = static_cast<std::size_t>(g.c[k]) * CP;
+                        for (int v = 0; v < NV; ++v) {
+                            a[v] += d * load(wa + c + v * W);
+                            b[v] += d * load(wb + c + v * W);
+                        }
+                    }
+                    float* oa = dp + static_cast<std::size_t>(tap_o[t]) * CP + o0;
+                    float* ob = dp + static_cast<std::size_t>(tap_o[t + 1]) * CP + o0;
+                    for (int v = 0; v < NV; ++v) {
+                        store(oa + v * W, load(oa + v * W) + a[v]);
+                        store(ob + v * W, load(ob + v * W) + b[v]);
+                    }
+                }
+                for (; t < n; ++t) {
+                    const float* wa = wo + static_cast<std::size_t>(tap_w[t]) * CP;
+                    vf a[NV] = {};
+                    for (int k = k0; k < k1; ++k) {
+                        const vf d = splat(g.d[k]);
+                        const std::size_t c = static_cast<std::size_t>(g.c[k]) * CP;
+                        for (int v = 0; v < NV; ++v) a[v] += d * load(wa + c + v * W);
+                    }
+                    float* oa = dp + static_cast<std::size_t>(tap_o[t]) * CP + o0;
+                    for (int v = 0; v < NV; ++v) store(oa + v * W, load(oa + v * W) + a[v]);
+                }
+            });
+        }
     }
 
     // conv: input changes (position and channel) -> touched output positions
