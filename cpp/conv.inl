@@ -635,6 +635,33 @@ struct Changes {  // outputs of one layer that a candidate changes
     std::size_t size() const { return n; }
 };
 
+// Large buffers kept from one hill climber to the next (a fresh 13 MB
+// buffer costs its page faults on every run): at most four, any thread.
+struct BufferPool {
+    std::mutex mu;
+    std::vector<std::vector<float>> kept;
+    std::vector<float> take(std::size_t n) {
+        std::lock_guard<std::mutex> lock(mu);
+        for (auto it = kept.begin(); it != kept.end(); ++it)
+            if (it->capacity() >= n) {
+                std::vector<float> v = std::move(*it);
+                kept.erase(it);
+                v.resize(n);
+                return v;
+            }
+        return std::vector<float>(n);
+    }
+    void give(std::vector<float>&& v) {
+        if (v.empty()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        if (kept.size() < 4) kept.push_back(std::move(v));
+    }
+};
+BufferPool& buffer_pool() {
+    static BufferPool pool;
+    return pool;
+}
+
 struct ConvProbeImpl {
     const Net& net;
     const Goal goal;
@@ -660,10 +687,57 @@ struct ConvProbeImpl {
     std::vector<std::vector<float>> full_pre, full_act;  // dense: the candidate's whole vectors
     std::vector<float> lanes;         // conv, pool: one position's candidate outputs
     std::vector<bool> full;           // dense layer l's candidate is a whole vector
+    // The first dense layer after the flatten, when it has relu and lies
+    // below the goal's layer ("lazy"). A candidate changes a few of its
+    // inputs, and streaming their columns of weights was most of its cost
+    // (Deep-MNIST: about 80 columns of 4 KB from L3). But most units are off
+    // and provably stay off: |the change of unit j| <= the sum over the
+    // changed input positions P of (the sum of |d| there) * peak[P, j], the
+    // largest |weight| of j from P's channels; a unit whose sum stays below
+    // 0 outputs 0 whatever its exact sum, so the score does not need it.
+    // The units are kept in an order (slots) with those that are on first,
+    // set from the state at a reset, and the weights in that order, so that
+    // a line of W slots all provably off is not read at all.
+    // An accepted candidate's changes are not added to such lines either:
+    // they go into a history, and a line owes the entries since its last
+    // sync, with `slack` bounding what they add. When a line is needed (not
+    // provably off any more), it first adds what it owes, in the order
+    // accepted, so every sum the score uses has exactly the bits of adding
+    // every change at once. A reset (refresh_every) starts afresh.
+    struct Lazy {
+        bool on = false;
+        int lines = 0;                    // out_pad / W
+        int src_w = 0;                    // width of the flattened layer's grid
+        std::vector<int> perm;            // the unit in each slot
+        std::vector<float> wtp;           // wt, its columns in slot order (n_in x out_pad) ...
+        std::vector<std::uint32_t> row_version;  // ... where a row's version is the order's
+        std::uint32_t version = 0;
+        std::vector<float> peak;          // the layer's peak (positions x out_pad), in slot order
+        std::vector<float> z;             // by slot: the state's sums, as of the line's sync
+        std::vector<float> slack;         // by slot: bound on what the line owes
+        std::vector<std::size_t> synced;  // by line: history entries in z
+        std::vector<int> hist_k;          // accepted changes, in order: input ...
+        std::vector<float> hist_d;        // ... and difference
+        std::vector<float> zc, bound;     // by slot: a candidate's sums (live lines), bound
+        std::vector<float> spos;          // per position: sum of |d| of a candidate's changes
+        std::vector<int> touched_pos, live, owing;
+        std::vector<float> dv;            // the candidate's changes: differences
+        const Changes* changes = nullptr;  // ... and where
+        float eps = 0.0f;                 // the candidate's rounding allowance
+        std::size_t accepted = 0;
+        bool whole = false;               // the candidate took the whole product instead
+    };
+    std::vector<Lazy> lazy;
     std::size_t reached = 0;          // the candidate changed layers up to here
     std::uint32_t stamp = 0;
     double channel_sum = 0.0, cand_channel_sum = 0.0;  // Channel goal
     double score = 0.0;
+
+    ~ConvProbeImpl() {
+        for (Lazy& z : lazy) buffer_pool().give(std::move(z.wtp));
+    }
+    ConvProbeImpl(const ConvProbeImpl&) = delete;
+    ConvProbeImpl& operator=(const ConvProbeImpl&) = delete;
 
     ConvProbeImpl(const Net& n, const Goal& g) : net(n), goal(g) {
         base.prepare(net);
@@ -707,7 +781,232 @@ struct ConvProbeImpl {
                 in_val[l].assign(ly.in_pad, 0.0f);
             }
         }
+        lazy.assign(L, Lazy{});
+        for (std::size_t l = 2; l < top; ++l)
+            if (net.layers[l].kind == Kind::Dense && net.layers[l].act == Act::Relu &&
+                net.layers[l - 1].kind == Kind::Flatten)
+                prepare_lazy(l);
     }
+
+    void prepare_lazy(std::size_t l) {
+        const Layer& L = net.layers[l];
+        const Shape& src = net.layers[l - 2].out;  // the flattened grid
+        if (src.size() != static_cast<std::size_t>(L.n_in) || L.out_pad % W ||
+            L.peak.size() != src.positions() * L.out_pad)
+            return;
+        Lazy& z = lazy[l];
+        z.on = true;
+        z.lines = L.out_pad / W;
+        z.src_w = src.w;
+        const std::size_t P = src.positions(), op = static_cast<std::size_t>(L.out_pad);
+        z.perm.clear();  // the first reset orders the slots and their weights
+        z.z.assign(op, 0.0f);
+        z.slack.assign(op, 0.0f);
+        z.synced.assign(static_cast<std::size_t>(z.lines), 0);
+        z.zc.assign(op, 0.0f);
+        z.bound.assign(op, 0.0f);
+        z.spos.assign(P, 0.0f);
+    }
+
+    // Whether the lines holding a unit that is on (pre, in unit order, above
+    // 0: a sum or a relu output) have become too many for how many are on.
+    bool lazy_scattered(const Lazy& z, const float* pre) const {
+        if (z.perm.empty()) return true;
+        int on = 0, lines_on = 0;
+        for (int ln = 0; ln < z.lines; ++ln) {
+            int here = 0;
+            for (int k = 0; k < W; ++k) here += pre[z.perm[ln * W + k]] > 0.0f;
+            on += here;
+            lines_on += here > 0;
+        }
+        const int least = (on + W - 1) / W;
+        return lines_on > least + std::max(2, least / 4);
+    }
+
+    // The state's sums (pre, in unit order) by slot, nothing owed; the slots
+    // reordered first (units that are on first, then by decreasing sum) when
+    // they have become scattered. At a reset, and when the state's units
+    // have moved on during a run.
+    void arrange_lazy(std::size_t l, const float* pre) {
+        const Layer& L = net.layers[l];
+        Lazy& z = lazy[l];
+        const std::size_t op = static_cast<std::size_t>(L.out_pad);
+        if (lazy_scattered(z, pre)) {
+            if (z.wtp.size() != L.wt.size()) z.wtp = buffer_pool().take(L.wt.size());
+            z.peak.resize(L.peak.size());
+            std::vector<int> order(op);
+            std::iota(order.begin(), order.end(), 0);
+            auto key = [&](int j) { return std::isnan(pre[j]) ? std::numeric_limits<float>::infinity() : pre[j]; };
+            std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key(a) > key(b); });
+            z.perm = order;
+            const std::size_t P = z.spos.size();
+            z.row_version.resize(static_cast<std::size_t>(L.n_in));
+            if (++z.version == 0) {  // wrapped: every row is out of date
+                std::fill(z.row_version.begin(), z.row_version.end(), 0);
+                z.version = 1;
+            }
+            for (std::size_t p = 0; p < P; ++p)
+                for (std::size_t j = 0; j < op; ++j) z.peak[p * op + j] = L.peak[p * op + z.perm[j]];
+        }
+        for (std::size_t j = 0; j < op; ++j) z.z[j] = pre[z.perm[j]];
+        std::fill(z.slack.begin(), z.slack.end(), 0.0f);
+        std::fill(z.synced.begin(), z.synced.end(), 0);
+        z.hist_k.clear();
+        z.hist_d.clear();
+    }
+
+    // Row k of the weights in slot order (reordered when first needed).
+    const float* lazy_row(Lazy& z, const Layer& L, int k) {
+        const std::size_t op = static_cast<std::size_t>(L.out_pad);
+        float* to = z.wtp.data() + static_cast<std::size_t>(k) * op;
+        if (z.row_version[k] != z.version) {
+            const float* from = L.wt.data() + static_cast<std::size_t>(k) * op;
+            for (std::size_t j = 0; j < op; ++j) to[j] = from[z.perm[j]];
+            z.row_version[k] = z.version;
+        }
+        return to;
+    }
+
+    // Lines of z that owe the same entries (1 to 8 of them) add them, in
+    // the order accepted: independent sums side by side.
+    void lazy_sync(Lazy& z, const int* lines, int n, std::size_t op) {
+        const std::size_t from = z.synced[lines[0]], end = z.hist_k.size();
+        by_vectors(n, [&](auto nc) {
+            constexpr int N = decltype(nc)::value;
+            vf acc[N];
+            for (int i = 0; i < N; ++i) acc[i] = load(z.z.data() + lines[i] * W);
+            for (std::size_t e = from; e < end; ++e) {
+                const vf d = splat(z.hist_d[e]);
+                const float* w = z.wtp.data() + static_cast<std::size_t>(z.hist_k[e]) * op;
+                for (int i = 0; i < N; ++i) acc[i] += d * load(w + lines[i] * W);
+            }
+            for (int i = 0; i < N; ++i) {
+                store(z.z.data() + lines[i] * W, acc[i]);
+                store(z.slack.data() + lines[i] * W, splat(0.0f));
+                z.synced[lines[i]] = end;
+            }
+        });
+    }
+
+    // dense_step for a lazy layer, its input changed at a few positions.
+    void lazy_step(std::size_t l, const Changes& in) {
+        const Layer& L = net.layers[l];
+        Lazy& z = lazy[l];
+        const std::size_t op = static_cast<std::size_t>(L.out_pad), m = in.size();
+        z.changes = &in;
+        z.whole = false;
+        z.dv.resize(m);
+        z.touched_pos.clear();
+        for (std::size_t e = 0; e < m; ++e) {
+            z.dv[e] = in.val[e] - in.old[e];
+            const int p = in.y[e] * z.src_w + in.x[e];
+            if (z.spos[p] == 0.0f) z.touched_pos.push_back(p);
+            z.spos[p] += std::fabs(z.dv[e]);
+        }
+        // the bound on each slot's change
+        std::fill(z.bound.begin(), z.bound.end(), 0.0f);
+        for (int p : z.touched_pos) {
+            const vf sp = splat(z.spos[p]);
+            const float* pk = z.peak.data() + static_cast<std::size_t>(p) * op;
+            for (std::size_t o = 0; o < op; o += W) store(z.bound.data() + o, load(z.bound.data() + o) + sp * load(pk + o));
+            z.spos[p] = 0.0f;
+        }
+        // A slot is off for sure when z + slack + (1 + eps) bound + e (|z| +
+        // slack) < 0: eps and e cover the float rounding of the bound and
+        // of the sums (the candidate's m terms, the line's owed terms), with
+        // a margin of 4 and more.
+        z.eps = 1e-4f + static_cast<float>(m) * 0x1p-22f;
+        const vf one_eps = splat(1.0f + z.eps);
+        const std::size_t hist = z.hist_k.size();
+        z.live.clear();
+        for (int ln = 0; ln < z.lines; ++ln) {
+            const vf zz = load(z.z.data() + ln * W), sl = load(z.slack.data() + ln * W);
+            const vf e = splat(z.eps + static_cast<float>(hist - z.synced[ln]) * 0x1p-22f);
+            const vf v = zz + sl + one_eps * load(z.bound.data() + ln * W) + e * (vmax(zz, -zz) + sl);
+            bool off = true;
+            for (int k = 0; k < W; ++k) off &= v[k] < 0.0f;  // NaN: not off
+            if (!off) z.live.push_back(ln);
+        }
+        // the live lines: synced (those that owe the same entries together),
+        // then the candidate's sums
+        z.owing.clear();
+        for (int ln : z.live)
+            if (z.synced[ln] != hist) z.owing.push_back(ln);
+        std::stable_sort(z.owing.begin(), z.owing.end(),
+                         [&](int a, int b) { return z.synced[a] < z.synced[b]; });
+        for (std::size_t i = 0; i < z.owing.size();) {
+            std::size_t n = 1;
+            while (i + n < z.owing.size() && n < 8 && z.synced[z.owing[i + n]] == z.synced[z.owing[i]]) ++n;
+            lazy_sync(z, z.owing.data() + i, static_cast<int>(n), op);
+            i += n;
+        }
+        for (int ln : z.live) store(z.zc.data() + ln * W, load(z.z.data() + ln * W));
+        for (std::size_t e = 0; e < m; ++e) {
+            const vf dv = splat(z.dv[e]);
+            const float* w = lazy_row(z, L, in.idx[e]);
+            for (int ln : z.live) {
+                float* o = z.zc.data() + ln * W;
+                store(o, load(o) + dv * load(w + ln * W));
+            }
+        }
+        // the outputs: the state's (0 at every slot off for sure), the live ones anew
+        float* act = full_act[l].data();
+        std::memcpy(act, base.act[l].data(), sizeof(float) * op);
+        float* lanes_out = lanes.data();
+        for (int ln : z.live) {
+            apply_hidden(Act::Relu, z.zc.data() + ln * W, lanes_out, W, 0.0f);
+            for (int k = 0; k < W; ++k) act[z.perm[ln * W + k]] = lanes_out[k];
+        }
+        full[l] = true;
+    }
+
+    void lazy_accept(std::size_t l) {
+        const Layer& L = net.layers[l];
+        Lazy& z = lazy[l];
+        const std::size_t op = static_cast<std::size_t>(L.out_pad);
+        if (z.whole) {  // the whole product, in unit order: a fresh start
+            base.pre[l].swap(full_pre[l]);
+            for (std::size_t j = 0; j < op; ++j) z.z[j] = base.pre[l][z.perm[j]];
+            std::fill(z.slack.begin(), z.slack.end(), 0.0f);
+            std::fill(z.synced.begin(), z.synced.end(), 0);
+            z.hist_k.clear();
+            z.hist_d.clear();
+        } else {
+            // the candidate's changes join the history: the live lines hold
+            // them already, the others owe them (and the slack bounds them)
+            const Changes& in = *z.changes;
+            for (std::size_t e = 0; e < in.size(); ++e) {
+                z.hist_k.push_back(in.idx[e]);
+                z.hist_d.push_back(z.dv[e]);
+            }
+            const std::size_t hist = z.hist_k.size();
+            const vf one_eps = splat(1.0f + z.eps);
+            std::size_t next = 0;
+            for (int ln = 0; ln < z.lines; ++ln) {
+                if (next < z.live.size() && z.live[next] == ln) {
+                    store(z.z.data() + ln * W, load(z.zc.data() + ln * W));
+                    z.synced[ln] = hist;
+                    ++next;
+                } else {
+                    float* sl = z.slack.data() + ln * W;
+                    store(sl, load(sl) + one_eps * load(z.bound.data() + ln * W));
+                }
+            }
+            // base.pre[l] is not kept for a lazy layer (a reset makes it anew)
+        }
+        base.act[l].swap(full_act[l]);
+        // now and then (and after a long history): every line pays what it
+        // owes, and the slots are reordered if the units that are on have
+        // scattered (a dream's first thousands of steps change them)
+        if (++z.accepted % 32 == 0 || z.hist_k.size() > kMaxOwed) {
+            if (z.hist_k.size() > kMaxOwed || lazy_scattered(z, base.act[l].data())) {
+                for (int ln = 0; ln < z.lines; ++ln) lazy_sync(z, &ln, 1, op);
+                for (std::size_t j = 0; j < op; ++j) z.zc[z.perm[j]] = z.z[j];  // unit order
+                arrange_lazy(l, z.zc.data());
+            }
+        }
+    }
+    static constexpr std::size_t kMaxOwed = std::size_t{1} << 16;
 
     void next_stamp() {
         if (++stamp == 0) {  // wrapped: clear every mark
@@ -740,6 +1039,8 @@ struct ConvProbeImpl {
     double reset(const double* x) {
         for (std::size_t i = 0; i < img.size(); ++i) img[i] = static_cast<float>(x[i]);
         conv_forward_layers(net, img.data(), base, 0, top + 1);
+        for (std::size_t l = 0; l < lazy.size(); ++l)
+            if (lazy[l].on) arrange_lazy(l, base.pre[l].data());
         if (goal.kind == TargetKind::Channel) channel_sum = channel_mean(base.act[top].data());
         score = score_of(base.pre[top].data(), base.act[top].data(), channel_sum);
         return score;
@@ -1050,6 +1351,9 @@ struct ConvProbeImpl {
         const float* in_base = base.output(l - 1);
         if (in_full) {
             dense_rows(L, in_full, pre);
+        } else if (lazy[l].on && 10 * in_changes->size() < 9 * static_cast<std::size_t>(L.n_in)) {
+            lazy_step(l, *in_changes);
+            return;
         } else if (10 * in_changes->size() < 9 * static_cast<std::size_t>(L.n_in)) {
             // the changed inputs' columns, added to the state's sums
             const std::size_t m = in_changes->size();
@@ -1063,6 +1367,7 @@ struct ConvProbeImpl {
             std::memcpy(cin, in_base, sizeof(float) * L.n_in);
             for (std::size_t e = 0; e < in_changes->size(); ++e) cin[in_changes->idx[e]] = in_changes->val[e];
             dense_rows(L, cin, pre);
+            lazy[l].whole = true;
         }
         if (l + 1 < net.layers.size())
             apply_hidden(L.act, pre, full_act[l].data(), L.out_pad, slope);
@@ -1134,6 +1439,10 @@ struct ConvProbeImpl {
                 case Kind::Flatten:
                     break;
                 case Kind::Dense:
+                    if (lazy[l].on) {
+                        lazy_accept(l);
+                        break;
+                    }
                     base.pre[l].swap(full_pre[l]);
                     if (l + 1 < net.layers.size()) base.act[l].swap(full_act[l]);
                     break;
@@ -1141,6 +1450,37 @@ struct ConvProbeImpl {
         }
         if (goal.kind == TargetKind::Channel) channel_sum = cand_channel_sum;
         score = new_score;
+    }
+
+    // For tests: the largest |state - full recomputation| / (1 + |full|)
+    // over every value the state keeps (a lazy layer's lines first pay what
+    // they owe).
+    double check() {
+        ConvBuffers fresh;
+        fresh.prepare(net);
+        conv_forward_layers(net, img.data(), fresh, 0, top + 1);
+        double worst = 0.0;
+        auto compare = [&](const float* a, const float* b, std::size_t n) {
+            for (std::size_t i = 0; i < n; ++i)
+                worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]) / (1.0 + std::fabs(b[i])));
+        };
+        for (std::size_t l = 0; l <= top; ++l) {
+            const Layer& L = net.layers[l];
+            if (L.kind == Kind::Flatten) continue;
+            const std::size_t n = L.kind == Kind::Dense ? static_cast<std::size_t>(L.out_pad) : L.out.size();
+            if (L.kind == Kind::Dense && lazy[l].on) {
+                Lazy& z = lazy[l];
+                for (int ln = 0; ln < z.lines; ++ln) lazy_sync(z, &ln, 1, n);
+                std::vector<float> unit(n);
+                for (std::size_t j = 0; j < n; ++j) unit[z.perm[j]] = z.z[j];
+                compare(unit.data(), fresh.pre[l].data(), n);
+            } else if (L.kind == Kind::Conv || L.kind == Kind::Dense) {
+                compare(base.pre[l].data(), fresh.pre[l].data(), n);
+            }
+            if (L.kind != Kind::Dense || l + 1 < net.layers.size())
+                compare(base.act[l].data(), fresh.act[l].data(), n);
+        }
+        return worst;
     }
 };
 
@@ -1153,3 +1493,4 @@ double conv_probe_propose(void* p, int i, double d) { return static_cast<ConvPro
 void conv_probe_accept(void* p, int i, double d, double score) {
     static_cast<ConvProbeImpl*>(p)->accept(i, d, score);
 }
+double conv_probe_check(void* p) { return static_cast<ConvProbeImpl*>(p)->check(); }

@@ -99,6 +99,7 @@ public:
         return last_ = k_.conv_probe_propose(p_, i, d);
     }
     void accept() { k_.conv_probe_accept(p_, i_, d_, last_); }
+    double check() { return k_.conv_probe_check(p_); }
 
 private:
     const Kernels& k_;
@@ -230,6 +231,26 @@ bool HillClimber::run(std::int64_t r, HillRun& run, const std::atomic<bool>& sto
     }
     MlpProbe32 probe(net_, spec_.goal);
     return climb(probe, net_, spec_, reg_, r, run, stop, steps_done, view);
+}
+
+double conv_probe_replay(const Net& net, const Goal& goal, const double* x, const int* pixels,
+                         const double* deltas, const std::uint8_t* accept, std::size_t n,
+                         int check_every) {
+    if (!net.conv) throw std::invalid_argument("conv_probe_replay needs a convolutional network");
+    check_goal(goal, net);
+    ConvProbe probe(net, goal);
+    probe.reset(x);
+    double worst = 0.0;
+    std::int64_t accepted = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        if (pixels[k] < 0 || pixels[k] >= net.n_in()) throw std::invalid_argument("pixel out of range");
+        probe.propose(pixels[k], deltas[k]);
+        if (accept[k]) {
+            probe.accept();
+            if (check_every > 0 && ++accepted % check_every == 0) worst = std::max(worst, probe.check());
+        }
+    }
+    return std::max(worst, probe.check());
 }
 
 }  // namespace netdream

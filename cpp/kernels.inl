@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <numeric>
 #include <type_traits>
 #include <vector>
 
@@ -874,7 +876,8 @@ extern const Kernels table;
 const Kernels table = {ND_ISA_NAME,       &forward_rows,       &forward_from_pre0,
                        &layer0_update,    &score_from_pre0,    &score_candidate,
                        &conv_forward_rows, &conv_forward_split, &conv_probe_new, &conv_probe_free,
-                       &conv_probe_reset, &conv_probe_propose, &conv_probe_accept};
+                       &conv_probe_reset, &conv_probe_propose, &conv_probe_accept,
+                       &conv_probe_check};
 
 }  // namespace ND_ISA_NS
 }  // namespace netdream

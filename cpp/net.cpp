@@ -308,6 +308,17 @@ Net make_conv_net(const std::vector<LayerSpec>& specs, int channels, int height,
                     for (int i = 0; i < L.n_in; ++i)
                         L.wt[static_cast<std::size_t>(i) * L.out_pad + o] =
                             L.w[static_cast<std::size_t>(o) * L.in_pad + i];
+                if (after_flatten) {
+                    const std::size_t P = src.positions();
+                    L.peak.assign(P * L.out_pad, 0.0f);
+                    for (int o = 0; o < n_out; ++o)
+                        for (std::size_t p = 0; p < P; ++p) {
+                            const float* w = L.w.data() + static_cast<std::size_t>(o) * L.in_pad + p * src.cp;
+                            float m = 0.0f;
+                            for (int c = 0; c < src.c; ++c) m = std::max(m, std::fabs(w[c]));
+                            L.peak[p * L.out_pad + o] = m;
+                        }
+                }
                 break;
             }
         }

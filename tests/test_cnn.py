@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import netdream
-from netdream import Encoding
+from netdream import Encoding, _core
+from netdream.goals import make_goal
 from netdream.layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
 from netdream.model import Network
 from netdream.regularizers import smoothness
@@ -228,6 +229,54 @@ def test_incremental_state_equals_full_recomputation(seed, channels, objective, 
     np.testing.assert_allclose(r.score, expected, rtol=2e-3, atol=1e-4)
     # a search never ends below where it started
     assert np.all(r.score >= score64(net, starts, target, objective) - 1e-4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["random", "colour", "deep"]),
+       target_kind=st.sampled_from(["class", "hidden", "channel"]))
+def test_incremental_state_equals_full_recomputation_value_by_value(seed, kind, target_kind):
+    """Every value the hill climber keeps (each layer's sums and outputs)
+    against a full pass of the current image, through thousands of
+    proposals, about 40% of them accepted whatever their score (so units
+    turn on and off at random), checked every 150 accepted."""
+    rng = np.random.default_rng(seed)
+    if kind == "deep":  # its dense layer with relu: the lazily kept one
+        base = deep_mnist_shape(rng, scale=2.0)
+        layers = list(base.layers)
+        n = layers[5].weight.shape[1]
+        hidden = int(rng.choice([16, 64, 200]))
+        layers[5] = Dense(rng.normal(0, 2.0 / np.sqrt(n), (hidden, n)), rng.normal(0, 0.3, hidden), "relu")
+        layers[6] = Dense(rng.normal(0, 1.0, (10, hidden)), np.zeros(10), "softmax")
+        net = Network(layers)
+    else:
+        net = random_cnn(rng, channels=3 if kind == "colour" else 1, side=int(rng.integers(6, 13)),
+                         scale=2.0)
+    if target_kind == "class":
+        target = int(rng.integers(net.n_classes))
+    elif target_kind == "hidden":
+        target = ("hidden", len(net.layers) - 2, 0)
+    else:
+        maps = [l for l, lay in enumerate(net.layers) if isinstance(lay, (Conv2D, MaxPool2D))]
+        target = ("channel", maps[int(rng.integers(len(maps)))], 0)
+    goal = make_goal(net, target, "logprob")
+    n_in = int(np.prod(net.image_shape))
+    x = rng.random(n_in)
+    img = x.copy()
+    pixels, deltas, accept = [], [], []
+    for _ in range(4000):
+        i = int(rng.integers(n_in))
+        d = float(np.clip(img[i] + rng.uniform(-0.5, 0.5), 0.0, 1.0) - img[i])
+        if d == 0.0:
+            continue
+        a = rng.random() < 0.4
+        if a:
+            img[i] += d
+        pixels.append(i)
+        deltas.append(d)
+        accept.append(a)
+    worst = _core._conv_probe_replay(net.core, goal, x, np.array(pixels, np.int32), np.array(deltas),
+                                     np.array(accept, np.uint8), 150)
+    assert worst < 2e-3  # float32 sums kept over ~1,600 accepted changes without a refresh
 
 
 def test_dreams_of_a_cnn_reach_their_class_and_do_not_depend_on_threads():

@@ -76,4 +76,13 @@ private:
     Regularizer reg_;
 };
 
+// For tests: a convolutional network's incremental state (the hill
+// climber's) from image x, through n proposals (pixel, delta), each
+// accepted where accept[k]; returns the largest relative difference between
+// the state and a full recomputation, checked every check_every accepted
+// proposals and at the end.
+double conv_probe_replay(const Net& net, const Goal& goal, const double* x, const int* pixels,
+                         const double* deltas, const std::uint8_t* accept, std::size_t n,
+                         int check_every);
+
 }  // namespace netdream

@@ -54,6 +54,9 @@ struct Kernels {
     double (*conv_probe_reset)(void* probe, const double* x);
     double (*conv_probe_propose)(void* probe, int i, double d);
     void (*conv_probe_accept)(void* probe, int i, double d, double score);
+    // For tests: the largest relative difference between the state and a
+    // full recomputation of the current image.
+    double (*conv_probe_check)(void* probe);
 };
 
 const Kernels& kernels();                        // the best for this CPU (or NETDREAM_ISA)

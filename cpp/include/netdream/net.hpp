@@ -69,6 +69,10 @@ struct Layer {
     // output position (the encoding's offset seen through the valid taps).
     std::vector<float> bias_map;
     std::vector<double> bias_map64;
+    // a dense layer after a flatten: for each position of the flattened grid
+    // and each output (out_pad floats per position), the largest |weight|
+    // from that position's channels (the hill climber's bound on a change)
+    std::vector<float> peak;
 };
 
 struct Net {
