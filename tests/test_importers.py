@@ -715,6 +715,58 @@ def test_onnx_cnn_exported_by_torch_matches_on_mnist(onnx, torch, digits, mnist_
     np.testing.assert_allclose(net.logits(images), logits, rtol=1e-5, atol=1e-4)
 
 
+def test_onnx_cnn_normalising_its_input_takes_it_as_the_encoding(onnx, torch, digits):
+    """A model that normalises its input in the graph, ``(x - mean) / std``
+    before a padded convolution (as torchvision's Normalize would outside
+    it): the normalisation becomes the encoding, and the zero padding pads
+    the normalised image, as in PyTorch. Grey on MNIST, and colour; with
+    the caller's encoding, the graph's normalisation follows it."""
+    from torch import nn
+
+    class Normalised(nn.Module):
+        def __init__(self, body, mean, std):
+            super().__init__()
+            self.body = body
+            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1))
+            self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1))
+
+        def forward(self, x):
+            return self.body((x - self.mean) / self.std)
+
+    images, x = digits
+    torch.manual_seed(5)
+    grey = Normalised(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                    nn.Flatten(), nn.Linear(4 * 14 * 14, 10)), [0.1307], [0.3081]).eval()
+    exported = _torch_to_onnx(torch, grey, (1, 28, 28))
+    assert [n.op_type for n in exported.graph.node][:2] == ["Sub", "Div"]
+    net = mlp_from_onnx(exported)
+    assert net.encoding.mean == pytest.approx((0.1307,)) and net.encoding.std == pytest.approx((0.3081,))
+    assert net.metadata["input_normalisation"].endswith("(Sub)")
+    ref = _torch_out(nn.Sequential(grey, nn.Softmax(dim=1)), x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+
+    colour = Normalised(nn.Sequential(nn.Conv2d(3, 5, 5, padding=2), nn.Tanh(), nn.Flatten(),
+                                      nn.Linear(5 * 12 * 12, 4)),
+                        [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).eval()
+    net = mlp_from_onnx(_torch_to_onnx(torch, colour, (3, 12, 12)))
+    assert net.encoding.std == pytest.approx((0.229, 0.224, 0.225))
+    rgb = np.random.default_rng(0).random((50, 3, 12, 12)).astype(np.float32)
+    np.testing.assert_allclose(net.predict_proba(rgb),
+                               _torch_out(nn.Sequential(colour, nn.Softmax(dim=1)), rgb),
+                               rtol=0, atol=ATOL)
+    # the caller's encoding (pixels in [-1, 1]) first, then the graph's normalisation
+    net = mlp_from_onnx(_torch_to_onnx(torch, colour, (3, 12, 12)),
+                        encoding=netdream.Encoding(-1.0, 1.0))
+    np.testing.assert_allclose(net.predict_proba(rgb),
+                               _torch_out(nn.Sequential(colour, nn.Softmax(dim=1)), 2 * rgb - 1),
+                               rtol=0, atol=ATOL)
+    # a negative scale cannot be an encoding's std
+    flipped = Normalised(colour.body, [0.5, 0.5, 0.5], [-0.2, 0.3, 0.3]).eval()
+    with pytest.raises(ValueError, match=r"scales an input channel by -5; netdream takes the "
+                                         r"input's normalisation into the encoding only"):
+        mlp_from_onnx(_torch_to_onnx(torch, flipped, (3, 12, 12)))
+
+
 def _channels_last_cnn(onnx, rng, transpose):
     """What tf2onnx writes for a Keras CNN: channels-last input transposed to
     channels first, a convolution and max pooling, transposed back to channels

@@ -23,7 +23,11 @@ that layer (after a convolution, when it is one value per channel); otherwise,
 when the next step is a linear layer (a ``flatten`` between them changes
 nothing), into that one (``W (s * h + t) + b = (W diag s) h + (W t + b)``) —
 exact either way. An affine step before a convolution is refused: the
-convolution's zero padding would not be scaled with it.
+convolution's zero padding would not be scaled with it. The exception is the
+input's own normalisation, an affine step before the first convolution
+(``(x - mean) / std`` written into the graph): it becomes the encoding's
+per-channel mean and std, after the caller's encoding, and netdream pads the
+normalised image as the framework does.
 
 The output activation. A classifier trained with ``CrossEntropyLoss`` (or
 Keras' ``from_logits=True``) ends in a linear layer whose outputs are logits;
@@ -179,7 +183,9 @@ def assemble_network(steps, output, encoding, metadata, image_shape) -> Network:
     output activation."""
     output = _check_output_and_encoding(output, encoding)
     steps = [s for s in steps if not (s.kind == "act" and s.act == "identity")]
-    folded = _fold_affine(_merge_affine(_acts_before_max_pools(steps)))
+    merged, encoding = _input_normalisation(_merge_affine(_acts_before_max_pools(steps)),
+                                            encoding, image_shape, metadata)
+    folded = _fold_affine(merged)
     last = max((i for i, st in enumerate(folded) if st.kind == "linear"), default=None)
     if last is None:
         raise ValueError("the network has no linear (dense) layer for its class outputs")
@@ -216,6 +222,40 @@ def assemble_network(steps, output, encoding, metadata, image_shape) -> Network:
         i += 1
     return Network(layers, image_shape=image_shape, encoding=encoding,
                    leaky_slope=_one_slope(slopes), metadata=metadata)
+
+
+def _input_normalisation(merged, encoding, image_shape, metadata):
+    """An affine step that the input meets before the first convolution —
+    image pipelines' per-channel normalisation ``(x - mean) / std`` written
+    into the graph — taken into the encoding (it cannot be folded into the
+    convolution: the zero padding pads the normalised image, and so does
+    netdream's encoding). Returns the other steps and the encoding: the
+    given one (default: [0, 1]) followed by the normalisation."""
+    if not merged or merged[0].kind != "affine":
+        return merged, encoding
+    nxt = next((st for st in merged[1:] if st.kind != "flatten"), None)
+    if nxt is None or nxt.kind != "conv":
+        return merged, encoding  # before a linear layer it folds into it exactly
+    st = merged[0]
+    channels = image_shape[0] if len(image_shape) == 3 else 1
+    scale = _per_channel(st.s, channels, "scale", st.where)
+    shift = _per_channel(st.t, channels, "shift", st.where)
+    if not np.all(scale > 0):
+        raise ValueError(f"{st.where} scales an input channel by {scale.min():g}; netdream "
+                         "takes the input's normalisation into the encoding only with a "
+                         "positive scale per channel")
+    enc = encoding or Encoding()
+    # the encoding gives (v - m) / d of the range-mapped pixel v; the graph
+    # then s * that + t = (v - (m - t d / s)) / (d / s)
+    m = np.zeros(channels) + (0.0 if enc.mean is None else np.asarray(enc.mean))
+    d = np.ones(channels) * (1.0 if enc.std is None else np.asarray(enc.std))
+    mean, std = m - shift * d / scale, d / scale
+    one = channels == 1 or (np.all(mean == mean[0]) and np.all(std == std[0]))
+    encoding = Encoding(enc.low, enc.high, enc.ink, enc.order,
+                        mean=float(mean[0]) if one else tuple(mean),
+                        std=float(std[0]) if one else tuple(std))
+    metadata["input_normalisation"] = st.where
+    return merged[1:], encoding
 
 
 def _acts_before_max_pools(steps):

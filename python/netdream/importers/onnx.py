@@ -74,8 +74,11 @@ def from_onnx(path, *, encoding: Encoding | None = None,
         layer after it). The input may be ``(N, H, W)`` or ``(N, H*W)``
         reshaped to ``(N, 1, H, W)``, or channels last ``(N, H, W, C)``
         transposed to ``(N, C, H, W)``; netdream takes the images as the
-        first Conv reads them, ``(C, H, W)``. Other ops are refused with the
-        node's index, name and op type.
+        first Conv reads them, ``(C, H, W)``. A per-channel ``Sub``/``Div``
+        (or ``Add``/``Mul``) of the input before the first Conv — an image
+        pipeline's normalisation in the graph — becomes the encoding's mean
+        and std (``net.metadata["input_normalisation"]`` names the node).
+        Other ops are refused with the node's index, name and op type.
     encoding : :class:`Encoding` of the model's input (default: [0, 1], ink
         high, row-major).
     output : as for :func:`netdream.importers.from_torch`: the output activation when the graph
