@@ -316,6 +316,10 @@ def test_torch_fx_refuses_what_is_not_a_straight_line(torch):
     refused(module(lambda self, x: self.fc(torch.flatten(self.gru(self.conv(x)), 1)),
                    gru=nn.GELU()),
             r"layer gru \(GELU\) is not supported in a convolutional network")
+    normalised = module(lambda self, x: self.fc(torch.flatten(self.conv((x - self.mean) / 0.3), 1)))
+    normalised.register_buffer("mean", torch.full((1, 1, 1, 1), 0.13))
+    refused(normalised, r"node 'mean' \(attribute mean\) reads a tensor kept on the module; .*"
+                        r"pass encoding=netdream.Encoding\(mean=..., std=...\)")
     hooked = module(lambda self, x: self.fc(torch.flatten(self.conv(x), 1)))
     hooked.register_forward_hook(lambda m, i, o: o * 2)
     refused(hooked, r"the module has forward hooks")

@@ -52,6 +52,12 @@ def sequential_from_module(module, torch):
                 raise ValueError(f"the forward does not return the last node's output "
                                  f"'{prev.name}'; netdream reads a straight-line forward")
             break
+        if node.op == "get_attr":
+            raise ValueError(f"{ctx.where} reads a tensor kept on the module; netdream reads "
+                             "layers and functions of the data (with constant arguments such "
+                             "as a kernel size). For an input normalisation such as (x - "
+                             "self.mean) / self.std, leave it out of the forward and pass "
+                             "encoding=netdream.Encoding(mean=..., std=...)")
         ctx.op = None if node.op == "call_module" else _function_name(node, torch)
         _check_straight(node, prev, batch if ctx.op in ("view", "reshape") else (), ctx)
         if node.op == "call_module":
@@ -88,6 +94,8 @@ def _describe(node):
         return f"method .{node.target}()"
     if node.op == "call_function":
         return f"function {getattr(node.target, '__name__', node.target)}"
+    if node.op == "get_attr":
+        return f"attribute {node.target}"
     return node.op
 
 
