@@ -966,11 +966,7 @@ struct ConvProbeImpl {
         const std::size_t op = static_cast<std::size_t>(L.out_pad);
         if (z.whole) {  // the whole product, in unit order: a fresh start
             base.pre[l].swap(full_pre[l]);
-            for (std::size_t j = 0; j < op; ++j) z.z[j] = base.pre[l][z.perm[j]];
-            std::fill(z.slack.begin(), z.slack.end(), 0.0f);
-            std::fill(z.synced.begin(), z.synced.end(), 0);
-            z.hist_k.clear();
-            z.hist_d.clear();
+            arrange_lazy(l, base.pre[l].data());
         } else {
             // the candidate's changes join the history: the live lines hold
             // them already, the others owe them (and the slack bounds them)
@@ -1087,6 +1083,50 @@ struct ConvProbeImpl {
         });
     }
 
+    // f(row, p) for each tap of the window that input position q lies in:
+    // row, the tap's first row of weights ((ky * kw + kx) * in.cp), and p,
+    // the output position whose window it is.
+    template <class F>
+    static void for_each_tap(const Layer& L, int q, F&& f) {
+        const int IW = L.in.w, OH = L.out.h, OW = L.out.w, S = L.stride;
+        const int iy = q / IW, ix = q - iy * IW;
+        for (int ky = 0; ky < L.kh; ++ky) {
+            int oy = iy + L.pad_t - ky;
+            if (oy < 0) break;  // ky grows: oy only falls
+            if (S != 1) {
+                if (oy % S) continue;
+                oy /= S;
+            }
+            if (oy >= OH) continue;
+            for (int kx = 0; kx < L.kw; ++kx) {
+                int ox = ix + L.pad_l - kx;
+                if (ox < 0) break;
+                if (S != 1) {
+                    if (ox % S) continue;
+                    ox /= S;
+                }
+                if (ox >= OW) continue;
+                f((ky * L.kw + kx) * L.in.cp, oy * OW + ox);
+            }
+        }
+    }
+
+    // T taps' sums of the changes k0..k1 of one input position (weights'
+    // rows w[t], NV vectors of channels), in registers, added to out[t].
+    template <int T, int NV>
+    static void scatter_taps(const Grouped& g, int k0, int k1, const float* const* w, float* const* out,
+                             int CP) {
+        vf acc[T][NV] = {};
+        for (int k = k0; k < k1; ++k) {
+            const vf d = splat(g.d[k]);
+            const std::size_t c = static_cast<std::size_t>(g.c[k]) * CP;
+            for (int t = 0; t < T; ++t)
+                for (int v = 0; v < NV; ++v) acc[t][v] += d * load(w[t] + c + v * W);
+        }
+        for (int t = 0; t < T; ++t)
+            for (int v = 0; v < NV; ++v) store(out[t] + v * W, load(out[t] + v * W) + acc[t][v]);
+    }
+
     // Scatter: each changed input position, for each tap, sums its changes
     // times the tap's weights in registers and adds that to the output
     // position the tap reaches (positions in order); dp at the touched
@@ -1095,69 +1135,34 @@ struct ConvProbeImpl {
     // interleaved keep the FMA units busy (each sum still in its own order).
     void conv_scatter(std::size_t l, const Grouped& g, float* dp) const {
         const Layer& L = net.layers[l];
-        const int ICP = L.in.cp, IW = L.in.w, OH = L.out.h, OW = L.out.w;
-        const int CP = L.out.cp, S = L.stride;
+        const int CP = L.out.cp;
         constexpr int kB = 4;
         thread_local std::vector<int> tap_w, tap_o;  // a position's taps: weights' row, output
         tap_w.resize(static_cast<std::size_t>(L.kh) * L.kw);
         tap_o.resize(static_cast<std::size_t>(L.kh) * L.kw);
         for (int q : g.changed) {
-            const int iy = q / IW, ix = q - iy * IW;
             int n = 0;
-            for (int ky = 0; ky < L.kh; ++ky) {
-                int oy = iy + L.pad_t - ky;
-                if (oy < 0) break;  // ky grows: oy only falls
-                if (S != 1) {
-                    if (oy % S) continue;
-                    oy /= S;
-                }
-                if (oy >= OH) continue;
-                for (int kx = 0; kx < L.kw; ++kx) {
-                    int ox = ix + L.pad_l - kx;
-                    if (ox < 0) break;
-                    if (S != 1) {
-                        if (ox % S) continue;
-                        ox /= S;
-                    }
-                    if (ox >= OW) continue;
-                    tap_w[n] = (ky * L.kw + kx) * ICP;
-                    tap_o[n++] = oy * OW + ox;
-                }
-            }
+            for_each_tap(L, q, [&](int row, int p) {
+                tap_w[n] = row;
+                tap_o[n++] = p;
+            });
             const int k0 = g.start[q], k1 = k0 + g.count[q];
             for (int o0 = 0; o0 < CP; o0 += kB * W) by_vectors(std::min(kB, (CP - o0) / W), [&](auto nvc) {
                 constexpr int NV = decltype(nvc)::value;
-                const float* wo = L.w.data() + o0;
+                auto taps = [&](int t, int i) {
+                    return std::make_pair(L.w.data() + o0 + static_cast<std::size_t>(tap_w[t + i]) * CP,
+                                          dp + static_cast<std::size_t>(tap_o[t + i]) * CP + o0);
+                };
                 int t = 0;
                 for (; t + 2 <= n; t += 2) {
-                    const float* wa = wo + static_cast<std::size_t>(tap_w[t]) * CP;
-                    const float* wb = wo + static_cast<std::size_t>(tap_w[t + 1]) * CP;
-                    vf a[NV] = {}, b[NV] = {};
-                    for (int k = k0; k < k1; ++k) {
-                        const vf d = splat(g.d[k]);
-                        const std::size_t c = static_cast<std::size_t>(g.c[k]) * CP;
-                        for (int v = 0; v < NV; ++v) {
-                            a[v] += d * load(wa + c + v * W);
-                            b[v] += d * load(wb + c + v * W);
-                        }
-                    }
-                    float* oa = dp + static_cast<std::size_t>(tap_o[t]) * CP + o0;
-                    float* ob = dp + static_cast<std::size_t>(tap_o[t + 1]) * CP + o0;
-                    for (int v = 0; v < NV; ++v) {
-                        store(oa + v * W, load(oa + v * W) + a[v]);
-                        store(ob + v * W, load(ob + v * W) + b[v]);
-                    }
+                    const float* w[2] = {taps(t, 0).first, taps(t, 1).first};
+                    float* out[2] = {taps(t, 0).second, taps(t, 1).second};
+                    scatter_taps<2, NV>(g, k0, k1, w, out, CP);
                 }
                 for (; t < n; ++t) {
-                    const float* wa = wo + static_cast<std::size_t>(tap_w[t]) * CP;
-                    vf a[NV] = {};
-                    for (int k = k0; k < k1; ++k) {
-                        const vf d = splat(g.d[k]);
-                        const std::size_t c = static_cast<std::size_t>(g.c[k]) * CP;
-                        for (int v = 0; v < NV; ++v) a[v] += d * load(wa + c + v * W);
-                    }
-                    float* oa = dp + static_cast<std::size_t>(tap_o[t]) * CP + o0;
-                    for (int v = 0; v < NV; ++v) store(oa + v * W, load(oa + v * W) + a[v]);
+                    const float* w[1] = {taps(t, 0).first};
+                    float* out[1] = {taps(t, 0).second};
+                    scatter_taps<1, NV>(g, k0, k1, w, out, CP);
                 }
             });
         }
@@ -1171,8 +1176,7 @@ struct ConvProbeImpl {
     void conv_step(std::size_t l, const Changes& in) {
         const Layer& L = net.layers[l];
         const float slope = static_cast<float>(net.leaky_slope);
-        const int ICP = L.in.cp, IH = L.in.h, IW = L.in.w, OH = L.out.h, OW = L.out.w;
-        const int CP = L.out.cp, S = L.stride;
+        const int IW = L.in.w, OW = L.out.w, CP = L.out.cp;
         // the input changes, grouped by position (in the order they came)
         Grouped& g = grouped[l];
         g.changed.clear();
@@ -1200,32 +1204,13 @@ struct ConvProbeImpl {
         // the output positions whose window holds a changed input position
         auto& tp = touched[l];
         tp.clear();
-        for (int q : g.changed) {
-            const int iy = q / IW, ix = q - iy * IW;
-            for (int ky = 0; ky < L.kh; ++ky) {
-                int oy = iy + L.pad_t - ky;
-                if (oy < 0) break;  // ky grows: oy only falls
-                if (S != 1) {
-                    if (oy % S) continue;
-                    oy /= S;
+        for (int q : g.changed)
+            for_each_tap(L, q, [&](int, int p) {
+                if (mark[l][p] != stamp) {
+                    mark[l][p] = stamp;
+                    tp.push_back(p);
                 }
-                if (oy >= OH) continue;
-                for (int kx = 0; kx < L.kw; ++kx) {
-                    int ox = ix + L.pad_l - kx;
-                    if (ox < 0) break;
-                    if (S != 1) {
-                        if (ox % S) continue;
-                        ox /= S;
-                    }
-                    if (ox >= OW) continue;
-                    const int p = oy * OW + ox;
-                    if (mark[l][p] != stamp) {
-                        mark[l][p] = stamp;
-                        tp.push_back(p);
-                    }
-                }
-            }
-        }
+            });
         // each touched position's pre-activations: the state's, plus the
         // changed inputs under its window: gathered (for many changed input
         // positions per touched output) or scattered (for few: e.g. one
