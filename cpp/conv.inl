@@ -614,6 +614,13 @@ struct Changes {  // outputs of one layer that a candidate changes
     std::vector<int> y, x, c;      // ... as position and channel (no division needed downstream)
     std::vector<float> val, old;
     std::size_t n = 0;             // how many (the vectors hold as many as the layer has)
+    // Or, from a conv layer into a pooling layer, by position: the positions
+    // where some output changed, and the candidate's outputs at every
+    // touched position (vals + position * cp; the pool reads whole vectors).
+    bool by_pos = false;
+    std::vector<int> pos;
+    const float* vals = nullptr;
+    bool empty() const { return by_pos ? pos.empty() : n == 0; }
     void reserve(std::size_t most) {
         idx.resize(most);
         y.resize(most);
@@ -622,7 +629,10 @@ struct Changes {  // outputs of one layer that a candidate changes
         val.resize(most);
         old.resize(most);
     }
-    void clear() { n = 0; }
+    void clear() {
+        n = 0;
+        pos.clear();
+    }
     void add(int i, int yy, int xx, int cc, float v, float o) {
         idx[n] = i;
         y[n] = yy;
@@ -682,6 +692,7 @@ struct ConvProbeImpl {
     };
     std::vector<Grouped> grouped;
     std::vector<std::vector<float>> dpre;          // conv: pre-activation changes, then new values
+    std::vector<std::vector<float>> cact;          // conv: the candidate's outputs at the touched positions
     std::vector<std::vector<std::uint32_t>> in_mark;  // pool: which input positions the candidate changed
     std::vector<std::vector<float>> in_val;           // ... and the candidate's input there
     std::vector<std::vector<float>> full_pre, full_act;  // dense: the candidate's whole vectors
@@ -704,6 +715,17 @@ struct ConvProbeImpl {
     // provably off any more), it first adds what it owes, in the order
     // accepted, so every sum the score uses has exactly the bits of adding
     // every change at once. A reset (refresh_every) starts afresh.
+    //
+    // When the next layer is a narrow dense layer (the classes), the lazy
+    // layer's units that are on and provably stay on need not be read
+    // either ("fold"): the next layer's sums change by M . dx, where M =
+    // W2 diag(set) W1 (n_in x the next layer's width) sums W2[:, j] W1[j, :]
+    // over a set of units (those on when it was last set), plus, for each
+    // unit of a line that is read, W2[:, j] (its output's change - its
+    // sum's change if in the set). A line is read when one of its slots is
+    // in the set but not provably on, or out of it but not provably off.
+    // The next layer's sums are then kept by adding their changes (float
+    // rounding apart, the same sums; a reset starts afresh).
     struct Lazy {
         bool on = false;
         int lines = 0;                    // out_pad / W
@@ -726,9 +748,18 @@ struct ConvProbeImpl {
         float eps = 0.0f;                 // the candidate's rounding allowance
         std::size_t accepted = 0;
         bool whole = false;               // the candidate took the whole product instead
+        // fold (see above)
+        bool fold = false;
+        int nx = 0;                       // the next layer's out_pad
+        std::vector<float> M;             // n_in x nx
+        std::vector<char> in_set;         // by unit
+        std::vector<float> set_mask;      // by slot: 1 in the set, else 0
+        std::size_t set_size = 0, set_updates = 0;  // units in the set; rank-1 updates since M was made
+        std::vector<float> yc;            // the candidate's sums of the next layer
     };
     std::vector<Lazy> lazy;
     std::size_t reached = 0;          // the candidate changed layers up to here
+    std::size_t folded = 0;           // a dense layer whose candidate sums came with the lazy one below (0: none)
     std::uint32_t stamp = 0;
     double channel_sum = 0.0, cand_channel_sum = 0.0;  // Channel goal
     double score = 0.0;
@@ -749,6 +780,7 @@ struct ConvProbeImpl {
         touched.assign(L, {});
         grouped.assign(L, {});
         dpre.assign(L, {});
+        cact.assign(L, {});
         in_mark.assign(L, {});
         in_val.assign(L, {});
         full_pre.assign(L, {});
@@ -765,6 +797,11 @@ struct ConvProbeImpl {
             if (ly.kind == Kind::Conv) {
                 mark[l].assign(ly.out.positions(), 0);
                 dpre[l].assign(ly.out.size(), 0.0f);
+                cact[l].assign(ly.out.size(), 0.0f);
+                // into a pooling layer below the goal's: changes by position
+                ch[l].by_pos = l < top && (net.layers[l + 1].kind == Kind::MaxPool ||
+                                           net.layers[l + 1].kind == Kind::AvgPool);
+                ch[l].vals = cact[l].data();
                 Grouped& g = grouped[l];
                 g.mark.assign(ly.in.positions(), 0);
                 g.start.assign(ly.in.positions(), 0);
@@ -806,6 +843,75 @@ struct ConvProbeImpl {
         z.zc.assign(op, 0.0f);
         z.bound.assign(op, 0.0f);
         z.spos.assign(P, 0.0f);
+        const Layer& N = net.layers[l + 1];
+        if (l + 1 <= top && N.kind == Kind::Dense && N.n_in == L.n_out && 4 * N.out_pad <= L.out_pad &&
+            N.wt.size() == static_cast<std::size_t>(N.n_in) * N.out_pad) {
+            z.fold = true;
+            z.nx = N.out_pad;
+            z.M.assign(static_cast<std::size_t>(L.n_in) * z.nx, 0.0f);
+            z.in_set.assign(op, 0);
+            z.set_mask.assign(op, 0.0f);
+            z.yc.assign(static_cast<std::size_t>(z.nx), 0.0f);
+        }
+    }
+
+    // M += s W2[:, j] W1[j, :] for the units js[0..n) (n <= 4) with signs s.
+    void fold_units(std::size_t l, const int* js, const float* s, int n) {
+        const Layer& L = net.layers[l];
+        const Layer& N = net.layers[l + 1];
+        Lazy& z = lazy[l];
+        const int nx = z.nx;
+        const float* w1[4];
+        for (int t = 0; t < n; ++t) w1[t] = L.w.data() + static_cast<std::size_t>(js[t]) * L.in_pad;
+        for (int o = 0; o < nx; o += W) {
+            vf w2[4];
+            for (int t = 0; t < n; ++t) w2[t] = splat(s[t]) * load(N.wt.data() + static_cast<std::size_t>(js[t]) * nx + o);
+            // four rows at a time (each row's sum a chain of n: four chains side by side)
+            float* m = z.M.data() + o;
+            int i = 0;
+            for (; i + 4 <= L.n_in; i += 4, m += 4 * nx) {
+                vf acc[4];
+                for (int r = 0; r < 4; ++r) acc[r] = load(m + r * nx);
+                for (int t = 0; t < n; ++t)
+                    for (int r = 0; r < 4; ++r) acc[r] += splat(w1[t][i + r]) * w2[t];
+                for (int r = 0; r < 4; ++r) store(m + r * nx, acc[r]);
+            }
+            for (; i < L.n_in; ++i, m += nx) {
+                vf acc = load(m);
+                for (int t = 0; t < n; ++t) acc += splat(w1[t][i]) * w2[t];
+                store(m, acc);
+            }
+        }
+    }
+
+    // The fold's set: the units that are on (pre, in unit order, above 0),
+    // M made anew (fresh) or updated by the units that joined or left.
+    void fold_set(std::size_t l, const float* pre, bool fresh) {
+        Lazy& z = lazy[l];
+        const std::size_t op = z.in_set.size();
+        std::vector<int> js;
+        std::vector<float> sg;
+        std::size_t moved = 0;
+        for (std::size_t j = 0; j < op; ++j) moved += z.in_set[j] != (pre[j] > 0.0f);
+        if (fresh || z.set_updates + moved > op / 2) {  // made anew (bounds the rounding of updates)
+            std::fill(z.M.begin(), z.M.end(), 0.0f);
+            std::fill(z.in_set.begin(), z.in_set.end(), 0);
+            z.set_updates = 0;
+        } else {
+            z.set_updates += moved;
+        }
+        z.set_size = 0;
+        for (std::size_t j = 0; j < op; ++j) {
+            const char want = pre[j] > 0.0f;
+            z.set_size += want;
+            if (z.in_set[j] == want) continue;
+            z.in_set[j] = want;
+            js.push_back(static_cast<int>(j));
+            sg.push_back(want ? 1.0f : -1.0f);
+        }
+        for (std::size_t t = 0; t < js.size(); t += 4)
+            fold_units(l, js.data() + t, sg.data() + t, static_cast<int>(std::min<std::size_t>(4, js.size() - t)));
+        for (std::size_t k = 0; k < op; ++k) z.set_mask[k] = z.in_set[z.perm[k]] ? 1.0f : 0.0f;
     }
 
     // Whether the lines holding a unit that is on (pre, in unit order, above
@@ -827,7 +933,7 @@ struct ConvProbeImpl {
     // reordered first (units that are on first, then by decreasing sum) when
     // they have become scattered. At a reset, and when the state's units
     // have moved on during a run.
-    void arrange_lazy(std::size_t l, const float* pre) {
+    void arrange_lazy(std::size_t l, const float* pre, bool fresh = false) {
         const Layer& L = net.layers[l];
         Lazy& z = lazy[l];
         const std::size_t op = static_cast<std::size_t>(L.out_pad);
@@ -849,6 +955,7 @@ struct ConvProbeImpl {
                 for (std::size_t j = 0; j < op; ++j) z.peak[p * op + j] = L.peak[p * op + z.perm[j]];
         }
         for (std::size_t j = 0; j < op; ++j) z.z[j] = pre[z.perm[j]];
+        if (z.fold) fold_set(l, pre, fresh);
         std::fill(z.slack.begin(), z.slack.end(), 0.0f);
         std::fill(z.synced.begin(), z.synced.end(), 0);
         z.hist_k.clear();
@@ -918,14 +1025,22 @@ struct ConvProbeImpl {
         z.eps = 1e-4f + static_cast<float>(m) * 0x1p-22f;
         const vf one_eps = splat(1.0f + z.eps);
         const std::size_t hist = z.hist_k.size();
+        // (fold: on for sure when z - slack - (1 + eps) bound - e (|z| + slack) > 0)
         z.live.clear();
         for (int ln = 0; ln < z.lines; ++ln) {
             const vf zz = load(z.z.data() + ln * W), sl = load(z.slack.data() + ln * W);
             const vf e = splat(z.eps + static_cast<float>(hist - z.synced[ln]) * 0x1p-22f);
-            const vf v = zz + sl + one_eps * load(z.bound.data() + ln * W) + e * (vmax(zz, -zz) + sl);
-            bool off = true;
-            for (int k = 0; k < W; ++k) off &= v[k] < 0.0f;  // NaN: not off
-            if (!off) z.live.push_back(ln);
+            const vf margin = one_eps * load(z.bound.data() + ln * W) + e * (vmax(zz, -zz) + sl);
+            const vf v = zz + sl + margin;
+            bool skip = true;
+            if (z.fold) {
+                const vf u = zz - sl - margin;
+                const vf in = load(z.set_mask.data() + ln * W);
+                for (int k = 0; k < W; ++k) skip &= in[k] > 0.0f ? u[k] > 0.0f : v[k] < 0.0f;  // NaN: read
+            } else {
+                for (int k = 0; k < W; ++k) skip &= v[k] < 0.0f;  // NaN: not off
+            }
+            if (!skip) z.live.push_back(ln);
         }
         // the live lines: synced (those that owe the same entries together),
         // then the candidate's sums
@@ -958,6 +1073,43 @@ struct ConvProbeImpl {
             for (int k = 0; k < W; ++k) act[z.perm[ln * W + k]] = lanes_out[k];
         }
         full[l] = true;
+        if (z.fold) fold_step(l, in);
+    }
+
+    // The next layer's candidate sums (fold, see Lazy): the state's, plus
+    // M . dx, plus the read units' corrections.
+    void fold_step(std::size_t l, const Changes& in) {
+        Lazy& z = lazy[l];
+        const Layer& N = net.layers[l + 1];
+        const int nx = z.nx;
+        float* y = full_pre[l + 1].data();
+        std::memcpy(y, base.pre[l + 1].data(), sizeof(float) * nx);
+        by_vectors(nx / W, [&](auto nvc) {
+            constexpr int NV = decltype(nvc)::value;
+            vf acc[NV];
+            for (int v = 0; v < NV; ++v) acc[v] = load(y + v * W);
+            for (std::size_t e = 0; e < in.size(); ++e) {
+                const vf d = splat(z.dv[e]);
+                const float* m = z.M.data() + static_cast<std::size_t>(in.idx[e]) * nx;
+                for (int v = 0; v < NV; ++v) acc[v] += d * load(m + v * W);
+            }
+            for (int ln : z.live) {
+                const vf zc = load(z.zc.data() + ln * W), zo = load(z.z.data() + ln * W);
+                const vf zero = splat(0.0f);
+                const vf c = (vmax(zc, zero) - vmax(zo, zero)) - load(z.set_mask.data() + ln * W) * (zc - zo);
+                for (int k = 0; k < W; ++k) {
+                    if (c[k] == 0.0f) continue;
+                    const vf ck = splat(c[k]);
+                    const float* w2 = N.wt.data() + static_cast<std::size_t>(z.perm[ln * W + k]) * nx;
+                    for (int v = 0; v < NV; ++v) acc[v] += ck * load(w2 + v * W);
+                }
+            }
+            for (int v = 0; v < NV; ++v) store(y + v * W, acc[v]);
+        });
+        if (l + 2 < net.layers.size())
+            apply_hidden(N.act, y, full_act[l + 1].data(), N.out_pad, static_cast<float>(net.leaky_slope));
+        full[l + 1] = true;
+        folded = l + 1;
     }
 
     void lazy_accept(std::size_t l) {
@@ -999,6 +1151,11 @@ struct ConvProbeImpl {
                 for (int ln = 0; ln < z.lines; ++ln) lazy_sync(z, &ln, 1, op);
                 for (std::size_t j = 0; j < op; ++j) z.zc[z.perm[j]] = z.z[j];  // unit order
                 arrange_lazy(l, z.zc.data());
+            } else if (z.fold) {
+                // the set follows the units that turned on or off (the
+                // outputs' signs are right: a line not read is on or off
+                // for sure)
+                fold_set(l, base.act[l].data(), false);
             }
         }
     }
@@ -1036,7 +1193,7 @@ struct ConvProbeImpl {
         for (std::size_t i = 0; i < img.size(); ++i) img[i] = static_cast<float>(x[i]);
         conv_forward_layers(net, img.data(), base, 0, top + 1);
         for (std::size_t l = 0; l < lazy.size(); ++l)
-            if (lazy[l].on) arrange_lazy(l, base.pre[l].data());
+            if (lazy[l].on) arrange_lazy(l, base.pre[l].data(), true);
         if (goal.kind == TargetKind::Channel) channel_sum = channel_mean(base.act[top].data());
         score = score_of(base.pre[top].data(), base.act[top].data(), channel_sum);
         return score;
@@ -1234,8 +1391,14 @@ struct ConvProbeImpl {
             const float* q = dp + static_cast<std::size_t>(p) * CP;
             const float* act = base.act[l].data() + static_cast<std::size_t>(p) * CP;
             const int oy = p / OW, ox = p - oy * OW;
-            float* a = lanes.data();
+            float* a = cact[l].data() + static_cast<std::size_t>(p) * CP;
             apply_hidden(L.act, q, a, CP, slope);
+            if (out.by_pos) {
+                std::uint32_t any = 0;
+                for (int o = 0; o < CP; o += W) any |= differ_mask(load(a + o), load(act + o));
+                if (any) out.pos.push_back(p);  // (padding channels stay 0 on both sides)
+                continue;
+            }
             for (int o = 0; o < L.out.c; o += W) {
                 std::uint32_t m = differ_mask(load(a + o), load(act + o));
                 if (L.out.c - o < W) m &= (1u << (L.out.c - o)) - 1u;
@@ -1263,18 +1426,26 @@ struct ConvProbeImpl {
         // the candidate's input at each changed position (every channel): the
         // state's, with the changes
         auto& pm = in_mark[l];  // per input position
-        float* cand = in_val[l].data();
+        const float* cand = in_val[l].data();
         auto& changed = grouped[l].changed;
         changed.clear();
+        if (in.by_pos) {  // whole vectors from the conv below
+            cand = in.vals;
+            for (int q : in.pos) {
+                pm[q] = stamp;
+                changed.push_back(q);
+            }
+        }
         for (std::size_t e = 0; e < in.size(); ++e) {
+            float* cv = in_val[l].data();
             const int q = in.y[e] * IW + in.x[e];
             if (pm[q] != stamp) {
                 pm[q] = stamp;
-                std::memcpy(cand + static_cast<std::size_t>(q) * CP, src + static_cast<std::size_t>(q) * CP,
+                std::memcpy(cv + static_cast<std::size_t>(q) * CP, src + static_cast<std::size_t>(q) * CP,
                             sizeof(float) * CP);
                 changed.push_back(q);
             }
-            cand[static_cast<std::size_t>(q) * CP + in.c[e]] = in.val[e];
+            cv[static_cast<std::size_t>(q) * CP + in.c[e]] = in.val[e];
         }
         // the cells whose window holds a changed position
         auto& cells = touched[l];
@@ -1362,13 +1533,14 @@ struct ConvProbeImpl {
     double propose(int i, double d) {
         next_stamp();
         for (std::size_t l = 0; l <= top; ++l) full[l] = false;
+        folded = 0;
         image_change(i, img[i] + static_cast<float>(d), img[i]);
         const Changes* prev = &pixel;  // the changes entering each layer
         const float* prev_full = nullptr;
         reached = 0;
         for (std::size_t l = 0; l <= top; ++l) {
             const Layer& L = net.layers[l];
-            if (prev_full == nullptr && prev->size() == 0) break;  // nothing changes from here on
+            if (prev_full == nullptr && prev->empty()) break;  // nothing changes from here on
             reached = l + 1;
             switch (L.kind) {
                 case Kind::Conv:
@@ -1381,7 +1553,7 @@ struct ConvProbeImpl {
                 case Kind::Flatten:  // the same outputs, flat (the same memory order)
                     break;
                 case Kind::Dense:
-                    dense_step(l, prev_full ? nullptr : prev, prev_full);
+                    if (l != folded) dense_step(l, prev_full ? nullptr : prev, prev_full);
                     break;
             }
             if (L.kind == Kind::Dense) {
@@ -1414,7 +1586,12 @@ struct ConvProbeImpl {
                     for (int p : touched[l])
                         std::memcpy(base.pre[l].data() + static_cast<std::size_t>(p) * CP,
                                     dpre[l].data() + static_cast<std::size_t>(p) * CP, sizeof(float) * CP);
-                    for (std::size_t e = 0; e < ch[l].size(); ++e) base.act[l][ch[l].idx[e]] = ch[l].val[e];
+                    if (ch[l].by_pos)
+                        for (int p : ch[l].pos)
+                            std::memcpy(base.act[l].data() + static_cast<std::size_t>(p) * CP,
+                                        cact[l].data() + static_cast<std::size_t>(p) * CP, sizeof(float) * CP);
+                    else
+                        for (std::size_t e = 0; e < ch[l].size(); ++e) base.act[l][ch[l].idx[e]] = ch[l].val[e];
                     break;
                 }
                 case Kind::MaxPool:
@@ -1459,6 +1636,14 @@ struct ConvProbeImpl {
                 std::vector<float> unit(n);
                 for (std::size_t j = 0; j < n; ++j) unit[z.perm[j]] = z.z[j];
                 compare(unit.data(), fresh.pre[l].data(), n);
+                if (z.fold) {  // the outputs kept are only right in sign where lines were not read
+                    for (std::size_t j = 0; j < n; ++j) {
+                        if ((base.act[l][j] > 0.0f) != (unit[j] > 0.0f)) worst = std::max(worst, 1.0);
+                        unit[j] = std::max(unit[j], 0.0f);
+                    }
+                    compare(unit.data(), fresh.act[l].data(), n);
+                    continue;
+                }
             } else if (L.kind == Kind::Conv || L.kind == Kind::Dense) {
                 compare(base.pre[l].data(), fresh.pre[l].data(), n);
             }
