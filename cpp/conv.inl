@@ -645,23 +645,58 @@ struct Changes {  // outputs of one layer that a candidate changes
     std::size_t size() const { return n; }
 };
 
+// Memory for large buffers read at random (a lazy layer's weights, 13 MB
+// for Deep-MNIST): in 2 MB pages where the system gives them on request
+// (Linux's transparent huge pages in "madvise" mode), so that reading 64
+// bytes from each of hundreds of rows does not miss the TLB every time.
+template <class T>
+struct HugeAlloc {
+    using value_type = T;
+    static constexpr std::size_t kHuge = std::size_t{1} << 21;
+    HugeAlloc() = default;
+    template <class U>
+    HugeAlloc(const HugeAlloc<U>&) {}
+    T* allocate(std::size_t n) {
+        const std::size_t bytes = n * sizeof(T);
+        if (bytes < kHuge) return std::allocator<T>().allocate(n);
+        const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+        void* p = std::aligned_alloc(kHuge, rounded);
+        if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+        madvise(p, rounded, MADV_HUGEPAGE);  // a hint: nothing changes if refused
+#endif
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t n) {
+        if (n * sizeof(T) < kHuge)
+            std::allocator<T>().deallocate(p, n);
+        else
+            std::free(p);
+    }
+    template <class U>
+    bool operator==(const HugeAlloc<U>&) const { return true; }
+    template <class U>
+    bool operator!=(const HugeAlloc<U>&) const { return false; }
+};
+using HugeVector = std::vector<float, HugeAlloc<float>>;
+
 // Large buffers kept from one hill climber to the next (a fresh 13 MB
 // buffer costs its page faults on every run): at most four, any thread.
 struct BufferPool {
     std::mutex mu;
-    std::vector<std::vector<float>> kept;
-    std::vector<float> take(std::size_t n) {
+    std::vector<HugeVector> kept;
+    HugeVector take(std::size_t n) {
         std::lock_guard<std::mutex> lock(mu);
         for (auto it = kept.begin(); it != kept.end(); ++it)
             if (it->capacity() >= n) {
-                std::vector<float> v = std::move(*it);
+                HugeVector v = std::move(*it);
                 kept.erase(it);
                 v.resize(n);
                 return v;
             }
-        return std::vector<float>(n);
+        return HugeVector(n);
     }
-    void give(std::vector<float>&& v) {
+    void give(HugeVector&& v) {
         if (v.empty()) return;
         std::lock_guard<std::mutex> lock(mu);
         if (kept.size() < 4) kept.push_back(std::move(v));
@@ -731,7 +766,7 @@ struct ConvProbeImpl {
         int lines = 0;                    // out_pad / W
         int src_w = 0;                    // width of the flattened layer's grid
         std::vector<int> perm;            // the unit in each slot
-        std::vector<float> wtp;           // wt, its columns in slot order (n_in x out_pad) ...
+        HugeVector wtp;                   // wt, its columns in slot order (n_in x out_pad) ...
         std::vector<std::uint32_t> row_version;  // ... where a row's version is the order's
         std::uint32_t version = 0;
         std::vector<float> peak;          // the layer's peak (positions x out_pad), in slot order
@@ -754,6 +789,7 @@ struct ConvProbeImpl {
         std::vector<float> M;             // n_in x nx
         std::vector<char> in_set;         // by unit
         std::vector<float> set_mask;      // by slot: 1 in the set, else 0
+        std::vector<std::uint32_t> set_bits;  // by line: bit k for slot k in the set
         std::size_t set_size = 0, set_updates = 0;  // units in the set; rank-1 updates since M was made
         std::vector<float> yc;            // the candidate's sums of the next layer
     };
@@ -851,6 +887,7 @@ struct ConvProbeImpl {
             z.M.assign(static_cast<std::size_t>(L.n_in) * z.nx, 0.0f);
             z.in_set.assign(op, 0);
             z.set_mask.assign(op, 0.0f);
+            z.set_bits.assign(op / W, 0);
             z.yc.assign(static_cast<std::size_t>(z.nx), 0.0f);
         }
     }
@@ -911,7 +948,11 @@ struct ConvProbeImpl {
         }
         for (std::size_t t = 0; t < js.size(); t += 4)
             fold_units(l, js.data() + t, sg.data() + t, static_cast<int>(std::min<std::size_t>(4, js.size() - t)));
-        for (std::size_t k = 0; k < op; ++k) z.set_mask[k] = z.in_set[z.perm[k]] ? 1.0f : 0.0f;
+        std::fill(z.set_bits.begin(), z.set_bits.end(), 0u);
+        for (std::size_t k = 0; k < op; ++k) {
+            z.set_mask[k] = z.in_set[z.perm[k]] ? 1.0f : 0.0f;
+            if (z.in_set[z.perm[k]]) z.set_bits[k / W] |= 1u << (k % W);
+        }
     }
 
     // Whether the lines holding a unit that is on (pre, in unit order, above
@@ -1023,7 +1064,7 @@ struct ConvProbeImpl {
         // of the sums (the candidate's m terms, the line's owed terms), with
         // a margin of 4 and more.
         z.eps = 1e-4f + static_cast<float>(m) * 0x1p-22f;
-        const vf one_eps = splat(1.0f + z.eps);
+        const vf one_eps = splat(1.0f + z.eps), zero = splat(0.0f);
         const std::size_t hist = z.hist_k.size();
         // (fold: on for sure when z - slack - (1 + eps) bound - e (|z| + slack) > 0)
         z.live.clear();
@@ -1032,15 +1073,12 @@ struct ConvProbeImpl {
             const vf e = splat(z.eps + static_cast<float>(hist - z.synced[ln]) * 0x1p-22f);
             const vf margin = one_eps * load(z.bound.data() + ln * W) + e * (vmax(zz, -zz) + sl);
             const vf v = zz + sl + margin;
-            bool skip = true;
-            if (z.fold) {
-                const vf u = zz - sl - margin;
-                const vf in = load(z.set_mask.data() + ln * W);
-                for (int k = 0; k < W; ++k) skip &= in[k] > 0.0f ? u[k] > 0.0f : v[k] < 0.0f;  // NaN: read
-            } else {
-                for (int k = 0; k < W; ++k) skip &= v[k] < 0.0f;  // NaN: not off
+            std::uint32_t sure = less_mask(v, zero);  // off for sure (NaN: not)
+            if (z.fold) {  // in the set: on for sure instead
+                const std::uint32_t in = z.set_bits[ln];
+                sure = (sure & ~in) | (less_mask(zero, zz - sl - margin) & in);
             }
-            if (!skip) z.live.push_back(ln);
+            if (sure != kAllLanes) z.live.push_back(ln);
         }
         // the live lines: synced (those that owe the same entries together),
         // then the candidate's sums

@@ -7,12 +7,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
 #include <numeric>
 #include <type_traits>
 #include <vector>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "netdream/parallel.hpp"
 #include "netdream/rng.hpp"
@@ -106,6 +110,31 @@ inline vf splat(float x) {
 }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
+
+// Bit j set where lane j of a is below b's (a NaN lane is not).
+inline std::uint32_t less_mask(vf a, vf b) {
+#if ND_VEC_FLOATS == 16 && defined(__AVX512F__)
+    __m512 x, y;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    return _cvtmask16_u32(_mm512_cmp_ps_mask(x, y, _CMP_LT_OQ));
+#elif ND_VEC_FLOATS == 8 && defined(__AVX__)
+    __m256 x, y;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_LT_OQ)));
+#elif ND_VEC_FLOATS == 4 && defined(__SSE2__)
+    __m128 x, y;
+    std::memcpy(&x, &a, sizeof x);
+    std::memcpy(&y, &b, sizeof y);
+    return static_cast<std::uint32_t>(_mm_movemask_ps(_mm_cmplt_ps(x, y)));
+#else
+    std::uint32_t m = 0;
+    for (int j = 0; j < W; ++j) m |= static_cast<std::uint32_t>(a[j] < b[j]) << j;
+    return m;
+#endif
+}
+constexpr std::uint32_t kAllLanes = W >= 32 ? ~0u : (1u << W) - 1u;
 
 // Bit j set where lane j of a differs from b's (a NaN lane differs): one
 // compare-to-mask where the instruction set has one.
