@@ -777,6 +777,7 @@ struct ConvProbeImpl {
         std::vector<float> hist_d;        // ... and difference
         std::vector<float> zc, bound;     // by slot: a candidate's sums (live lines), bound
         std::vector<float> spos;          // per position: sum of |d| of a candidate's changes
+        std::vector<float> sp;            // ... by touched position, in order
         std::vector<int> touched_pos, live, owing;
         std::vector<float> dv;            // the candidate's changes: differences
         const Changes* changes = nullptr;  // ... and where
@@ -1051,14 +1052,24 @@ struct ConvProbeImpl {
             if (z.spos[p] == 0.0f) z.touched_pos.push_back(p);
             z.spos[p] += std::fabs(z.dv[e]);
         }
-        // the bound on each slot's change
-        std::fill(z.bound.begin(), z.bound.end(), 0.0f);
-        for (int p : z.touched_pos) {
-            const vf sp = splat(z.spos[p]);
-            const float* pk = z.peak.data() + static_cast<std::size_t>(p) * op;
-            for (std::size_t o = 0; o < op; o += W) store(z.bound.data() + o, load(z.bound.data() + o) + sp * load(pk + o));
-            z.spos[p] = 0.0f;
+        // the bound on each slot's change (four vectors of slots at a time,
+        // summed over the positions in registers)
+        const std::size_t np = z.touched_pos.size();
+        z.sp.resize(np);
+        for (std::size_t t = 0; t < np; ++t) {
+            z.sp[t] = z.spos[z.touched_pos[t]];
+            z.spos[z.touched_pos[t]] = 0.0f;
         }
+        for (std::size_t o0 = 0; o0 < op; o0 += 4 * W) by_vectors(static_cast<int>(std::min<std::size_t>(4, (op - o0) / W)), [&](auto nvc) {
+            constexpr int NV = decltype(nvc)::value;
+            vf acc[NV] = {};
+            for (std::size_t t = 0; t < np; ++t) {
+                const vf sp = splat(z.sp[t]);
+                const float* pk = z.peak.data() + static_cast<std::size_t>(z.touched_pos[t]) * op + o0;
+                for (int v = 0; v < NV; ++v) acc[v] += sp * load(pk + v * W);
+            }
+            for (int v = 0; v < NV; ++v) store(z.bound.data() + o0 + v * W, acc[v]);
+        });
         // A slot is off for sure when z + slack + (1 + eps) bound + e (|z| +
         // slack) < 0: eps and e cover the float rounding of the bound and
         // of the sums (the candidate's m terms, the line's owed terms), with
