@@ -316,10 +316,22 @@ def test_torch_fx_refuses_what_is_not_a_straight_line(torch):
     refused(module(lambda self, x: self.fc(torch.flatten(self.gru(self.conv(x)), 1)),
                    gru=nn.GELU()),
             r"layer gru \(GELU\) is not supported in a convolutional network")
-    normalised = module(lambda self, x: self.fc(torch.flatten(self.conv((x - self.mean) / 0.3), 1)))
-    normalised.register_buffer("mean", torch.full((1, 1, 1, 1), 0.13))
-    refused(normalised, r"node 'mean' \(attribute mean\) reads a tensor kept on the module; .*"
-                        r"pass encoding=netdream.Encoding\(mean=..., std=...\)")
+    # a tensor kept on the module: only in an input normalisation before the first layer
+    late = module(lambda self, x: self.fc(torch.flatten(self.conv(x) - self.mean, 1)))
+    late.register_buffer("mean", torch.full((1, 1, 1, 1), 0.13))
+    refused(late, r"node 'sub' \(function sub\) reads a tensor kept on the module; .*before "
+                  r"the first layer, an input normalisation such as \(x - self.mean\) / self.std")
+    flipped = module(lambda self, x: self.fc(torch.flatten(self.conv(self.mean - x), 1)))
+    flipped.register_buffer("mean", torch.full((1, 1, 1, 1), 0.13))
+    refused(flipped, r"node 'sub' \(method .sub\(\)\) computes constant - input; netdream takes "
+                     r"an input normalisation x - c, x \+ c, x \* c or x / c into the encoding")
+    along_w = module(lambda self, x: self.fc(torch.flatten(self.conv(x - self.mean), 1)))
+    along_w.register_buffer("mean", torch.zeros(28))  # broadcasts along the width
+    refused(along_w, r"node 'sub' \(function sub\) takes mean of shape \(28,\); netdream reads "
+                     r"an input normalisation with one value, or one per channel")
+    dense_first = module(lambda self, x: self.fc(torch.flatten(x / 0.3, 1)))
+    refused(dense_first, r"the input normalisation \(nodes 'truediv'\) comes before Flatten; "
+                         r"netdream takes it into the encoding before a first Conv2d")
     hooked = module(lambda self, x: self.fc(torch.flatten(self.conv(x), 1)))
     hooked.register_forward_hook(lambda m, i, o: o * 2)
     refused(hooked, r"the module has forward hooks")
@@ -769,6 +781,64 @@ def test_onnx_cnn_normalising_its_input_takes_it_as_the_encoding(onnx, torch, di
     with pytest.raises(ValueError, match=r"scales an input channel by -5; netdream takes the "
                                          r"input's normalisation into the encoding only"):
         mlp_from_onnx(_torch_to_onnx(torch, flipped, (3, 12, 12)))
+
+
+def test_torch_fx_cnn_normalising_its_input_takes_it_as_the_encoding(torch, digits):
+    """A plain module whose forward normalises its input with buffers,
+    ``(x - self.mean) / self.std``, before a padded convolution: the
+    normalisation becomes the encoding (as from ONNX), grey on MNIST and
+    colour, after the caller's encoding; numbers too (``x * 2 - 1``)."""
+    from torch import nn
+
+    class Normalised(nn.Module):
+        def __init__(self, body, mean, std):
+            super().__init__()
+            self.body = body
+            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1))
+            self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(-1, 1, 1))
+
+        def forward(self, x):
+            return self.body((x - self.mean) / self.std)
+
+    class Centred(nn.Module):
+        def __init__(self, body):
+            super().__init__()
+            self.body = body
+
+        def forward(self, x):
+            return self.body(x.mul(2.0) - 1)
+
+    images, x = digits
+    torch.manual_seed(5)
+    grey = Normalised(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                    nn.Flatten(), nn.Linear(4 * 14 * 14, 10)), [0.1307], [0.3081]).eval()
+    net = mlp_from_torch(grey)
+    assert net.encoding.mean == pytest.approx((0.1307,)) and net.encoding.std == pytest.approx((0.3081,))
+    assert net.metadata["input_normalisation"] == "nodes 'sub', 'truediv'"
+    ref = _torch_out(nn.Sequential(grey, nn.Softmax(dim=1)), x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    centred = Centred(grey.body).eval()
+    net = mlp_from_torch(centred)
+    assert net.encoding.mean == pytest.approx((0.5,)) and net.encoding.std == pytest.approx((0.5,))
+    ref = _torch_out(nn.Sequential(centred, nn.Softmax(dim=1)), x.reshape(-1, 1, 28, 28))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+
+    colour = Normalised(nn.Sequential(nn.Conv2d(3, 5, 5, padding=2), nn.Tanh(), nn.Flatten(),
+                                      nn.Linear(5 * 12 * 12, 4)),
+                        [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).eval()
+    rgb = np.random.default_rng(0).random((50, 3, 12, 12)).astype(np.float32)
+    net = mlp_from_torch(colour, image_shape=(3, 12, 12))
+    assert net.encoding.std == pytest.approx((0.229, 0.224, 0.225))
+    np.testing.assert_allclose(net.predict_proba(rgb),
+                               _torch_out(nn.Sequential(colour, nn.Softmax(dim=1)), rgb),
+                               rtol=0, atol=ATOL)
+    net = mlp_from_torch(colour, image_shape=(3, 12, 12), encoding=netdream.Encoding(-1.0, 1.0))
+    np.testing.assert_allclose(net.predict_proba(rgb),
+                               _torch_out(nn.Sequential(colour, nn.Softmax(dim=1)), 2 * rgb - 1),
+                               rtol=0, atol=ATOL)
+    flipped = Normalised(colour.body, [0.5, 0.5, 0.5], [-0.2, 0.3, 0.3]).eval()
+    with pytest.raises(ValueError, match=r"nodes 'sub', 'truediv' scales an input channel by -5"):
+        mlp_from_torch(flipped, image_shape=(3, 12, 12))
 
 
 def _channels_last_cnn(onnx, rng, transpose):

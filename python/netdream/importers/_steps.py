@@ -51,7 +51,7 @@ from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
 from ..model import MLP, OUTPUT_ACTIVATIONS, Encoding, Network, _normalise_act
 
 __all__ = ["Step", "linear", "affine", "batchnorm", "act", "softmax", "conv", "pool", "flatten",
-           "assemble", "assemble_network", "to_numpy", "NOT_DENSE"]
+           "assemble", "assemble_network", "normalised_encoding", "to_numpy", "NOT_DENSE"]
 
 _N_PIXELS = 28 * 28
 NOT_DENSE = ("netdream imports dense networks only (linear layers, per-feature "
@@ -237,11 +237,19 @@ def _input_normalisation(merged, encoding, image_shape, metadata):
     if nxt is None or nxt.kind != "conv":
         return merged, encoding  # before a linear layer it folds into it exactly
     st = merged[0]
+    encoding = normalised_encoding(encoding, st.s, st.t, image_shape, st.where)
+    metadata["input_normalisation"] = st.where
+    return merged[1:], encoding
+
+
+def normalised_encoding(encoding, s, t, image_shape, where):
+    """The encoding (default: [0, 1]) followed by ``s * x + t`` per channel
+    (one value or one per channel each), which ``where`` computes."""
     channels = image_shape[0] if len(image_shape) == 3 else 1
-    scale = _per_channel(st.s, channels, "scale", st.where)
-    shift = _per_channel(st.t, channels, "shift", st.where)
+    scale = _per_channel(s, channels, "scale", where)
+    shift = _per_channel(t, channels, "shift", where)
     if not np.all(scale > 0):
-        raise ValueError(f"{st.where} scales an input channel by {scale.min():g}; netdream "
+        raise ValueError(f"{where} scales an input channel by {scale.min():g}; netdream "
                          "takes the input's normalisation into the encoding only with a "
                          "positive scale per channel")
     enc = encoding or Encoding()
@@ -251,11 +259,9 @@ def _input_normalisation(merged, encoding, image_shape, metadata):
     d = np.ones(channels) * (1.0 if enc.std is None else np.asarray(enc.std))
     mean, std = m - shift * d / scale, d / scale
     one = channels == 1 or (np.all(mean == mean[0]) and np.all(std == std[0]))
-    encoding = Encoding(enc.low, enc.high, enc.ink, enc.order,
-                        mean=float(mean[0]) if one else tuple(mean),
-                        std=float(std[0]) if one else tuple(std))
-    metadata["input_normalisation"] = st.where
-    return merged[1:], encoding
+    return Encoding(enc.low, enc.high, enc.ink, enc.order,
+                    mean=float(mean[0]) if one else tuple(mean),
+                    std=float(std[0]) if one else tuple(std))
 
 
 def _acts_before_max_pools(steps):

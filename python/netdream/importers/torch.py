@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..model import MLP, Encoding, Network
+from ..model import MLP, Encoding, Network, _check_image_shape
 from . import _steps as steps_
 from ._handlers import Context, Handlers
 
@@ -70,8 +70,12 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
         ``(x.size(0), -1)``), ``softmax``, ``log_softmax``, ``dropout``
         (with training=self.training, in eval mode); each is read as the
         torch.nn module computing the same (see
-        :mod:`netdream.importers.torch_fx`). Anything else is refused,
-        naming the node.
+        :mod:`netdream.importers.torch_fx`). Before the first layer, the
+        forward may normalise its input — ``(x - self.mean) / self.std``
+        with buffers of one value or one per channel, or numbers — which
+        becomes the encoding, after ``encoding`` (``metadata
+        ["input_normalisation"]`` names the nodes). Anything else is
+        refused, naming the node.
     layers : list of str, required for a state dict or a dense module that
         is not an ``nn.Sequential`` (whose ``forward`` netdream does not
         trace); not allowed with an ``nn.Sequential``. The layers in forward order, each one of:
@@ -163,9 +167,19 @@ def _convolutional(module, torch, **kw):
         return None
     from .torch_fx import sequential_from_module
     _check_no_hooks(module, "the module")
-    net = network_from_sequential(sequential_from_module(module, torch), nn,
-                                  torch_version=version, **kw)
+    seq, norm = sequential_from_module(module, torch, normalisation=True)
+    if norm is not None:  # the input's normalisation: into the encoding
+        first = next(iter(seq.children()), None)
+        if type(first).__name__ != "Conv2d":
+            raise ValueError(f"the input normalisation ({norm.where}) comes before "
+                             f"{type(first).__name__ if first is not None else 'nothing'}; "
+                             "netdream takes it into the encoding before a first Conv2d")
+        kw["encoding"] = steps_.normalised_encoding(kw["encoding"], norm.scale, norm.shift,
+                                                    _check_image_shape(kw["image_shape"]), norm.where)
+    net = network_from_sequential(seq, nn, torch_version=version, **kw)
     net.metadata["source"] = f"torch {type(module).__name__}.forward, traced by torch.fx"
+    if norm is not None:
+        net.metadata["input_normalisation"] = norm.where
     return net
 
 

@@ -12,6 +12,13 @@ same, by the handlers of :data:`FUNCTIONS` (keyed by the function's name,
 arguments after the data, by parameter name). The Sequential is then read by
 the Sequential importer, which checks every layer; a branch, a residual
 connection or a function without a handler is refused, naming the node.
+
+Before the first layer, the forward may normalise its input with constants
+— ``(x - self.mean) / self.std`` with tensors kept on the module (buffers or
+parameters) of one value or one per channel (shape ``(C, 1, 1)`` or ``(1,
+C, 1, 1)``), or numbers: subtraction, addition, multiplication and division
+— as image pipelines do. That becomes the encoding (see
+:class:`Normalisation`).
 """
 
 from __future__ import annotations
@@ -23,11 +30,25 @@ from dataclasses import dataclass, field
 
 from ._handlers import Context, Handlers
 
-__all__ = ["sequential_from_module", "FUNCTIONS"]
+__all__ = ["sequential_from_module", "Normalisation", "FUNCTIONS"]
+
+_AFFINE = {"sub": "sub", "add": "add", "mul": "mul", "truediv": "div", "div": "div"}
 
 
-def sequential_from_module(module, torch):
-    """The ``nn.Sequential`` computing what ``module.forward`` computes."""
+@dataclass
+class Normalisation:
+    """``scale * x + shift`` per channel (numpy arrays of one value or C),
+    and the nodes that compute it."""
+
+    scale: object
+    shift: object
+    where: str
+
+
+def sequential_from_module(module, torch, normalisation=False):
+    """The ``nn.Sequential`` computing what ``module.forward`` computes
+    (after its input normalisation, if any; with ``normalisation=True``, the
+    pair of it and the :class:`Normalisation` or ``None``)."""
     try:
         graph = torch.fx.symbolic_trace(module).graph
     except Exception as exc:  # fx raises many kinds: TraceError, TypeError, ...
@@ -37,8 +58,16 @@ def sequential_from_module(module, torch):
     batch = {n for n in graph.nodes if _is_batch_size(n)}
     layers, seen, prev = OrderedDict(), set(), None
     ctx = FxContext(torch=torch)
+    norm = None  # the input normalisation: [scale, shift, node names]
     for node in graph.nodes:
         if node in batch:
+            continue
+        if node.op == "get_attr" and all(_leading_affine(u, torch) for u in node.users):
+            continue  # a constant of the input's normalisation (read there)
+        if not layers and prev is not None and _leading_affine(node, torch):
+            ctx.where = f"node '{node.name}' ({_describe(node)})"
+            norm = _affine_step(node, prev, norm, module, torch, ctx)
+            prev = node
             continue
         ctx.where = f"node '{node.name}' ({_describe(node)})"
         if node.op == "placeholder":
@@ -52,12 +81,14 @@ def sequential_from_module(module, torch):
                 raise ValueError(f"the forward does not return the last node's output "
                                  f"'{prev.name}'; netdream reads a straight-line forward")
             break
-        if node.op == "get_attr":
+        takes = []
+        torch.fx.node.map_arg((node.args, node.kwargs), takes.append)
+        if node.op == "get_attr" or any(a.op == "get_attr" for a in takes):
             raise ValueError(f"{ctx.where} reads a tensor kept on the module; netdream reads "
                              "layers and functions of the data (with constant arguments such "
-                             "as a kernel size). For an input normalisation such as (x - "
-                             "self.mean) / self.std, leave it out of the forward and pass "
-                             "encoding=netdream.Encoding(mean=..., std=...)")
+                             "as a kernel size), and, before the first layer, an input "
+                             "normalisation such as (x - self.mean) / self.std (taken into the "
+                             "encoding)")
         ctx.op = None if node.op == "call_module" else _function_name(node, torch)
         _check_straight(node, prev, batch if ctx.op in ("view", "reshape") else (), ctx)
         if node.op == "call_module":
@@ -71,7 +102,87 @@ def sequential_from_module(module, torch):
             ctx.args = _arguments(node)
             layers[node.name] = handler(node, ctx)
         prev = node
-    return torch.nn.Sequential(layers)
+    seq = torch.nn.Sequential(layers)
+    if not normalisation:
+        return seq
+    if norm is None:
+        return seq, None
+    return seq, Normalisation(norm[0], norm[1], "nodes " + ", ".join(f"'{n}'" for n in norm[2]))
+
+
+def _leading_affine(node, torch):
+    """Whether a node is +, -, * or / (an operator, a torch function or a
+    tensor method) of which one side is a constant: a tensor kept on the
+    module or a number."""
+    if node.op not in ("call_function", "call_method"):
+        return False
+    if _affine_name(node, torch) is None or len(node.args) != 2 or node.kwargs:
+        return False
+    return sum(isinstance(a, torch.fx.Node) and a.op != "get_attr" for a in node.args) == 1
+
+
+def _affine_name(node, torch):
+    """"sub", "add", "mul" or "div" for such a call (operator, torch
+    function or tensor method), else ``None``."""
+    if node.op == "call_function" and node.target in (operator.sub, operator.add, operator.mul,
+                                                      operator.truediv):
+        return _AFFINE[node.target.__name__]
+    return _AFFINE.get(_function_name(node, torch))
+
+
+def _affine_step(node, prev, norm, module, torch, ctx):
+    """``norm`` (scale, shift, names) after the step ``node`` on the data."""
+    import numpy as np
+    op = _affine_name(node, torch)
+    a, b = node.args
+    data_first = a is prev
+    if not data_first and b is not prev:
+        raise ValueError(f"{ctx.where} does not take the previous node's output '{prev.name}'; "
+                         "netdream reads a straight-line forward")
+    if not data_first and op in ("sub", "div"):
+        raise ValueError(f"{ctx.where} computes constant {'-' if op == 'sub' else '/'} input; "
+                         "netdream takes an input normalisation x - c, x + c, x * c or x / c "
+                         "into the encoding")
+    c = _constant(b if data_first else a, module, torch, ctx)
+    s, t = (np.ones(1), np.zeros(1)) if norm is None else (norm[0], norm[1])
+    if op == "sub":
+        t = t - c
+    elif op == "add":
+        t = t + c
+    elif op == "mul":
+        s, t = s * c, t * c
+    else:
+        if np.any(c == 0):
+            raise ValueError(f"{ctx.where} divides by 0")
+        s, t = s / c, t / c
+    names = ([] if norm is None else norm[2]) + [node.name]
+    return [s, t, names]
+
+
+def _constant(arg, module, torch, ctx):
+    """A normalisation's constant as a float64 array of one value or one per
+    channel (a tensor of shape (C, 1, 1) or (1, C, 1, 1), or of one value)."""
+    import numpy as np
+    if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+        return np.array([float(arg)])
+    if not isinstance(arg, torch.fx.Node):
+        raise ValueError(f"{ctx.where} takes {arg!r}; netdream reads a number or a tensor kept "
+                         "on the module")
+    value = module
+    for part in arg.target.split("."):
+        value = getattr(value, part)
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{ctx.where} takes {arg.target}, not a tensor")
+    shape = tuple(value.shape)
+    flat = value.detach().cpu().double().reshape(-1).numpy()
+    if flat.size != 1 and not (len(shape) in (3, 4) and all(n == 1 for n in shape[-2:]) and
+                               (len(shape) == 3 or shape[0] == 1)):
+        raise ValueError(f"{ctx.where} takes {arg.target} of shape {shape}; netdream reads an "
+                         "input normalisation with one value, or one per channel (shape (C, 1, "
+                         "1) or (1, C, 1, 1))")
+    if not np.all(np.isfinite(flat)):
+        raise ValueError(f"{ctx.where} takes {arg.target}, which is not finite")
+    return flat
 
 
 @dataclass
