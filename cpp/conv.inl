@@ -791,8 +791,7 @@ struct ConvProbeImpl {
         std::vector<char> in_set;         // by unit
         std::vector<float> set_mask;      // by slot: 1 in the set, else 0
         std::vector<std::uint32_t> set_bits;  // by line: bit k for slot k in the set
-        std::size_t set_size = 0, set_updates = 0;  // units in the set; rank-1 updates since M was made
-        std::vector<float> yc;            // the candidate's sums of the next layer
+        std::size_t set_updates = 0;      // rank-1 updates since M was made
     };
     std::vector<Lazy> lazy;
     std::size_t reached = 0;          // the candidate changed layers up to here
@@ -889,7 +888,6 @@ struct ConvProbeImpl {
             z.in_set.assign(op, 0);
             z.set_mask.assign(op, 0.0f);
             z.set_bits.assign(op / W, 0);
-            z.yc.assign(static_cast<std::size_t>(z.nx), 0.0f);
         }
     }
 
@@ -938,10 +936,8 @@ struct ConvProbeImpl {
         } else {
             z.set_updates += moved;
         }
-        z.set_size = 0;
         for (std::size_t j = 0; j < op; ++j) {
             const char want = pre[j] > 0.0f;
-            z.set_size += want;
             if (z.in_set[j] == want) continue;
             z.in_set[j] = want;
             js.push_back(static_cast<int>(j));
@@ -1485,8 +1481,8 @@ struct ConvProbeImpl {
                 changed.push_back(q);
             }
         }
+        float* cv = in_val[l].data();  // (changes one by one: the state's vectors, with the changes)
         for (std::size_t e = 0; e < in.size(); ++e) {
-            float* cv = in_val[l].data();
             const int q = in.y[e] * IW + in.x[e];
             if (pm[q] != stamp) {
                 pm[q] = stamp;
