@@ -1446,3 +1446,46 @@ def test_keras_cnn_matches_on_mnist_and_colour(keras, digits):
         mlp_from_keras(keras.Sequential([keras.Input((28, 28, 1)),
                                          L.Conv2D(2, 3, dilation_rate=2), L.Flatten(),
                                          L.Dense(10)]))
+
+
+def test_keras_cnn_normalising_its_input_takes_it_as_the_encoding(keras, digits):
+    """Rescaling and Normalization layers before the first Conv2D (a model
+    that takes pixels in [0, 255], or normalises per channel) become the
+    encoding, after the caller's; anywhere else they are refused."""
+    images, _ = digits
+    keras.utils.set_random_seed(3)
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)), L.Rescaling(1 / 255, name="to_unit"),
+        L.Normalization(mean=0.1307, variance=0.3081 ** 2, name="standardise"),
+        L.Conv2D(4, 3, padding="same", activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+        L.Dense(10, activation="softmax")])
+    net = mlp_from_keras(model, encoding=Encoding(0.0, 255.0))  # the model's pixels: 0..255
+    assert net.encoding.mean == pytest.approx((0.1307 * 255,))
+    assert net.encoding.std == pytest.approx((0.3081 * 255,))
+    assert net.metadata["input_normalisation"] == ("layer 0 'to_unit' (Rescaling), "
+                                                   "layer 1 'standardise' (Normalization)")
+    ref = _keras_out(model, images[:, :, :, None].astype(np.float32))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    # colour: per-channel statistics
+    mean, var = [0.485, 0.456, 0.406], [0.229 ** 2, 0.224 ** 2, 0.225 ** 2]
+    model = keras.Sequential([
+        keras.Input((12, 10, 3)), L.Normalization(mean=mean, variance=var),
+        L.Conv2D(4, 5, padding="same", activation="tanh"), L.Flatten(), L.Dense(5)])
+    net = mlp_from_keras(model)
+    assert net.encoding.std == pytest.approx((0.229, 0.224, 0.225))
+    colour = np.random.default_rng(4).random((20, 3, 12, 10))
+    logits = _keras_out(model, colour.transpose(0, 2, 3, 1).astype(np.float32))
+    np.testing.assert_allclose(net.predict_proba(colour), _softmax(logits.astype(np.float64)),
+                               rtol=0, atol=ATOL)
+    with pytest.raises(ValueError, match=r"layer 1 'late' \(Rescaling\) comes after the first "
+                                         r"layer; netdream takes a Rescaling or Normalization only"):
+        mlp_from_keras(keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(2, 3), L.Rescaling(2.0, name="late"),
+                                         L.Flatten(), L.Dense(10)]))
+    with pytest.raises(ValueError, match=r"layer 0 'n' \(Normalization\) inverts a normalisation"):
+        mlp_from_keras(keras.Sequential([keras.Input((28, 28, 1)),
+                                         L.Normalization(mean=0.5, variance=1.0, invert=True, name="n"),
+                                         L.Conv2D(2, 3), L.Flatten(), L.Dense(10)]))
+    with pytest.raises(ValueError, match=r"scales an input channel by -2"):
+        mlp_from_keras(keras.Sequential([keras.Input((28, 28, 1)), L.Rescaling(-2.0),
+                                         L.Conv2D(2, 3), L.Flatten(), L.Dense(10)]))

@@ -9,8 +9,10 @@ Read layer by layer (``channels_last`` throughout, Keras's default):
 convolution or dense layer before it; activations given as a layer's
 ``activation`` or as ``Activation`` / ``ReLU`` / ``LeakyReLU`` layers
 (linear, relu, leaky_relu, sigmoid, tanh; softmax last); ``Dropout`` and the
-other layers inactive at inference. Anything else is refused, naming the
-layer.
+other layers inactive at inference. ``Rescaling`` and ``Normalization`` layers
+(of one value or one per channel) before the first ``Conv2D`` — the input's
+normalisation — become the encoding, after the caller's. Anything else is
+refused, naming the layer.
 
 Keras flattens a feature map in (height, width, channels) order, netdream
 in (channels, height, width) order: the columns of the first dense layer
@@ -25,7 +27,7 @@ import numpy as np
 
 from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, output_shape
 from ..model import Encoding, Network
-from ._steps import batchnorm_scale_shift, cnn_output, fold_batchnorm
+from ._steps import batchnorm_scale_shift, cnn_output, fold_batchnorm, normalised_encoding
 
 __all__ = ["is_convolutional", "network_from_sequential"]
 
@@ -58,6 +60,7 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy,
     slope = None
     out_act = None
     keras_flatten_shape = None  # (h, w, c) at the Flatten, for the dense layer after it
+    norm = None  # the input's normalisation: [scale, shift, layer names]
 
     def flush():
         nonlocal pending, shape
@@ -115,7 +118,18 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy,
         if act is not None and act not in _ACTS:
             raise ValueError(f"{where} has activation {act!r}; netdream supports "
                              f"{', '.join(_ACTS)}")
+        if kind in ("Rescaling", "Normalization"):
+            if layers or pending is not None:
+                raise ValueError(f"{where} comes after the first layer; netdream takes a "
+                                 "Rescaling or Normalization only before the first Conv2D, as "
+                                 "the input's normalisation (the encoding)")
+            norm = _normalisation_step(layer, kind, c, norm, where, to_numpy)
+            continue
         if kind == "Conv2D":
+            if norm is not None and not layers and pending is None:  # into the encoding
+                where_norm = ", ".join(norm[2])
+                encoding = normalised_encoding(encoding, norm[0], norm[1], image_shape,
+                                               where_norm)
             flush()
             if tuple(layer.dilation_rate) != (1, 1) or getattr(layer, "groups", 1) != 1:
                 raise ValueError(f"{where} uses dilation or groups, which netdream does not "
@@ -196,13 +210,46 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy,
                              "reads Conv2D, MaxPooling2D, AveragePooling2D, "
                              "BatchNormalization, Flatten, Dense, Activation, ReLU, LeakyReLU, "
                              "Softmax, Dropout")
+    if norm is not None and (not layers or not isinstance(layers[0], Conv2D)):
+        raise ValueError(f"{', '.join(norm[2])} must come right before a Conv2D: netdream "
+                         "takes the input's normalisation into the encoding there")
     if pending is None or pending[0] != "dense":
         raise ValueError("the network must end in a Dense layer (the class outputs)")
     out_act, added = cnn_output(out_act, pending[3], output, "Dense")
     pending[3] = out_act
     flush()
+    metadata = {"source": source, "layers": names, "keras_version": str(keras.__version__),
+                "output_added": added}
+    if norm is not None:
+        metadata["input_normalisation"] = ", ".join(norm[2])
     return Network(layers, image_shape=image_shape, encoding=encoding or Encoding(),
-                   leaky_slope=0.01 if slope is None else slope,
-                   metadata={"source": source, "layers": names,
-                             "keras_version": str(keras.__version__),
-                             "output_added": added})
+                   leaky_slope=0.01 if slope is None else slope, metadata=metadata)
+
+
+def _normalisation_step(layer, kind, channels, norm, where, to_numpy):
+    """``norm`` (scale, shift, names) after a Rescaling (x * scale +
+    offset) or Normalization ((x - mean) / max(sqrt(variance), 1e-7), as
+    Keras 3 computes it) layer, of one value or one per channel."""
+    if kind == "Rescaling":
+        a = np.asarray(to_numpy(layer.scale) if hasattr(layer.scale, "shape") else layer.scale,
+                       float).ravel()
+        b = np.asarray(to_numpy(layer.offset) if hasattr(layer.offset, "shape") else layer.offset,
+                       float).ravel()
+    else:
+        if getattr(layer, "invert", False):
+            raise ValueError(f"{where} inverts a normalisation; netdream reads (x - mean) / std")
+        if tuple(np.atleast_1d(layer.axis)) not in ((-1,), (3,)):
+            raise ValueError(f"{where} normalises axis {layer.axis}; netdream reads the channel "
+                             "axis (-1)")
+        mean = np.asarray(to_numpy(layer.mean), float).ravel()
+        var = np.asarray(to_numpy(layer.variance), float).ravel()
+        a = 1.0 / np.maximum(np.sqrt(var), 1e-7)
+        b = -mean * a
+    for v, what in ((a, "scale"), (b, "offset")):
+        if v.size not in (1, channels):
+            raise ValueError(f"{where} has {v.size} values of its {what}; netdream reads one, or "
+                             f"one per channel ({channels})")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{where} has a {what} that is not finite")
+    s, t = (np.ones(1), np.zeros(1)) if norm is None else (norm[0], norm[1])
+    return [s * a, t * a + b, ([] if norm is None else norm[2]) + [where]]
