@@ -47,12 +47,12 @@ def from_keras(model, *, encoding: Encoding | None = None, output: str | None = 
         ``BatchNormalization`` and ``Rescaling`` with scalar scale and offset
         (both folded into the adjacent Dense layer). Kernels are stored
         ``(n_in, n_out)`` and are transposed. Other layers are refused.
-        A model with convolutions: see :mod:`netdream.importers.keras_cnn`
-        (there ``Rescaling`` and ``Normalization`` before the first
-        ``Conv2D`` become the encoding, after ``encoding``).
     encoding : :class:`Encoding` of the model's input (default: [0, 1], ink
         high, row-major). A model starting with ``Rescaling(1 / 255)`` takes
-        0..255: pass ``Encoding(0.0, 255.0)``.
+        0..255: pass ``Encoding(0.0, 255.0)``. In a model with convolutions
+        (see :mod:`netdream.importers.keras_cnn`), Rescaling and
+        Normalization layers before the first Conv2D become the encoding,
+        after this one.
     output : as for :func:`netdream.importers.from_torch`: the output activation when the last
         Dense layer is linear (default softmax).
 
