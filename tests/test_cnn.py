@@ -232,7 +232,7 @@ def test_incremental_state_equals_full_recomputation(seed, channels, objective, 
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["random", "colour", "deep"]),
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["random", "colour", "deep", "deeper"]),
        target_kind=st.sampled_from(["class", "hidden", "channel"]))
 def test_incremental_state_equals_full_recomputation_value_by_value(seed, kind, target_kind):
     """Every value the hill climber keeps (each layer's sums and outputs)
@@ -240,13 +240,16 @@ def test_incremental_state_equals_full_recomputation_value_by_value(seed, kind, 
     proposals, about 40% of them accepted whatever their score (so units
     turn on and off at random), checked every 150 accepted."""
     rng = np.random.default_rng(seed)
-    if kind == "deep":  # its dense layer with relu: the lazily kept one
+    if kind in ("deep", "deeper"):  # its dense layer with relu: the lazily kept one
         base = deep_mnist_shape(rng, scale=2.0)
         layers = list(base.layers)
         n = layers[5].weight.shape[1]
         hidden = int(rng.choice([16, 64, 200]))
         layers[5] = Dense(rng.normal(0, 2.0 / np.sqrt(n), (hidden, n)), rng.normal(0, 0.3, hidden), "relu")
         layers[6] = Dense(rng.normal(0, 1.0, (10, hidden)), np.zeros(10), "softmax")
+        if kind == "deeper":  # a narrow relu layer between (the fold's next layer is hidden)
+            layers[6:] = [Dense(rng.normal(0, 1.0 / np.sqrt(hidden), (12, hidden)), rng.normal(0, 0.3, 12), "relu"),
+                          Dense(rng.normal(0, 1.0, (10, 12)), np.zeros(10), "softmax")]
         net = Network(layers)
     else:
         net = random_cnn(rng, channels=3 if kind == "colour" else 1, side=int(rng.integers(6, 13)),
