@@ -789,7 +789,6 @@ struct ConvProbeImpl {
         int nx = 0;                       // the next layer's out_pad
         std::vector<float> M;             // n_in x nx
         std::vector<char> in_set;         // by unit
-        std::vector<float> set_mask;      // by slot: 1 in the set, else 0
         std::vector<std::uint32_t> set_bits;  // by line: bit k for slot k in the set
         std::size_t set_updates = 0;      // rank-1 updates since M was made
     };
@@ -886,7 +885,6 @@ struct ConvProbeImpl {
             z.nx = N.out_pad;
             z.M.assign(static_cast<std::size_t>(L.n_in) * z.nx, 0.0f);
             z.in_set.assign(op, 0);
-            z.set_mask.assign(op, 0.0f);
             z.set_bits.assign(op / W, 0);
         }
     }
@@ -946,10 +944,8 @@ struct ConvProbeImpl {
         for (std::size_t t = 0; t < js.size(); t += 4)
             fold_units(l, js.data() + t, sg.data() + t, static_cast<int>(std::min<std::size_t>(4, js.size() - t)));
         std::fill(z.set_bits.begin(), z.set_bits.end(), 0u);
-        for (std::size_t k = 0; k < op; ++k) {
-            z.set_mask[k] = z.in_set[z.perm[k]] ? 1.0f : 0.0f;
+        for (std::size_t k = 0; k < op; ++k)
             if (z.in_set[z.perm[k]]) z.set_bits[k / W] |= 1u << (k % W);
-        }
     }
 
     // Whether the lines holding a unit that is on (pre, in unit order, above
@@ -1141,10 +1137,13 @@ struct ConvProbeImpl {
             for (int ln : z.live) {
                 const vf zc = load(z.zc.data() + ln * W), zo = load(z.z.data() + ln * W);
                 const vf zero = splat(0.0f);
-                const vf c = (vmax(zc, zero) - vmax(zo, zero)) - load(z.set_mask.data() + ln * W) * (zc - zo);
+                const vf dh = vmax(zc, zero) - vmax(zo, zero);  // the output's change
+                const vf dh_set = dh - (zc - zo);               // ... less the sum's (in the set)
+                const std::uint32_t set = z.set_bits[ln];
                 for (int k = 0; k < W; ++k) {
-                    if (c[k] == 0.0f) continue;
-                    const vf ck = splat(c[k]);
+                    const float ek = set >> k & 1u ? dh_set[k] : dh[k];
+                    if (ek == 0.0f) continue;
+                    const vf ck = splat(ek);
                     const float* w2 = N.wt.data() + static_cast<std::size_t>(z.perm[ln * W + k]) * nx;
                     for (int v = 0; v < NV; ++v) acc[v] += ck * load(w2 + v * W);
                 }
