@@ -5,14 +5,19 @@
 above the default dream's first) and ``.github/readme/averages.png`` (the
 average of 1,000 default dreams per class), with the shipped MLP.
 
-``python benchmarks/readme_pictures.py cnn OTHER.npz`` writes the shipped
-CNN's pictures: ``cnn_fooling.png`` (gradient fooling images from noise, and
-how the CNN OTHER.npz -- the same recipe retrained with another seed, e.g.
-``netdream train --arch cnn --seed 1`` -- reads them), ``cnn_morph.png`` (the
-first 7 of the MNIST test set morphed into a 3, by ``netdream morph``) and
-``cnn_channels.png`` (every channel of the second convolution maximised by hill
-climbing from the grey start, with its mean activation). MNIST is read from
-``../shared/data/mnist``."""
+``python benchmarks/readme_pictures.py cnn OTHER.npz`` writes the pictures of
+the shipped CNN trained on clean digits (``cnn-standard``): ``cnn_fooling.png``
+(gradient fooling images from noise, and how the CNN OTHER.npz -- the same
+recipe retrained with another seed, e.g. ``netdream train --arch cnn --seed 1``
+-- reads them), ``cnn_morph.png`` (the first 7 of the MNIST test set morphed
+into a 3, by ``netdream morph``) and ``cnn_channels.png`` (every channel of the
+second convolution maximised by hill climbing from the grey start, with its
+mean activation). MNIST is read from ``../shared/data/mnist``.
+
+``python benchmarks/readme_pictures.py cnn-dreams`` writes ``cnn_dreams.png``:
+for every class, the first default dream of the shipped (adversarially
+trained) ``cnn`` above that of ``cnn-standard``, and the average of 200
+default dreams of ``cnn``."""
 
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ def cnn(other_path):
     from netdream.cli import main as cli
     from netdream.datasets import load_mnist
     from netdream.images import save_image
-    net, other = netdream.pretrained("cnn"), netdream.load(other_path)
+    net, other = netdream.pretrained("cnn-standard"), netdream.load(other_path)
     fool = netdream.gradient_ascent(net, np.arange(10), runs=10, start="noise", steps=200,
                                     step_size=0.1, progress=False)
     t = netdream.transfer(other, fool)
@@ -65,7 +70,7 @@ def cnn(other_path):
     with tempfile.TemporaryDirectory() as tmp:  # the command line's picture of a morph
         seven = Path(tmp) / "seven.png"
         save_image(images[labels == 7][0], seven)
-        cli(["morph", str(seven), "--to", "3", "--model", "cnn", "--transfer", str(other_path),
+        cli(["morph", str(seven), "--to", "3", "--model", "cnn-standard", "--transfer", str(other_path),
              "--no-progress", "-o", str(OUT / "cnn_morph.png")])
 
     layer = max(i for i, ly in enumerate(net.layers) if type(ly).__name__ == "Conv2D")
@@ -77,8 +82,28 @@ def cnn(other_path):
     print(f"wrote {OUT / 'cnn_fooling.png'}, {OUT / 'cnn_morph.png'}, {OUT / 'cnn_channels.png'}")
 
 
+def cnn_dreams():
+    robust, standard = netdream.pretrained("cnn"), netdream.pretrained("cnn-standard")
+    rows = {"cnn": [], "cnn-standard": [], "average": []}
+    labels = {k: [] for k in rows}
+    for c in range(10):
+        d = netdream.hill_climb(robust, c, runs=200, regularizer=R.default(), progress=False)
+        s = netdream.hill_climb(standard, c, runs=1, regularizer=R.default(), progress=False)
+        rows["cnn"].append(d.images[0])
+        rows["cnn-standard"].append(s.images[0])
+        rows["average"].append(d.average())
+        labels["cnn"].append(f"{c}: {100 * d.confidence[0]:.1f}%")
+        labels["cnn-standard"].append(f"standard {c}: {100 * s.confidence[0]:.1f}%")
+        labels["average"].append(f"{c}: average of 200")
+    save_grid(np.stack(sum(rows.values(), [])), OUT / "cnn_dreams.png", cmap="gray", scale=4,
+              ncols=10, labels=sum(labels.values(), []))
+    print(f"wrote {OUT / 'cnn_dreams.png'}")
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["cnn"]:
         cnn(*sys.argv[2:])
+    elif sys.argv[1:2] == ["cnn-dreams"]:
+        cnn_dreams()
     else:
         main(*sys.argv[1:])

@@ -2,8 +2,9 @@
 
 For the raw search, the earlier default (smoothness 1e-5) and today's
 default (:func:`netdream.regularizers.default`), on the shipped model
-(adversarially trained), the earlier shipped model ("mlp-standard") and the
-seed network, prints: recognisability (the share of dreams most judges
+(adversarially trained), the earlier shipped model ("mlp-standard"), the
+seed network and the two shipped CNNs ("cnn", adversarially trained, and
+"cnn-standard"), prints: recognisability (the share of dreams most judges
 of :mod:`netdream.judges` read as the target; per class, and the lowest
 class), the model's own confidence, diversity (mean pairwise L2 between the
 dreams of one class), and candidates per second (2 threads).
@@ -61,7 +62,7 @@ def measure(net, judges, **kw):
     return np.array(rec), np.array(conf), float(np.mean(div)), 10 * RUNS * STEPS / seconds
 
 
-@pytest.mark.parametrize("model", ["mlp", "mlp-standard", "seed"])
+@pytest.mark.parametrize("model", ["mlp", "mlp-standard", "seed", "cnn", "cnn-standard"])
 def test_recognisability(model, panel, seed_net, note):
     net = seed_net if model == "seed" else netdream.pretrained(model)
     note(f"judges: {', '.join(repr(j) for j in panel)}")

@@ -19,16 +19,16 @@ class CommandError(Exception):
 
 def load_model(path, option="--model"):
     """The model at ``path`` (netdream .npz or the seed's net.js), a shipped
-    model by name ("mlp", "mlp-standard", "cnn"), or the shipped default; errors in CLI
+    model by name ("mlp", "mlp-standard", "cnn", "cnn-standard"), or the shipped default; errors in CLI
     terms, naming ``option``."""
     from ..model import load, pretrained
     if path is None:
         return pretrained("mlp")
     if not os.path.exists(path):
-        if path in ("mlp", "mlp-standard", "cnn"):
+        if path in ("mlp", "mlp-standard", "cnn", "cnn-standard"):
             return pretrained(path)
         raise CommandError(f"{option}: no model file at {path} (the shipped models are named "
-                           "'mlp', 'mlp-standard' and 'cnn')")
+                           "'mlp', 'mlp-standard', 'cnn' and 'cnn-standard')")
     return load(path)
 
 
@@ -59,7 +59,7 @@ def _first_cause(exc) -> str:
 def add_model(p):
     p.add_argument("--model", metavar="PATH",
                    help="model file (netdream .npz or the seed's net.js), or a shipped model: "
-                        "mlp (the default) or cnn")
+                        "mlp (the default), mlp-standard, cnn or cnn-standard")
 
 
 def add_transfer(p):
