@@ -551,7 +551,7 @@ def pretrained(name: str = "mlp") -> Network:
     (the earlier default, trained on clean digits only: dreams like worms,
     fooled in a few dozen generations), ``"cnn"`` (a small convolutional
     network, adversarially trained as the MLP) or ``"cnn-standard"`` (the
-    same architecture trained on clean digits only: more accurate, its
+    same convolutions trained on clean digits only: more accurate, its
     dreams stroke fragments that other networks rarely read as the digit).
     Their model cards are in ``netdream/data``."""
     if not isinstance(name, str) or name not in _PRETRAINED:
