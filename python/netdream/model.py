@@ -543,6 +543,8 @@ def load(path) -> Network:
 
 _PRETRAINED = {"mlp": "default.npz", "default": "default.npz", "mlp-standard": "standard.npz",
                "cnn": "cnn.npz", "cnn-standard": "cnn-standard.npz"}
+# The shipped models' names, as errors and the command line list them.
+SHIPPED = ("mlp", "mlp-standard", "cnn", "cnn-standard")
 
 
 def pretrained(name: str = "mlp") -> Network:
@@ -555,8 +557,7 @@ def pretrained(name: str = "mlp") -> Network:
     dreams stroke fragments that other networks rarely read as the digit).
     Their model cards are in ``netdream/data``."""
     if not isinstance(name, str) or name not in _PRETRAINED:
-        raise ValueError("name must be one of 'mlp', 'mlp-standard', 'cnn', 'cnn-standard', got "
-                         f"{name!r}")
+        raise ValueError(f"name must be one of {', '.join(map(repr, SHIPPED))}, got {name!r}")
     ref = resources.files("netdream") / "data" / _PRETRAINED[name]
     if not ref.is_file():
         raise FileNotFoundError(f"the pretrained model {name!r} is not in this installation")

@@ -19,16 +19,16 @@ class CommandError(Exception):
 
 def load_model(path, option="--model"):
     """The model at ``path`` (netdream .npz or the seed's net.js), a shipped
-    model by name ("mlp", "mlp-standard", "cnn", "cnn-standard"), or the shipped default; errors in CLI
+    model by name (``model.SHIPPED``), or the shipped default; errors in CLI
     terms, naming ``option``."""
-    from ..model import load, pretrained
+    from ..model import SHIPPED, load, pretrained
     if path is None:
         return pretrained("mlp")
     if not os.path.exists(path):
-        if path in ("mlp", "mlp-standard", "cnn", "cnn-standard"):
+        if path in SHIPPED:
             return pretrained(path)
         raise CommandError(f"{option}: no model file at {path} (the shipped models are named "
-                           "'mlp', 'mlp-standard', 'cnn' and 'cnn-standard')")
+                           f"{', '.join(map(repr, SHIPPED[:-1]))} and {SHIPPED[-1]!r})")
     return load(path)
 
 
