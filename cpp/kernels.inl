@@ -721,6 +721,7 @@ struct Scratch {
     std::vector<float> xs, val, za, zb, h;
     std::vector<std::uint8_t> mask;
     PackedB w0;
+    std::uint64_t w0_uid = 0;  // the network whose layer 0 w0 holds (0: none)
     void reserve(int n_in, std::size_t width) {
         const std::size_t n = static_cast<std::size_t>(n_in);
         if (idx.size() < n) {
@@ -755,8 +756,11 @@ void forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin, 
     float* val = sc.val.data();
     std::uint8_t* mask = sc.mask.data();
     float* h = sc.h.data();
-    PackedB& w0 = sc.w0;  // layer 0's weights for the GEMM, packed when a dense block needs them
-    w0.data.clear();
+    // layer 0's weights for the GEMM, packed when a dense block needs them
+    // and kept for the parts of a batch that follow (a network's uid is
+    // never reused, unlike its address)
+    PackedB& w0 = sc.w0;
+    if (sc.w0_uid != net.uid) w0.data.clear();
     for (std::size_t r0 = begin; r0 < end; r0 += kBlock) {
         const int m = static_cast<int>(std::min<std::size_t>(kBlock, end - r0));
         // layer 0: a GEMM over every input when the block is dense, else
@@ -774,7 +778,10 @@ void forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin, 
                 for (std::size_t i = 0; i < static_cast<std::size_t>(m) * n_in; ++i)
                     xs[i] = static_cast<float>(src[i]) * scale;
             for (int r = 0; r < m; ++r) std::memcpy(sc.za.data() + r * P0, L0.b.data(), sizeof(float) * P0);
-            if (w0.data.empty()) w0.pack(n_in, L0.out_pad, L0.w.data(), P0);
+            if (w0.data.empty()) {
+                w0.pack(n_in, L0.out_pad, L0.w.data(), P0);
+                sc.w0_uid = net.uid;
+            }
             gemm_packed(m, a, n_in, w0, sc.za.data(), P0);
         } else {
             int r = 0;

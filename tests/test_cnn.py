@@ -87,7 +87,7 @@ def test_forward_matches_float64_reference(seed, channels, output):
     # threads (any count): the same bits as a large batch split by image
     big = rng.random((70, *net.image_shape)).astype(np.float32)
     by_image = net.predict_proba(big, threads=2)
-    for t in (2, 3):
+    for t in (2, 3, 2):
         assert np.array_equal(net.predict_proba(big[:5], threads=t), by_image[:5])
         assert np.array_equal(net.predict_proba(big[7], threads=t), by_image[7])
 
@@ -337,8 +337,9 @@ def test_colour_dreams_and_genetic_search():
     e = netdream.evolve(net, 2, population=30, steps=30, seed=1, progress=False)
     assert e.images.shape[1:] == (3, 10, 10)
     np.testing.assert_allclose(e.confidence, net.predict_proba(e.images)[:, 2], atol=1e-5)
-    e2 = netdream.evolve(net, 2, population=30, steps=30, seed=1, progress=False, threads=2)
-    assert np.array_equal(e.images, e2.images)
+    for t in (2, 4, 2):
+        e2 = netdream.evolve(net, 2, population=30, steps=30, seed=1, progress=False, threads=t)
+        assert np.array_equal(e.images, e2.images)
 
 
 def test_gradient_ascent_morph_and_transfer_on_a_cnn(mnist_test):

@@ -25,6 +25,13 @@ namespace netdream {
 // 64 images takes tens of microseconds) do not pay for starting threads.
 // One job at a time: a caller that finds it busy (another Python thread)
 // starts its own threads instead.
+//
+// The parts of a job are claimed, not assigned: the caller claims parts
+// too, and when it has run out of parts it waits only for the parts that
+// workers claimed. So a worker that is asleep when the job starts (waking a
+// thread on a virtual machine can take longer than a whole small job) costs
+// nothing: the caller runs its parts, and the worker, when it wakes, finds
+// the job over and sleeps again.
 class Pool {
 public:
     static Pool& instance() {
@@ -32,35 +39,36 @@ public:
         return *pool;
     }
 
-    // Runs job(k) for every k in [0, n): the caller takes k = 0 and the
-    // pool's workers the others; returns false (having run nothing) if the
-    // pool is busy or was inherited over fork. If the system refuses to start
-    // as many workers as asked for, the ones that exist take what they can
-    // and the caller runs the rest (results never depend on who runs a k).
-    bool try_run(int n, const std::function<void(int)>& job) {
+    // Runs job(k, slot) once for every part k in [0, n), on the calling
+    // thread (slot 0) and workers 1 .. threads - 1, whichever claims k first:
+    // no two parts run at once with the same slot. Returns false (having run
+    // nothing) if the pool is busy or was inherited over fork. If the system
+    // refuses to start as many workers as asked for, the ones that exist take
+    // what they can (results never depend on who runs a part).
+    bool try_run(int n, int threads, const std::function<void(int, int)>& job) {
         std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
         if (!busy.owns_lock() || owner_ != ::getpid()) return false;
-        int helpers;
+        std::uint32_t gen;
         {
             std::lock_guard<std::mutex> lock(m_);
             try {
-                while (static_cast<int>(workers_.size()) < n - 1)
-                    workers_.emplace_back([this, k = static_cast<int>(workers_.size()) + 1] { loop(k); });
+                while (static_cast<int>(workers_.size()) < threads - 1)
+                    workers_.emplace_back([this, slot = static_cast<int>(workers_.size()) + 1] { loop(slot); });
             } catch (const std::system_error&) {
                 // fewer threads: run with the workers that started
             }
-            helpers = std::min(n - 1, static_cast<int>(workers_.size()));
             job_ = &job;
-            active_ = helpers + 1;
-            pending_ = helpers;
-            ++generation_;
+            n_.store(n, std::memory_order_relaxed);
+            threads_ = threads;
+            done_.store(0, std::memory_order_relaxed);
+            gen = generation(state_.load(std::memory_order_relaxed)) + 1;
+            state_.store(static_cast<std::uint64_t>(gen) << 32, std::memory_order_release);
         }
         cv_.notify_all();
-        job(0);
-        for (int k = helpers + 1; k < n; ++k) job(k);
-        spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; });
+        run_claimed(gen, 0);
+        spin_until([&] { return done_.load(std::memory_order_acquire) == n; });
         std::unique_lock<std::mutex> lock(m_);
-        done_.wait(lock, [&] { return pending_ == 0; });
+        finished_.wait(lock, [&] { return done_.load(std::memory_order_acquire) == n; });
         job_ = nullptr;
         return true;
     }
@@ -68,14 +76,36 @@ public:
 private:
     Pool() : owner_(::getpid()) {}
 
-    // Waits briefly before sleeping: layer after layer of one image are
-    // separate jobs, and waking a sleeping thread can take longer than a
-    // layer (tens of microseconds on a virtual machine). After the first
-    // spins it yields, so that on a busy machine the thread it waits for
-    // gets the core.
+    static std::uint32_t generation(std::uint64_t state) { return static_cast<std::uint32_t>(state >> 32); }
+
+    // Claims and runs parts of job `gen` until none is left (or the job is
+    // another's: a worker that woke late).
+    void run_claimed(std::uint32_t gen, int slot) {
+        std::uint64_t s = state_.load(std::memory_order_acquire);
+        for (;;) {
+            const int n = n_.load(std::memory_order_relaxed);
+            if (generation(s) != gen || static_cast<int>(s & 0xffffffffu) >= n) return;
+            if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+                continue;
+            // claimed part k of the current job: the caller waits for it, so
+            // the job is alive until done_ reaches n
+            (*job_)(static_cast<int>(s & 0xffffffffu), slot);
+            if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) {
+                std::lock_guard<std::mutex> lock(m_);
+                finished_.notify_all();
+            }
+            s = state_.load(std::memory_order_acquire);
+        }
+    }
+
+    // Waits briefly before sleeping (for up to `spin`): layer after layer of
+    // one image are separate jobs, and waking a sleeping thread can take
+    // longer than a layer (tens of microseconds on a virtual machine). After
+    // the first spins it yields, so that on a busy machine the thread it
+    // waits for gets the core.
     template <class Ready>
-    static void spin_until(Ready ready) {
-        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+    static void spin_until(Ready ready, std::chrono::microseconds spin = std::chrono::microseconds(100)) {
+        const auto until = std::chrono::steady_clock::now() + spin;
         for (int i = 0; !ready(); ++i) {
             if (i < 64) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -88,37 +118,49 @@ private:
         }
     }
 
-    void loop(int k) {
-        std::uint64_t seen = 0;
+    void loop(int slot) {
+        std::uint32_t seen = 0;
         for (;;) {
-            const std::function<void(int)>* job;
-            spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+            auto current = [&] { return generation(state_.load(std::memory_order_acquire)); };
+            // Workers wait for the next job longer than the caller waits
+            // for a part (as OpenMP's and BLAS's threads do): Linux wakes a
+            // sleeping worker on the waker's own core, so a job that finds
+            // its workers asleep runs on one core (and a call every few
+            // hundred microseconds, a loop over batches, would always find
+            // them asleep).
+            spin_until([&] { return current() != seen; }, kWorkerSpin);
             {
                 std::unique_lock<std::mutex> lock(m_);
-                cv_.wait(lock, [&] { return generation_ != seen; });
-                seen = generation_;
-                if (k >= active_) continue;
-                job = job_;
+                cv_.wait(lock, [&] { return current() != seen; });
+                seen = current();
+                if (slot >= threads_) continue;  // a job for fewer threads
             }
-            (*job)(k);
-            std::lock_guard<std::mutex> lock(m_);
-            if (--pending_ == 0) done_.notify_all();
+            run_claimed(seen, slot);
         }
     }
 
+    static constexpr std::chrono::microseconds kWorkerSpin{2000};
+
     std::mutex busy_, m_;
-    std::condition_variable cv_, done_;
+    std::condition_variable cv_, finished_;
     std::vector<std::thread> workers_;
-    const std::function<void(int)>* job_ = nullptr;
-    int active_ = 0;
-    std::atomic<int> pending_{0};               // written under m_; read by spinners
-    std::atomic<std::uint64_t> generation_{0};  // written under m_; read by spinners
+    const std::function<void(int, int)>* job_ = nullptr;  // written before state_'s release
+    int threads_ = 0;                                     // the current job's (under m_)
+    std::atomic<int> n_{0};                          // the current job's number of parts
+    std::atomic<int> done_{0};                       // parts of it finished
+    std::atomic<std::uint64_t> state_{0};            // generation << 32 | next unclaimed part
     pid_t owner_;
 };
 
-// Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n).
-// An exception thrown by any worker is rethrown on the caller's thread after
-// all workers have finished.
+// Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n),
+// at most `threads` at a time, each with its own thread_index in
+// [0, threads) (for per-thread buffers). The ranges are parts of about n /
+// (kParts * threads) items, claimed in turn, so a thread that starts late or
+// runs slowly (a virtual machine's idle core) leaves its share to the
+// others. An exception thrown by any part is rethrown on the caller's thread
+// after all parts have finished.
+constexpr std::size_t kParts = 4;
+
 template <class F>
 void parallel_for(std::size_t n, int threads, F&& fn) {
     if (n == 0) return;
@@ -128,29 +170,33 @@ void parallel_for(std::size_t n, int threads, F&& fn) {
         fn(std::size_t{0}, n, 0);
         return;
     }
+    const std::size_t parts = std::min(n, kParts * t);
     std::exception_ptr error;
     std::mutex error_mutex;
-    const std::function<void(int)> run = [&](int k) {
+    const std::function<void(int, int)> run = [&](int k, int slot) {
         const std::size_t kk = static_cast<std::size_t>(k);
-        std::size_t begin = n * kk / t, end = n * (kk + 1) / t;
+        std::size_t begin = n * kk / parts, end = n * (kk + 1) / parts;
         try {
-            fn(begin, end, k);
+            fn(begin, end, slot);
         } catch (...) {
             std::lock_guard<std::mutex> lock(error_mutex);
             if (!error) error = std::current_exception();
         }
     };
-    if (!Pool::instance().try_run(static_cast<int>(t), run)) {
+    if (!Pool::instance().try_run(static_cast<int>(parts), static_cast<int>(t), run)) {
         // the pool is busy (another Python thread): threads of our own, as
-        // many as the system gives; the caller runs the ks of the others
+        // many as the system gives, claiming parts in turn
+        std::atomic<std::size_t> next{0};
+        auto claim = [&](int slot) {
+            for (std::size_t k; (k = next.fetch_add(1)) < parts;) run(static_cast<int>(k), slot);
+        };
         std::vector<std::thread> pool;
         pool.reserve(t - 1);
         try {
-            for (std::size_t k = 1; k < t; ++k) pool.emplace_back(run, static_cast<int>(k));
+            for (std::size_t k = 1; k < t; ++k) pool.emplace_back(claim, static_cast<int>(k));
         } catch (const std::system_error&) {
         }
-        run(0);
-        for (std::size_t k = pool.size() + 1; k < t; ++k) run(static_cast<int>(k));
+        claim(0);
         for (auto& th : pool) th.join();
     }
     if (error) std::rethrow_exception(error);
