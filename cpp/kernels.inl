@@ -757,8 +757,8 @@ void forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin, 
     std::uint8_t* mask = sc.mask.data();
     float* h = sc.h.data();
     // layer 0's weights for the GEMM, packed when a dense block needs them
-    // and kept for the parts of a batch that follow (a network's uid is
-    // never reused, unlike its address)
+    // and kept by the thread for the next calls on the same network (a
+    // network's uid is never reused, unlike its address)
     PackedB& w0 = sc.w0;
     if (sc.w0_uid != net.uid) w0.data.clear();
     for (std::size_t r0 = begin; r0 < end; r0 += kBlock) {
