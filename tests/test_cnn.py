@@ -84,12 +84,16 @@ def test_forward_matches_float64_reference(seed, channels, output):
     one = np.stack([net.predict_proba(xi.astype(np.float32), threads=1) for xi in x])
     assert np.array_equal(one, p)
     # a batch too small to split by image splits each image's layers over the
-    # threads (any count): the same bits as a large batch split by image
-    big = rng.random((70, *net.image_shape)).astype(np.float32)
+    # threads (any count): the same bits as a large batch split by image (in
+    # blocks of 128 images whose dense layers run as one product: 300 on two
+    # threads are blocks of 128 and 22 each)
+    big = rng.random((300, *net.image_shape)).astype(np.float32)
     by_image = net.predict_proba(big, threads=2)
     for t in (2, 3, 2):
         assert np.array_equal(net.predict_proba(big[:5], threads=t), by_image[:5])
         assert np.array_equal(net.predict_proba(big[7], threads=t), by_image[7])
+    assert np.array_equal(net.predict_proba(big[126:131], threads=1), by_image[126:131])
+    assert np.array_equal(net.predict_proba(big[140:], threads=1), by_image[140:])
 
 
 @settings(max_examples=30, deadline=None)
