@@ -167,12 +167,11 @@ void parallel_for(std::size_t n, int threads, F&& fn) {
         fn(std::size_t{0}, n, 0);
         return;
     }
-    const std::size_t parts = t;
     std::exception_ptr error;
     std::mutex error_mutex;
     const std::function<void(int, int)> run = [&](int k, int slot) {
         const std::size_t kk = static_cast<std::size_t>(k);
-        std::size_t begin = n * kk / parts, end = n * (kk + 1) / parts;
+        std::size_t begin = n * kk / t, end = n * (kk + 1) / t;
         try {
             fn(begin, end, slot);
         } catch (...) {
@@ -180,12 +179,12 @@ void parallel_for(std::size_t n, int threads, F&& fn) {
             if (!error) error = std::current_exception();
         }
     };
-    if (!Pool::instance().try_run(static_cast<int>(parts), static_cast<int>(t), run)) {
+    if (!Pool::instance().try_run(static_cast<int>(t), static_cast<int>(t), run)) {
         // the pool is busy (another Python thread): threads of our own, as
         // many as the system gives, claiming parts in turn
         std::atomic<std::size_t> next{0};
         auto claim = [&](int slot) {
-            for (std::size_t k; (k = next.fetch_add(1)) < parts;) run(static_cast<int>(k), slot);
+            for (std::size_t k; (k = next.fetch_add(1)) < t;) run(static_cast<int>(k), slot);
         };
         std::vector<std::thread> pool;
         pool.reserve(t - 1);
