@@ -96,6 +96,29 @@ def test_forward_matches_float64_reference(seed, channels, output):
     assert np.array_equal(net.predict_proba(big[140:], threads=1), by_image[140:])
 
 
+def test_a_large_convolution_of_one_image_split_over_threads():
+    """One image's convolution of 2 million multiply-adds or more is split
+    over the threads (smaller ones run on one): the same bits either way,
+    for the image layer (summed directly) and a hidden one (im2col + GEMM),
+    with stride 2 and valid padding too."""
+    rng = np.random.default_rng(11)
+    net = Network([Conv2D(rng.normal(0, 0.3, (48, 3, 7, 7)), rng.normal(0, 0.1, 48), stride=1,
+                          padding="same", activation="relu"),   # 28*28*48*147: 5.5 million
+                   Conv2D(rng.normal(0, 0.05, (40, 48, 3, 3)), rng.normal(0, 0.1, 40), stride=2,
+                          padding="valid", activation="relu"),  # 13*13*40*432: 2.9 million
+                   Conv2D(rng.normal(0, 0.1, (8, 40, 3, 3)), rng.normal(0, 0.1, 8),
+                          padding="same", activation="relu"),   # small: one thread
+                   MaxPool2D(2), Flatten(), Dense(rng.normal(0, 0.1, (5, 8 * 6 * 6)), np.zeros(5),
+                                                  "softmax")], image_shape=(3, 28, 28))
+    x = rng.random((8, 3, 28, 28)).astype(np.float32)
+    by_image = net.predict_proba(x, threads=1)
+    for t in (1, 2, 3):
+        for i in (0, 5):
+            assert np.array_equal(net.predict_proba(x[i], threads=t), by_image[i])
+    ref = network64(net, x[:2].astype(np.float64))[1][-1]
+    np.testing.assert_allclose(by_image[:2], ref, atol=2e-5)
+
+
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), side=st.integers(5, 17), ic=st.integers(1, 40),
        oc=st.integers(1, 40), padding=st.sampled_from(["same", "valid", 0, 1, 3]))
