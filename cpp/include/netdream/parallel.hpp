@@ -39,26 +39,25 @@ public:
     }
 
     // Runs job(k, slot) once for every part k in [0, n), on the calling
-    // thread (slot 0) and workers 1 .. threads - 1, whichever claims k first:
-    // no two parts run at once with the same slot. Returns false (having run
+    // thread (slot 0) and workers 1 .. n - 1, whichever claims k first: no
+    // two parts run at once with the same slot. Returns false (having run
     // nothing) if the pool is busy or was inherited over fork. If the system
     // refuses to start as many workers as asked for, the ones that exist take
     // what they can (results never depend on who runs a part).
-    bool try_run(int n, int threads, const std::function<void(int, int)>& job) {
+    bool try_run(int n, const std::function<void(int, int)>& job) {
         std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
         if (!busy.owns_lock() || owner_ != ::getpid()) return false;
         std::uint32_t gen;
         {
             std::lock_guard<std::mutex> lock(m_);
             try {
-                while (static_cast<int>(workers_.size()) < threads - 1)
+                while (static_cast<int>(workers_.size()) < n - 1)
                     workers_.emplace_back([this, slot = static_cast<int>(workers_.size()) + 1] { loop(slot); });
             } catch (const std::system_error&) {
                 // fewer threads: run with the workers that started
             }
             job_ = &job;
             n_.store(n, std::memory_order_relaxed);
-            threads_ = threads;
             done_.store(0, std::memory_order_relaxed);
             gen = generation(state_.load(std::memory_order_relaxed)) + 1;
             state_.store(static_cast<std::uint64_t>(gen) << 32, std::memory_order_release);
@@ -132,7 +131,7 @@ private:
                 std::unique_lock<std::mutex> lock(m_);
                 cv_.wait(lock, [&] { return current() != seen; });
                 seen = current();
-                if (slot >= threads_) continue;  // a job for fewer threads
+                if (slot >= n_.load(std::memory_order_relaxed)) continue;  // a job for fewer threads
             }
             run_claimed(seen, slot);
         }
@@ -144,8 +143,7 @@ private:
     std::condition_variable cv_, finished_;
     std::vector<std::thread> workers_;
     const std::function<void(int, int)>* job_ = nullptr;  // written before state_'s release
-    int threads_ = 0;                                     // the current job's (under m_)
-    std::atomic<int> n_{0};                          // the current job's number of parts
+    std::atomic<int> n_{0};                          // the current job's parts (and threads)
     std::atomic<int> done_{0};                       // parts of it finished
     std::atomic<std::uint64_t> state_{0};            // generation << 32 | next unclaimed part
     pid_t owner_;
@@ -179,7 +177,7 @@ void parallel_for(std::size_t n, int threads, F&& fn) {
             if (!error) error = std::current_exception();
         }
     };
-    if (!Pool::instance().try_run(static_cast<int>(t), static_cast<int>(t), run)) {
+    if (!Pool::instance().try_run(static_cast<int>(t), run)) {
         // the pool is busy (another Python thread): threads of our own, as
         // many as the system gives, claiming parts in turn
         std::atomic<std::size_t> next{0};
