@@ -77,7 +77,7 @@ class LayerSpec:
     def bias(self) -> list[float]:
         ...
     @bias.setter
-    def bias(self, arg0: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> None:
+    def bias(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> None:
         ...
     @property
     def padding(self) -> typing.Annotated[list[int], "FixedSize(4)"]:
@@ -101,7 +101,7 @@ class LayerSpec:
     def weight(self) -> list[float]:
         ...
     @weight.setter
-    def weight(self, arg0: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex]) -> None:
+    def weight(self, arg0: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> None:
         ...
     @property
     def weight_shape(self) -> list[int]:

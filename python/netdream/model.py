@@ -299,8 +299,8 @@ class Network:
                 t, bo, le, r = layer.pads(shape[1], shape[2])
                 specs.append(_core.LayerSpec(
                     kind=_core.Kind.conv, act=acts[layer.activation],
-                    weight=layer.weight.ravel().tolist(), weight_shape=list(layer.weight.shape),
-                    bias=layer.bias.tolist(), stride=layer.stride, padding=[t, bo, le, r]))
+                    weight=layer.weight, weight_shape=list(layer.weight.shape),
+                    bias=layer.bias, stride=layer.stride, padding=[t, bo, le, r]))
             elif isinstance(layer, MaxPool2D):
                 kind = _core.Kind.avgpool if isinstance(layer, AvgPool2D) else _core.Kind.maxpool
                 specs.append(_core.LayerSpec(kind=kind, size=layer.size, stride=layer.stride))
@@ -309,8 +309,8 @@ class Network:
             else:
                 specs.append(_core.LayerSpec(
                     kind=_core.Kind.dense, act=acts[layer.activation],
-                    weight=layer.weight.ravel().tolist(), weight_shape=list(layer.weight.shape),
-                    bias=layer.bias.tolist()))
+                    weight=layer.weight, weight_shape=list(layer.weight.shape),
+                    bias=layer.bias))
             shape = self.layer_shapes[l]
         return _core.Net.convolutional(specs, c, h, w, a.tolist(), b.tolist(), self.leaky_slope)
 
