@@ -123,8 +123,8 @@ def test_a_large_convolution_of_one_image_split_over_threads():
 @given(seed=st.integers(0, 2**32 - 1), side=st.integers(5, 17), ic=st.integers(1, 40),
        oc=st.integers(1, 40), padding=st.sampled_from(["same", "valid", 0, 1, 3]))
 def test_winograd_convolution(seed, side, ic, oc, padding):
-    """A hidden 5x5, stride-1 convolution runs by Winograd's F(2x2, 5x5) in
-    the batched pass (odd and even output sizes, any channel counts): close
+    """A hidden 5x5, stride-1 convolution runs by Winograd's F(4x4, 5x5) in
+    the batched pass (output sizes of every remainder by 4, any channel counts): close
     to float64, and the same bits for any batch split and thread count."""
     rng = np.random.default_rng(seed)
     first = Conv2D(rng.normal(0, 0.5, (ic, 2, 3, 3)), rng.normal(0, 0.2, ic), padding="same",
