@@ -1046,6 +1046,60 @@ def test_from_sklearn_errors(sk):
         from_sklearn(clf, encoding=(0, 1))
 
 
+def test_from_sklearn_names_the_classes_by_their_labels(sk, tmp_path):
+    x, y = bars(120)
+    f = x.reshape(-1, 784) / 255.0
+    labels = np.array(["horizontal", "vertical", "square"])
+    net = from_sklearn(fit_quietly(MLPClassifier((6,), max_iter=2, random_state=0), f, labels[y]))
+    assert net.class_names == ("horizontal", "square", "vertical")  # clf.classes_: sorted
+    assert isinstance(net, netdream.MLP)
+    net.save(tmp_path / "bars.npz")
+    assert netdream.load(tmp_path / "bars.npz").class_names == net.class_names
+    # labels that cannot be names (an empty string): the class indices
+    odd = fit_quietly(MLPClassifier((6,), max_iter=2, random_state=0), f,
+                      np.array(["", "a", "b"])[y])
+    assert from_sklearn(odd).class_names == ("0", "1", "2")
+    assert netdream.MLP.from_sklearn(odd, class_names="bar, post, box").class_names == \
+        ("bar", "post", "box")
+
+
+def test_importers_take_class_names(torch):
+    nn = torch.nn
+    torch.manual_seed(0)
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+             "truck"]
+    seq = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(4 * 7 * 7, 10)).eval()
+    net = mlp_from_torch(seq, image_shape=(3, 16, 16), class_names=names)
+    assert net.class_names == tuple(names)
+    same = netdream.Network.from_torch(seq, image_shape=(3, 16, 16), class_names=names)
+    x = np.random.default_rng(0).random((5, 3, 16, 16))
+    np.testing.assert_array_equal(same.predict_proba(x), net.predict_proba(x))
+    mlp = mlp_from_torch(nn.Sequential(nn.Flatten(), nn.Linear(784, 3)).eval(),
+                         class_names="bar, post, box")
+    assert isinstance(mlp, netdream.MLP) and mlp.class_names == ("bar", "post", "box")
+    with pytest.raises(ValueError, match=r"class_names must have one name per class \(10\), got 2"):
+        mlp_from_torch(seq, image_shape=(3, 16, 16), class_names=["cat", "dog"])
+
+
+def test_with_class_names_is_a_renamed_copy(tmp_path):
+    net = netdream.pretrained("cnn")
+    named = net.with_class_names([f"digit {k}" for k in range(10)])
+    assert named.class_names[3] == "digit 3" and net.class_names[3] == "3"
+    assert type(named) is type(net) and named.layers is net.layers
+    x = np.random.default_rng(1).random((4, 28, 28))
+    np.testing.assert_array_equal(named.predict_proba(x), net.predict_proba(x))
+    named.save(tmp_path / "named.npz")
+    assert netdream.load(tmp_path / "named.npz").class_names == named.class_names
+    assert named.with_class_names(None).class_names == net.class_names
+    mlp = netdream.pretrained("mlp")
+    assert type(mlp.with_class_names("a,b,c,d,e,f,g,h,i,j")) is type(mlp)
+    with pytest.raises(ValueError, match="non-empty printable"):
+        net.with_class_names(["ok"] * 9 + ["bad\n"])
+    with pytest.raises(TypeError, match="class_names must be a list of 10 names"):
+        net.with_class_names(10)
+
+
 # ============================================================ handler tables
 # Each importer reads layers through a table of handlers (netdream.importers.
 # _handlers); the tables make it cheap to check that the docstrings, the

@@ -20,6 +20,7 @@ Models are saved and loaded in netdream's ``.npz`` format, documented in
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from importlib import resources
 
@@ -345,6 +346,24 @@ class Network:
             return self.encoding.encode(x.reshape(x.shape[0], *self.input_shape))
         return self.encoding.encode(x)
 
+    def with_class_names(self, class_names) -> "Network":
+        """A copy of the model whose classes have these names (a list of
+        ``n_classes`` names, or one string of names separated by commas):
+        grids, GIFs, the report, :func:`netdream.evaluate` and the CLI show
+        them, and ``save`` keeps them (``None``: the default names, the
+        digits for ten classes). The copy computes exactly what the model
+        does (it shares the compiled core); an :class:`MLP` stays one.
+
+        >>> net = netdream.importers.from_torch(module, image_shape=(3, 32, 32))
+        >>> net = net.with_class_names(["airplane", "automobile", ..., "truck"])
+        """
+        names = _check_class_names(class_names, self.n_classes, None)
+        other = copy.copy(self)
+        other.metadata = dict(self.metadata)
+        other.metadata.pop("class_names", None)
+        other.class_names = names
+        return other
+
     # -------------------------------------------------------------------- I/O
     def save(self, path) -> None:
         """Write netdream's ``.npz`` format (see :mod:`netdream.formats`)."""
@@ -367,33 +386,35 @@ class Network:
         return read_netjs(path)
 
     @classmethod
-    def from_sklearn(cls, clf, encoding=None) -> "MLP":
+    def from_sklearn(cls, clf, encoding=None, *, class_names=None) -> "MLP":
         """A fitted ``sklearn.neural_network.MLPClassifier`` as an MLP (see
         :func:`netdream.importers.from_sklearn`). ``encoding`` describes
         the input the classifier was trained on (default: [0, 1], ink high,
         row-major)."""
         from .importers import from_sklearn
-        return from_sklearn(clf, encoding=encoding)
+        return from_sklearn(clf, encoding=encoding, class_names=class_names)
 
     @classmethod
-    def from_torch(cls, module_or_state_dict, layers=None, *, encoding=None, output=None):
+    def from_torch(cls, module_or_state_dict, layers=None, *, encoding=None, output=None,
+                   image_shape=(28, 28), class_names=None):
         """A PyTorch network (see :func:`netdream.importers.from_torch`).
         ``encoding``: the input the network was trained on (default [0, 1],
         ink high, row-major)."""
         from .importers import from_torch
-        return from_torch(module_or_state_dict, layers, encoding=encoding, output=output)
+        return from_torch(module_or_state_dict, layers, encoding=encoding, output=output,
+                          image_shape=image_shape, class_names=class_names)
 
     @classmethod
-    def from_keras(cls, model, *, encoding=None, output=None):
+    def from_keras(cls, model, *, encoding=None, output=None, class_names=None):
         """A Keras 3 model (see :func:`netdream.importers.from_keras`)."""
         from .importers import from_keras
-        return from_keras(model, encoding=encoding, output=output)
+        return from_keras(model, encoding=encoding, output=output, class_names=class_names)
 
     @classmethod
-    def from_onnx(cls, path, *, encoding=None, output=None):
+    def from_onnx(cls, path, *, encoding=None, output=None, class_names=None):
         """An ONNX model (see :func:`netdream.importers.from_onnx`)."""
         from .importers import from_onnx
-        return from_onnx(path, encoding=encoding, output=output)
+        return from_onnx(path, encoding=encoding, output=output, class_names=class_names)
 
     @classmethod
     def pretrained(cls, name: str = "mlp") -> "Network":

@@ -18,28 +18,42 @@ from __future__ import annotations
 
 __all__ = ["from_torch", "from_keras", "from_onnx", "from_sklearn"]
 
+# Every importer also takes ``class_names``: one name per output class (a
+# list, or one string of names separated by commas), which grids, the
+# report, ``evaluate`` and the CLI show; the default is the digits for ten
+# classes (scikit-learn: the classifier's own labels, ``clf.classes_``).
+
+
+def _named(net, class_names):
+    return net if class_names is None else net.with_class_names(class_names)
+
 
 def from_torch(module_or_state_dict, layers=None, *, encoding=None, output=None,
-               image_shape=(28, 28)):
-    """See :func:`netdream.importers.torch.from_torch`."""
+               image_shape=(28, 28), class_names=None):
+    """See :func:`netdream.importers.torch.from_torch`; ``class_names``: one
+    name per output class (default the digits 0..9)."""
     from .torch import from_torch as f
-    return f(module_or_state_dict, layers, encoding=encoding, output=output,
-             image_shape=image_shape)
+    return _named(f(module_or_state_dict, layers, encoding=encoding, output=output,
+                    image_shape=image_shape), class_names)
 
 
-def from_keras(model, *, encoding=None, output=None):
-    """See :func:`netdream.importers.keras.from_keras`."""
+def from_keras(model, *, encoding=None, output=None, class_names=None):
+    """See :func:`netdream.importers.keras.from_keras`; ``class_names``: one
+    name per output class (default the digits 0..9)."""
     from .keras import from_keras as f
-    return f(model, encoding=encoding, output=output)
+    return _named(f(model, encoding=encoding, output=output), class_names)
 
 
-def from_onnx(path, *, encoding=None, output=None):
-    """See :func:`netdream.importers.onnx.from_onnx`."""
+def from_onnx(path, *, encoding=None, output=None, class_names=None):
+    """See :func:`netdream.importers.onnx.from_onnx`; ``class_names``: one
+    name per output class (default the digits 0..9)."""
     from .onnx import from_onnx as f
-    return f(path, encoding=encoding, output=output)
+    return _named(f(path, encoding=encoding, output=output), class_names)
 
 
-def from_sklearn(clf, encoding=None):
-    """See :func:`netdream.importers.sklearn.from_sklearn`."""
+def from_sklearn(clf, encoding=None, *, class_names=None):
+    """See :func:`netdream.importers.sklearn.from_sklearn`; ``class_names``:
+    one name per output class (default the classifier's labels,
+    ``clf.classes_``, as text)."""
     from .sklearn import from_sklearn as f
-    return f(clf, encoding=encoding)
+    return _named(f(clf, encoding=encoding), class_names)

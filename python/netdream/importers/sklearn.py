@@ -42,8 +42,9 @@ def from_sklearn(clf, encoding: Encoding | None = None) -> MLP:
         ``net.predict_proba(images)`` equals ``clf.predict_proba(features)``
         up to float32 rounding. ``net.predict`` returns the *index* of the
         winning class; ``clf.predict`` returns ``clf.classes_[index]``. The
-        classes are recorded in ``net.metadata["classes"]`` (for digits
-        trained on labels 0..9 index and label coincide).
+        classes are recorded in ``net.metadata["classes"]`` and, as text,
+        are the model's ``class_names`` (for digits trained on labels 0..9
+        index and label coincide).
 
     Binary classifiers (one logistic output unit, ``p = sigmoid(z)``) become
     a two-output softmax network with logits ``(0, z)``: ``softmax(0, z) =
@@ -83,7 +84,20 @@ def from_sklearn(clf, encoding: Encoding | None = None) -> MLP:
     biases = [np.asarray(b, dtype=np.float64) for b in clf.intercepts_]
     weights[-1], biases[-1], output = _output_layer(clf, weights[-1], biases[-1])
     return MLP(weights, biases, hidden=_HIDDEN[clf.activation], output=output,
-               encoding=encoding, metadata=_metadata(clf))
+               encoding=encoding, metadata=_metadata(clf), class_names=_label_names(clf))
+
+
+def _label_names(clf):
+    """The classifier's labels as class names, or ``None`` (the default
+    names: the class indices) when they cannot serve as names (empty, too
+    long or unprintable once turned into text, or two the same)."""
+    from ..model import _check_class_names
+    names = [str(_json_scalar(c)) for c in clf.classes_]
+    try:
+        names = _check_class_names(names, len(names), None)
+    except ValueError:
+        return None
+    return names if len(set(names)) == len(names) else None
 
 
 def _output_layer(clf, w, b):
