@@ -96,13 +96,13 @@ void conv_direct(const Layer& L, const float* padded, int PW, float* out, std::s
 
 // out (positions x out.cp) = bias (or layer 0's bias map) + patches . W,
 // the patches of `in` (channels last) gathered row by row (im2col), then
-// one GEMM; output positions [p0, p1) (a position's result does not depend
-// on the others). The input is first copied, channels last, into a buffer
+// a GEMM, a chunk of positions at a time; output positions [p0, p1) (a
+// position's result does not depend on the others, so neither on the chunks). The input is first copied, channels last, into a buffer
 // with a border of zeros for the padding, so that each tap row of a patch
 // is one contiguous run. Layer 0 (the image, plane by plane) is summed
 // directly instead (conv_direct: the same sums).
-void conv_rows(const Layer& L, const float* in, bool image, const PackedB& w, float* patches,
-               float* out, std::size_t p0, std::size_t p1) {
+void conv_rows(const Layer& L, const float* in, bool image, const PackedB& w, float* out,
+               std::size_t p0, std::size_t p1) {
     const int OH = L.out.h, OW = L.out.w, ICP = L.in.cp;
     const int CP = L.out.cp, S = L.stride;
     const std::size_t K = static_cast<std::size_t>(L.kh) * L.kw * ICP;
@@ -113,27 +113,33 @@ void conv_rows(const Layer& L, const float* in, bool image, const PackedB& w, fl
         return;
     }
     const std::size_t run = static_cast<std::size_t>(L.kw) * ICP;  // one tap row
-    for (std::size_t p = p0; p < p1; ++p) {
-        const int oy = static_cast<int>(p / OW), ox = static_cast<int>(p % OW);
-        float* row = patches + p * K;
-        for (int ky = 0; ky < L.kh; ++ky) {
-            const float* src = padded.data() + (static_cast<std::size_t>(oy * S + ky) * PW + ox * S) * ICP;
-            float* dst = row + ky * run;
-            std::size_t t = 0;
-            for (; t + W <= run; t += W) store(dst + t, load(src + t));
-            for (; t < run; ++t) dst[t] = src[t];
-        }
-    }
     if (!L.bias_map.empty())
         std::memcpy(out + p0 * CP, L.bias_map.data() + p0 * CP, sizeof(float) * (p1 - p0) * CP);
     else
         for (std::size_t p = p0; p < p1; ++p) std::memcpy(out + p * CP, L.b.data(), sizeof(float) * CP);
-    gemm_packed(static_cast<int>(p1 - p0), patches + p0 * K, K, w, out + p0 * CP, CP);
+    // the patches of at most about 4 MB (and at least 64 positions) at a time
+    thread_local std::vector<float> patches;
+    const std::size_t chunk = std::max<std::size_t>(64, (std::size_t{1} << 20) / K);
+    patches.resize(std::min(chunk, p1 - p0) * K);
+    for (std::size_t c0 = p0; c0 < p1; c0 += chunk) {
+        const std::size_t c1 = std::min(p1, c0 + chunk);
+        for (std::size_t p = c0; p < c1; ++p) {
+            const int oy = static_cast<int>(p / OW), ox = static_cast<int>(p % OW);
+            float* row = patches.data() + (p - c0) * K;
+            for (int ky = 0; ky < L.kh; ++ky) {
+                const float* src = padded.data() + (static_cast<std::size_t>(oy * S + ky) * PW + ox * S) * ICP;
+                float* dst = row + ky * run;
+                std::size_t t = 0;
+                for (; t + W <= run; t += W) store(dst + t, load(src + t));
+                for (; t < run; ++t) dst[t] = src[t];
+            }
+        }
+        gemm_packed(static_cast<int>(c1 - c0), patches.data(), K, w, out + c0 * CP, CP);
+    }
 }
 
-void conv_layer(const Layer& L, const float* in, bool image, const PackedB& w, float* patches,
-                float* out) {
-    conv_rows(L, in, image, w, patches, out, 0, L.out.positions());
+void conv_layer(const Layer& L, const float* in, bool image, const PackedB& w, float* out) {
+    conv_rows(L, in, image, w, out, 0, L.out.positions());
 }
 
 // ---------------------------------------------- Winograd F(4x4, 5x5)
@@ -241,15 +247,21 @@ void conv_winograd(const Layer& L, const float* in, const std::vector<PackedB>& 
     const int PH = std::max(padded_height(L, OH), M * TH + 4);
     const int PW = std::max(padded_width(L, OW), M * TW + 4);
     const std::vector<float>& padded = padded_input(L, in, false, PH, PW);
-    const std::size_t nt = static_cast<std::size_t>(ty1 - ty0) * TW;  // blocks
+    // a few rows of blocks at a time: V and M of at most about 4 MB (one
+    // chunk for Deep-MNIST's conv2; a large image in many)
+    const std::size_t per_row = static_cast<std::size_t>(TW) * kWinoPoints * (ICP + CP);
+    const int chunk = static_cast<int>(std::max<std::size_t>(1, (std::size_t{1} << 20) / per_row));
     thread_local std::vector<float> v, m;
+    for (int ta = ty0; ta < ty1; ta += chunk) {
+    const int tb = std::min(ty1, ta + chunk);
+    const std::size_t nt = static_cast<std::size_t>(tb - ta) * TW;  // blocks
     v.resize(kWinoPoints * nt * ICP);
     m.resize(kWinoPoints * nt * CP);
     const std::size_t vstep = nt * ICP, mstep = nt * CP;  // one point's matrix
     // V = B^T d B for every block and channel vector
-    for (int ty = ty0; ty < ty1; ++ty)
+    for (int ty = ta; ty < tb; ++ty)
         for (int tx = 0; tx < TW; ++tx) {
-            const std::size_t t = static_cast<std::size_t>(ty - ty0) * TW + tx;
+            const std::size_t t = static_cast<std::size_t>(ty - ta) * TW + tx;
             for (int c = 0; c < ICP; c += W) {
                 vf cols[kWino][kWino];  // Bi^T d: [xi][j]
                 for (int j = 0; j < kWino; ++j) {
@@ -273,9 +285,9 @@ void conv_winograd(const Layer& L, const float* in, const std::vector<PackedB>& 
         gemm_packed(static_cast<int>(nt), v.data() + p * vstep, static_cast<std::size_t>(ICP), u[p],
                     m.data() + p * mstep, static_cast<std::size_t>(CP), true);
     // out = A^T M A + bias
-    for (int ty = ty0; ty < ty1; ++ty)
+    for (int ty = ta; ty < tb; ++ty)
         for (int tx = 0; tx < TW; ++tx) {
-            const std::size_t t = static_cast<std::size_t>(ty - ty0) * TW + tx;
+            const std::size_t t = static_cast<std::size_t>(ty - ta) * TW + tx;
             for (int c = 0; c < CP; c += W) {
                 vf r[M][kWino];  // A^T M: [i][nu]
                 for (int nu = 0; nu < kWino; ++nu) {
@@ -298,6 +310,7 @@ void conv_winograd(const Layer& L, const float* in, const std::vector<PackedB>& 
                 }
             }
         }
+    }
 }
 
 // One output position of a pooling layer, channels last: max or mean of
@@ -430,7 +443,6 @@ struct ConvBuffers {
     std::vector<std::vector<float>> pre, act;
     std::vector<PackedB> packed;  // the conv layers' weights, for the GEMM
     std::vector<std::vector<PackedB>> wino;  // Winograd's U, for the layers it fits
-    std::vector<float> patches;
     const Net* net = nullptr;
     std::uint64_t uid = 0;  // the network's (a freed network's address may be reused)
 
@@ -443,7 +455,6 @@ struct ConvBuffers {
         act.assign(L, {});
         packed.assign(L, PackedB{});
         wino.clear();
-        std::size_t most = 0;
         for (std::size_t l = 0; l < L; ++l) {
             const Layer& ly = n.layers[l];
             if (ly.kind == Kind::Conv || ly.kind == Kind::Dense) pre[l].assign(ly.out.size(), 0.0f);
@@ -451,10 +462,8 @@ struct ConvBuffers {
             if (ly.kind == Kind::Conv) {
                 const int K = ly.kh * ly.kw * ly.in.cp;
                 packed[l].pack(K, ly.out.cp, ly.w.data(), ly.out.cp);
-                most = std::max(most, ly.out.positions() * K);
             }
         }
-        patches.assign(most, 0.0f);
     }
     // Winograd's weights for the layers it fits (the batched pass's only:
     // not made for every hill climber).
@@ -487,7 +496,7 @@ void conv_forward_layers(const Net& net, const float* x, ConvBuffers& b, std::si
         const float* in = l == 0 ? x : b.output(l - 1);
         switch (L.kind) {
             case Kind::Conv:
-                conv_layer(L, in, l == 0, b.packed[l], b.patches.data(), b.pre[l].data());
+                conv_layer(L, in, l == 0, b.packed[l], b.pre[l].data());
                 apply_hidden(L.act, b.pre[l].data(), b.act[l].data(), static_cast<int>(L.out.size()), slope);
                 break;
             case Kind::MaxPool:
@@ -545,11 +554,14 @@ void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t be
     for (std::size_t l = fl + 1; l < net.layers.size(); ++l)
         widest = std::max<std::size_t>(widest, net.layers[l].out_pad);
     img.resize(n_in);
-    ha.resize(widest * kConvBlock);
-    hb.resize(widest * kConvBlock);
+    // images per block: kConvBlock, fewer when the flattened layer is wide
+    // (two blocks of its outputs at most about 32 MB)
+    const std::size_t block = std::clamp<std::size_t>((std::size_t{1} << 22) / widest, 1, kConvBlock);
+    ha.resize(widest * block);
+    hb.resize(widest * block);
     const float slope = static_cast<float>(net.leaky_slope);
-    for (std::size_t r0 = begin; r0 < end; r0 += kConvBlock) {
-        const int m = static_cast<int>(std::min<std::size_t>(kConvBlock, end - r0));
+    for (std::size_t r0 = begin; r0 < end; r0 += block) {
+        const int m = static_cast<int>(std::min<std::size_t>(block, end - r0));
         for (int r = 0; r < m; ++r) {
             const T* src = x + (r0 + r) * n_in;
             for (std::size_t i = 0; i < n_in; ++i) img[i] = static_cast<float>(src[i]) * scale;
@@ -570,7 +582,7 @@ void conv_forward_rows_t(const Net& net, const T* x, float scale, std::size_t be
                     const float* in = l == 0 ? img.data() : b.output(l - 1);
                     const std::size_t CP = static_cast<std::size_t>(L.out.cp);
                     parallel_for(L.out.positions(), threads, [&](std::size_t p0, std::size_t p1, int) {
-                        conv_rows(L, in, l == 0, b.packed[l], b.patches.data(), b.pre[l].data(), p0, p1);
+                        conv_rows(L, in, l == 0, b.packed[l], b.pre[l].data(), p0, p1);
                         apply_hidden(L.act, b.pre[l].data() + p0 * CP, b.act[l].data() + p0 * CP,
                                      static_cast<int>((p1 - p0) * CP), slope);
                     });

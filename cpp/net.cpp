@@ -109,6 +109,20 @@ Net make_net(const std::vector<std::vector<double>>& weights,
 
 namespace {
 
+// The values of every layer's output for one image, added up as the
+// layers are read, at most kMaxLayerValues (the model checks the same,
+// naming the layer): the forward pass keeps about twice that per thread and
+// the hill climber about six times, so a network with, say, 64 channels on
+// a 4096x4096 image (17 GB of activations per image) is refused before
+// anything is allocated for it.
+void hold(std::size_t& held, const Shape& out, const std::string& where) {
+    held += out.size();
+    if (held > kMaxLayerValues)
+        throw std::invalid_argument(where + ": the layers up to here hold more than " +
+                                    std::to_string(kMaxLayerValues) +
+                                    " values for one image; use smaller images or fewer channels");
+}
+
 void check_finite(const std::vector<double>& v, const std::string& where, const char* what) {
     for (double x : v)
         if (!std::isfinite(static_cast<float>(x)))
@@ -157,6 +171,7 @@ Net make_conv_net(const std::vector<LayerSpec>& specs, int channels, int height,
     cur.w = width;
     cur.cp = channels;
     bool flat = false;  // past a Flatten (or a dense layer)
+    std::size_t held = 0;  // values of the layers' outputs so far (see hold)
     const std::size_t n = specs.size();
     for (std::size_t l = 0; l < n; ++l) {
         const LayerSpec& sp = specs[l];
@@ -200,6 +215,7 @@ Net make_conv_net(const std::vector<LayerSpec>& specs, int channels, int height,
                 L.pad_t = sp.padding[0];
                 L.pad_l = sp.padding[2];
                 L.out = channels_last(oc, (ph - kh) / sp.stride + 1, (pw - kw) / sp.stride + 1);
+                hold(held, L.out, where);
                 const int cin = cur.cp, cout = L.out.cp;
                 L.w64.assign(static_cast<std::size_t>(kh) * kw * cin * cout, 0.0);
                 L.b64.assign(cout, 0.0);
@@ -254,6 +270,7 @@ Net make_conv_net(const std::vector<LayerSpec>& specs, int channels, int height,
                 L.stride = sp.stride;
                 L.out = channels_last(cur.c, (cur.h - sp.size) / sp.stride + 1,
                                       (cur.w - sp.size) / sp.stride + 1);
+                hold(held, L.out, where);
                 L.act = Act::Identity;
                 break;
             }
@@ -287,6 +304,7 @@ Net make_conv_net(const std::vector<LayerSpec>& specs, int channels, int height,
                 L.n_out = n_out;
                 L.out_pad = padded(n_out);
                 L.out = Shape{n_out, 1, 1, L.out_pad};
+                hold(held, L.out, where);
                 L.w64.assign(static_cast<std::size_t>(n_out) * L.in_pad, 0.0);
                 L.b64.assign(L.out_pad, 0.0);
                 for (int o = 0; o < n_out; ++o) L.b64[o] = sp.bias[o];

@@ -119,6 +119,62 @@ def test_a_large_convolution_of_one_image_split_over_threads():
     np.testing.assert_allclose(by_image[:2], ref, atol=2e-5)
 
 
+def test_large_feature_maps_are_convolved_a_chunk_at_a_time():
+    """The im2col patches (hidden 3x3, 128 channels: 1,152 values per
+    position, 910 positions a chunk, of 1,024) and Winograd's transformed
+    blocks (5x5 on 64x64, 64 channels: 8 of 16 rows of blocks a chunk) are
+    made a chunk at a time, so a large image does not need its whole
+    patches in memory: close to float64, the same bits for any threads."""
+    rng = np.random.default_rng(5)
+    net = Network([Conv2D(rng.normal(0, 0.3, (128, 1, 3, 3)), rng.normal(0, 0.1, 128), stride=2,
+                          padding="same", activation="relu"),   # 64x64 -> 32x32
+                   Conv2D(rng.normal(0, 0.03, (64, 128, 3, 3)), rng.normal(0, 0.1, 64),
+                          padding="same", activation="relu"),   # im2col: 2 chunks
+                   Conv2D(rng.normal(0, 0.03, (4, 64, 1, 1)), np.zeros(4), activation="relu"),
+                   Flatten(), Dense(rng.normal(0, 0.02, (3, 4 * 32 * 32)), np.zeros(3), "softmax")],
+                  image_shape=(64, 64))
+    wino = Network([Conv2D(rng.normal(0, 0.3, (64, 1, 3, 3)), rng.normal(0, 0.1, 64),
+                           padding="same", activation="relu"),
+                    Conv2D(rng.normal(0, 0.03, (64, 64, 5, 5)), rng.normal(0, 0.1, 64),
+                           padding="same", activation="relu"),  # Winograd: 2 chunks
+                    MaxPool2D(4), Flatten(), Dense(rng.normal(0, 0.01, (3, 64 * 16 * 16)),
+                                                   np.zeros(3), "softmax")], image_shape=(64, 64))
+    x = rng.random((3, 64, 64)).astype(np.float32)
+    for model in (net, wino):
+        p = model.predict_proba(x, threads=2)
+        np.testing.assert_allclose(p, network64(model, x.astype(np.float64))[1][-1], atol=2e-5)
+        for t in (1, 3):
+            assert np.array_equal(model.predict_proba(x[1], threads=t), p[1])
+            assert np.array_equal(model.predict_proba(x, threads=t), p)
+
+
+def test_layers_too_large_for_one_image_are_refused_before_anything_is_allocated():
+    """64 channels on a 4096x4096 image would be 4 GB per layer output (the
+    engines keep a few copies per thread): refused, naming the layer, by the
+    model and by the core itself."""
+    rng = np.random.default_rng(0)
+    conv = Conv2D(rng.normal(size=(64, 1, 3, 3)), np.zeros(64), padding="same")
+    with pytest.raises(ValueError, match=r"layers\[0\]: the layers up to here output "
+                                         r"1,073,741,824 values for one image"):
+        Network([conv, MaxPool2D(64), Flatten(), Dense(np.zeros((2, 64 * 64 * 64)), np.zeros(2))],
+                image_shape=(4096, 4096))
+    # channels padded to 16 count: 1 channel at 2896x2896 is 134 million values
+    with pytest.raises(ValueError, match=r"layers\[0\]"):
+        Network([Conv2D(np.ones((1, 1, 1, 1)), np.zeros(1)), MaxPool2D(16), Flatten(),
+                 Dense(np.zeros((2, 181 * 181)), np.zeros(2))], image_shape=(2896, 2896))
+    spec = _core.LayerSpec(kind=_core.Kind.conv, act=_core.Act.relu, weight=conv.weight,
+                           weight_shape=[64, 1, 3, 3], bias=conv.bias, stride=1,
+                           padding=[1, 1, 1, 1])
+    with pytest.raises(ValueError, match="layer 0: the layers up to here hold more than 67108864 "
+                                         "values for one image"):
+        _core.Net.convolutional([spec], 1, 4096, 4096, [1.0], [0.0], 0.01)
+    # a large model within the limit still works: 512x512, 32 channels
+    big = Network([Conv2D(rng.normal(0, 0.3, (32, 1, 3, 3)), np.zeros(32), padding="same"),
+                   MaxPool2D(16), Flatten(), Dense(rng.normal(0, 0.01, (2, 32 * 32 * 32)),
+                                                   np.zeros(2))], image_shape=(512, 512))
+    assert big.predict_proba(np.zeros((512, 512))).shape == (2,)
+
+
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), side=st.integers(5, 17), ic=st.integers(1, 40),
        oc=st.integers(1, 40), padding=st.sampled_from(["same", "valid", 0, 1, 3]))

@@ -149,6 +149,10 @@ def _normalise_act(name, allowed, what):
     return normalise_activation(name, allowed, f"{what} activation")
 
 
+#: The most values a network's layers may output for one image, added up
+#: (the C++ core's kMaxLayerValues).
+MAX_LAYER_VALUES = 1 << 26
+
 #: The names of MNIST's classes: the digits.
 DIGITS = tuple(str(k) for k in range(10))
 
@@ -199,11 +203,20 @@ class Network:
         self.layer_shapes = []
         shape = self.input_shape
         n = len(layers)
+        held = 0  # values of the layers' outputs for one image (the core keeps a few copies)
         for l, layer in enumerate(layers):
             where = f"layers[{l}]"
             if l == 0 and isinstance(layer, Dense):
                 shape = (int(np.prod(shape)),)  # a dense first layer sees the flat image
             shape = output_shape(layer, shape, where)
+            if not isinstance(layer, Flatten):  # as the core stores them: channels padded to 16
+                held += -(-shape[0] // 16) * 16 * int(np.prod(shape[1:]))
+            if held > MAX_LAYER_VALUES:
+                raise ValueError(
+                    f"{where}: the layers up to here output {held:,} values for one image "
+                    f"(channels rounded up to 16), more than netdream holds "
+                    f"({MAX_LAYER_VALUES:,}: 256 MB in float32, kept a few times over by the "
+                    "engines); use smaller images, fewer channels, or a stride or pooling earlier")
             act = getattr(layer, "activation", None)
             if act == "softmax" and l != n - 1:
                 raise ValueError(f"{where}: softmax is only allowed on the last layer")

@@ -75,6 +75,10 @@ struct Layer {
     std::vector<float> peak;
 };
 
+// The most values a convolutional network's layers may output for one
+// image, added up (2^26 floats: 256 MB; see make_conv_net).
+constexpr std::size_t kMaxLayerValues = std::size_t{1} << 26;
+
 struct Net {
     std::vector<Layer> layers;
     double leaky_slope = 0.01;  // in float for the float32 kernels
