@@ -107,8 +107,10 @@ def _read_image(path, net):
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("eval", help="accuracy on the MNIST test set",
-                       description="Accuracy of a model on the official MNIST test set.")
+    p = sub.add_parser("eval", help="accuracy on a test set (MNIST's by default)",
+                       description="Accuracy of a model on the official MNIST test set, or on "
+                                   "the test files in --data (any dataset in MNIST's IDX "
+                                   "layout), its classes named as the model names them.")
     add_model(p)
     p.add_argument("--data", metavar="DIR",
                    help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) "

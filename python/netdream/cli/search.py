@@ -322,9 +322,9 @@ def cmd_morph(args) -> int:
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("dream", help="what the network thinks a digit looks like",
+    p = sub.add_parser("dream", help="what the network thinks a class looks like",
                        description="Hill climbing from a blank image: one pixel at a time, "
-                                   "keeping changes that raise the digit's probability, less a "
+                                   "keeping changes that raise the class's probability, less a "
                                    "cost on ink and on its edges (--raw: no cost).")
     p.add_argument("digit", metavar="DIGIT", help="the class to dream of (number or name), or "
                    "hidden:LAYER:UNIT / channel:LAYER:C for a hidden unit or a CNN's channel")
