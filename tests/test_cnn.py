@@ -528,6 +528,30 @@ def test_feature_maps_show_filters_and_where_they_fire(tmp_path, mnist_test):
         netdream.feature_maps(netdream.MLP([np.zeros((10, 784))], [np.zeros(10)]), seven)
 
 
+def test_feature_maps_of_a_colour_model_with_its_own_normalisation():
+    """Per-channel mean/std (an image pipeline's normalisation): the filters
+    keep their signs, and turn over where ink is encoded low (feature_maps
+    used to fail asking for one scale of the encoding); a grey model's
+    scale-based helpers name channel_affine instead of failing obscurely."""
+    rng = np.random.default_rng(4)
+    w = rng.normal(0, 0.3, (5, 3, 3, 3))
+    layers = [Conv2D(w, np.zeros(5), padding="same"), MaxPool2D(2), Flatten(),
+              Dense(rng.normal(0, 0.1, (3, 5 * 4 * 4)), np.zeros(3))]
+    image = rng.random((3, 8, 8))
+    for ink, sign in (("high", 1), ("low", -1)):
+        enc = Encoding(ink=ink, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
+        net = Network(layers, image_shape=(3, 8, 8), encoding=enc)
+        fm = netdream.feature_maps(net, image)
+        np.testing.assert_array_equal(fm.filters, sign * w)
+        np.testing.assert_allclose(fm.maps, netdream.activations(net, image[None])[0][0])
+        with pytest.raises(ValueError, match=r"normalises each colour channel apart.*"
+                                             r"channel_affine"):
+            enc.scale
+    with pytest.raises(ValueError, match="the recipe 'seed' reproduces the seed demo's search on "
+                                         "grey images"):
+        netdream.hill_climb(net, 0, steps=10, recipe="seed", progress=False)
+
+
 def test_colour_images_are_drawn_in_colour():
     from netdream.images import grid_image, to_pil
     x = np.zeros((2, 3, 8, 8))

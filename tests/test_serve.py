@@ -4,6 +4,7 @@ and the page in a real (headless) Chromium."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -442,9 +443,15 @@ def test_cli_busy_port_is_one_line(capsys):
 @pytest.fixture
 def server():
     """`netdream serve` on a free loopback port, in its own process."""
+    with _serve() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(*args):
     port = free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "netdream", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "netdream", "serve", "--port", str(port), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 20
@@ -456,9 +463,11 @@ def server():
             if proc.poll() is not None:
                 pytest.fail(f"netdream serve exited: {proc.stdout.read()}")
             time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.communicate(timeout=10)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
 
 
 def wait_for(driver, script, timeout=10.0):
@@ -575,3 +584,88 @@ def test_a_cnn_shows_its_filters_and_dreams_of_a_channel():
             assert shown.shape == maps.shape == (n, 28, 28)
             assert shown.max() == 255 and np.corrcoef(shown.ravel(), maps.ravel())[0, 1] > 0.99
             assert np.argmax(shown.sum(axis=(1, 2))) == np.argmax(maps.sum(axis=(1, 2)))
+
+
+def _colour_cnn():
+    from netdream.layers import Conv2D, Dense, Flatten, MaxPool2D
+    rng = np.random.default_rng(3)
+    return netdream.Network(
+        [Conv2D(rng.normal(0, 0.4, (6, 3, 3, 3)), rng.normal(0, 0.1, 6), padding="same"),
+         MaxPool2D(2), Flatten(), Dense(rng.normal(0, 0.1, (4, 6 * 10 * 12)), np.zeros(4))],
+        image_shape=(3, 20, 24), class_names=["red", "green", "blue", "grey"],
+        encoding=netdream.Encoding(mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3)))
+
+
+def test_a_colour_model_of_another_size_is_shown_in_colour_at_its_size():
+    """A 3x20x24 colour CNN: the page learns the painted shape, a dream's and
+    a genetic search's frames carry RGB triples of that size (the page used
+    to paint the first 28x28 bytes, grey), its filters come in colour, and
+    the MNIST test set is refused for its misclassified gallery."""
+    net = _colour_cnn()
+    x, y = np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.int64)
+    app = create_app([("colour", net)], data=(x, y), hosts=LOOPBACK_HOSTS + ("testserver",),
+                     limits=Limits(steps=50_000, runs=8, candidates=10_000_000, population=50,
+                                   generations=20, jobs=2), threads=1)
+    with TestClient(app) as c:
+        info = c.get("/api/info").json()["models"][0]
+        assert info["painted"] == [3, 20, 24] and info["class_names"][2] == "blue"
+        d = c.get("/api/models/0/fields").json()
+        assert d["colour"] is True and len(d["maps"]) == 6
+        im = Image.open(io.BytesIO(base64.b64decode(d["maps"][0].split(",", 1)[1])))
+        assert im.mode == "RGB" and im.size == (3, 3)
+        rgb = np.asarray(im, float)
+        assert np.abs(rgb[..., 0] - rgb[..., 1]).max() > 0  # colours, not greys
+        r = c.get("/api/models/0/misclassified")
+        assert r.status_code == 400 and "28x28 images; this model takes 3x20x24" in r.json()["error"]
+        with c.websocket_connect("/ws", headers=ORIGIN) as ws:
+            ws.send_text(json.dumps({"type": "dream", "target": 2, "steps": 3000, "start": "noise"}))
+            m, seen = receive_until(ws, is_state("done", "failed"))
+            frames = [f for f in seen if f["type"] == "frame"]
+            assert m["state"] == "done" and frames
+            f = frames[-1]
+            assert f["shape"] == [3, 20, 24]
+            pixels = np.frombuffer(base64.b64decode(f["images"][0]), np.uint8)
+            assert pixels.size == 3 * 20 * 24
+            image = pixels.reshape(20, 24, 3).transpose(2, 0, 1) / 255.0
+            # the pixels are the dream's own: the model is as sure of them as the frame says
+            p = net.predict_proba(image)[2]
+            assert abs(p - f["confidence"][0]) < 0.02
+            assert np.abs(image[0] - image[1]).max() > 0.1  # the channels differ: colour
+            ws.send_text(json.dumps({"type": "evolve", "target": 1, "population": 50,
+                                     "steps": 5}))
+            m, seen = receive_until(ws, is_state("done", "failed"))
+            f = [f for f in seen if f["type"] == "frame"][-1]
+            assert f["shape"] == [3, 20, 24]
+            assert np.frombuffer(base64.b64decode(f["images"][0]), np.uint8).size == 3 * 20 * 24
+
+
+def test_a_colour_model_in_a_real_browser(browser, tmp_path):
+    """The page paints a 3x20x24 colour model's dream at its size, in colour,
+    and labels the bars with its class names."""
+    path = tmp_path / "colour.npz"
+    _colour_cnn().save(path)
+    with _serve("--model", str(path)) as url:
+        _colour_page(browser(1280, 900), url)
+
+
+def _colour_page(driver, url):
+    driver.get(url)
+    wait_for(driver, "return document.getElementById('status').dataset.state === 'open'")
+    driver.execute_script("const s = document.getElementById('model'); s.selectedIndex = 1; "
+                          "s.dispatchEvent(new Event('change'));")
+    assert driver.execute_script(
+        "return [...document.querySelectorAll('#bars .k')].map(e => e.textContent)") == \
+        ["red", "green", "blue", "grey"]
+    driver.execute_script("document.getElementById('start').value = 'noise';"
+                          "document.getElementById('steps').value = '20000';")
+    driver.find_element("id", "run").click()
+    wait_for(driver, "return Number(document.getElementById('stage').dataset.frames) > 0")
+    size, spread = driver.execute_script("""
+        const c = document.getElementById('dream-0');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let spread = 0;
+        for (let i = 0; i < d.length; i += 4) spread = Math.max(spread, Math.abs(d[i] - d[i + 1]));
+        return [[c.width, c.height], spread];""")
+    assert size == [24, 20] and spread > 100, (size, spread)
+    severe = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe

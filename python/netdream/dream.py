@@ -120,6 +120,10 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start=None,
         start = "grey" if isinstance(target, tuple) and target[0] == "channel" else "blank"
     start_kind = start
     if recipe == "seed":
+        if len(net.image_shape) != 2:
+            raise ValueError("the recipe 'seed' reproduces the seed demo's search on grey "
+                             f"images; this model takes {net.image_shape} colour images: leave "
+                             "the recipe out")
         # the seed's error 1 - p, with its saturation where p is about 0
         goal = make_goal(net, target, "seed_error") if not isinstance(target, tuple) else goal
         # The seed works in [-1, 1]: its steps U(-0.1, 0.1) are half that in

@@ -698,7 +698,10 @@ def feature_maps(net, image, layer: int | None = None) -> FeatureMaps:
     on_image = source == convs[0] and not any(
         isinstance(lay, Conv2D) for lay in net.layers[:source])
     if on_image:
-        filters = w * np.sign(net.encoding.scale)
+        # red: ink (a brighter value) there raises the channel, whichever
+        # way each input channel is encoded
+        a, _ = net.encoding.channel_affine(w.shape[1])
+        filters = w * np.sign(a)[None, :, None, None]
         filters = filters[:, 0] if filters.shape[1] == 1 else filters
     else:
         filters = np.sqrt((w ** 2).sum(axis=1))

@@ -109,12 +109,19 @@ class Encoding:
     @property
     def scale(self) -> float:
         """d(encoded value)/d(ink in [0, 1]) of a grey image: positive when ink is high."""
-        return float(self.channel_affine(1)[0][0])
+        return float(self._grey_affine()[0][0])
 
     @property
     def offset(self) -> float:
         """The encoded value of a blank (background) pixel of a grey image."""
-        return float(self.channel_affine(1)[1][0])
+        return float(self._grey_affine()[1][0])
+
+    def _grey_affine(self):
+        if (self.mean is not None and len(self.mean) > 1) or \
+                (self.std is not None and len(self.std) > 1):
+            raise ValueError("this encoding normalises each colour channel apart: it has no one "
+                             "scale and offset; use channel_affine(channels)")
+        return self.channel_affine(1)
 
     def permutation(self, shape: tuple[int, int]) -> np.ndarray:
         """``perm[i]``: the model input that public (row-major) pixel ``i`` feeds."""

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .jobs import DreamRequest, EvolveRequest, Job, Limits, RequestError, encode_pixels
+from .jobs import (DreamRequest, EvolveRequest, Job, Limits, RequestError, encode_pixels,
+                   painted_shape)
 
 __all__ = ["create_app", "serve", "LOOPBACK_HOSTS"]
 
@@ -110,6 +111,7 @@ class ServerState:
                 "class_names": [str(c) for c in getattr(net, "class_names", None)
                                 or range(net.n_classes)],
                 "shape": list(net.image_shape),
+                "painted": painted_shape(net),  # [channels, height, width] of the frames' pixels
                 "summary": (" - ".join(map(str, sizes)) + f" ({net.activations[0]})"
                             if sizes else f"{len(net.layers)} layers, convolutional"),
                 "hidden": list(sizes[1:-1]) if sizes else [],
@@ -193,11 +195,19 @@ class ServerState:
             from ..layers import Conv2D
             if isinstance(net.layers[0], Conv2D):  # a CNN: its first convolution's filters
                 w = np.asarray(net.layers[0].weight, dtype=np.float64)
-                if w.shape[1] != 1:
-                    raise RequestError("filters are drawn for greyscale networks only")
+                a, _ = net.encoding.channel_affine(w.shape[1])
+                w = w * np.sign(a)[None, :, None, None]  # red/brighter: ink there excites
                 c = np.arange(min(w.shape[0], _MAX_FIELDS))
-                return {"kind": "channel", "layer": 0, "units": [int(u) for u in c],
-                        "maps": _png_urls(w[c, 0], "diverging")}
+                if w.shape[1] == 1:
+                    maps = _png_urls(w[c, 0], "diverging")
+                elif w.shape[1] == 3:  # colour filters: grey is a zero weight, one scale for all
+                    maps = _png_urls(np.clip(0.5 + w[c] / (2 * max(np.abs(w).max(), 1e-12)), 0, 1),
+                                     "gray")
+                else:
+                    raise RequestError(f"filters on {w.shape[1]} input channels cannot be drawn "
+                                       "(grey or colour only)")
+                return {"kind": "channel", "layer": 0, "units": [int(u) for u in c], "maps": maps,
+                        "colour": w.shape[1] == 3}
             if not hasattr(net, "weights") or len(net.weights) < 2:
                 raise RequestError("receptive fields need a dense network with a hidden layer")
             rf = receptive_fields(net, 0)
@@ -212,6 +222,10 @@ class ServerState:
         net = self.model(index)
         if self.data is None:
             raise RequestError("no test set: start the server with --data DIR")
+        shape = tuple(np.shape(self.data[0])[1:])
+        if shape != tuple(net.image_shape):
+            raise RequestError(f"the test set holds {'x'.join(map(str, shape))} images; this model "
+                               f"takes {'x'.join(map(str, net.image_shape))}")
 
         def compute():
             m = misclassified(net, *self.data, n=_MAX_MISCLASSIFIED, threads=self.threads)

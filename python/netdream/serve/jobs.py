@@ -24,7 +24,8 @@ import numpy as np
 
 from .._validation import check_bool, check_choice, check_int, check_real
 
-__all__ = ["Limits", "RequestError", "DreamRequest", "EvolveRequest", "Job", "encode_pixels"]
+__all__ = ["Limits", "RequestError", "DreamRequest", "EvolveRequest", "Job", "encode_pixels",
+           "painted_shape"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,22 @@ _GIF_FRAMES = 120
 
 
 def encode_pixels(images) -> list[str]:
-    """Images in [0, 1] (N, H, W) -> base64 strings of their uint8 pixels
-    (row-major), which the page paints without decoding a PNG."""
-    x = np.rint(np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    """Images in [0, 1] -> base64 strings of their uint8 pixels, which the
+    page paints without decoding a PNG: grey (N, H, W) or (N, 1, H, W) row
+    by row; colour (N, 3, H, W) as RGB triples row by row (see
+    :func:`painted_shape`); other channel counts as their mean, grey."""
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 4:
+        x = x.transpose(0, 2, 3, 1) if x.shape[1] == 3 else x.mean(axis=1)
+    x = np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
     return [base64.b64encode(im.tobytes()).decode("ascii") for im in x]
+
+
+def painted_shape(net) -> list[int]:
+    """``[channels, height, width]`` of the pixels :func:`encode_pixels`
+    sends for ``net``'s images: 3 channels for colour, else 1."""
+    shape = tuple(net.image_shape)
+    return [3 if len(shape) == 3 and shape[0] == 3 else 1, shape[-2], shape[-1]]
 
 
 def _field(msg: dict, name: str, default=None):
@@ -322,7 +335,7 @@ class Job:
         self._keep(shown[0])
         self._send({"type": "frame", "job": self.id, "kind": self.kind, "final": final,
                     "candidates": self.candidates, "rate": rate, "confidence": confidence,
-                    "images": encode_pixels(shown), **extra})
+                    "images": encode_pixels(shown), "shape": painted_shape(self.net), **extra})
 
     def _keep(self, image):
         """Keep every ``_frame_every``-th first image for the GIF, at most

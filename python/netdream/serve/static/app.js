@@ -31,28 +31,31 @@ function showError(text) {
   clearTimeout(errorTimer);
   errorTimer = setTimeout(() => { el.hidden = true; }, 8000);
 }
-function paint(canvas, b64, stretch) {  // uint8 grey pixels, base64 -> canvas
+function paint(canvas, b64, stretch, shape) {  // uint8 pixels, base64 -> canvas
+  // shape: [channels, height, width] (3 channels: RGB triples; default the
+  // canvas's size, grey); the canvas takes the image's size
   const raw = atob(b64);
-  const w = canvas.width, h = canvas.height;
+  const [c, h, w] = shape || [1, canvas.height, canvas.width];
+  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(w, h);
+  const n = c * w * h;
   let lo = 0, hi = 255;
   if (stretch) {  // display only: the 2nd percentile black, the 98th white
     const count = new Uint32Array(256);
-    for (let i = 0; i < w * h; i++) count[raw.charCodeAt(i)]++;
+    for (let i = 0; i < n; i++) count[raw.charCodeAt(i)]++;
     let seen = 0;
     lo = -1; hi = 255;
     for (let v = 0; v < 256; v++) {
       seen += count[v];
-      if (lo < 0 && seen > 0.02 * w * h) lo = v;
-      if (seen >= 0.98 * w * h) { hi = v; break; }
+      if (lo < 0 && seen > 0.02 * n) lo = v;
+      if (seen >= 0.98 * n) { hi = v; break; }
     }
     if (hi - lo < 8) { lo = 0; hi = 255; }
   }
   const k = 255 / (hi - lo);
   for (let i = 0; i < w * h; i++) {
-    const v = (raw.charCodeAt(i) - lo) * k;
-    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+    for (let j = 0; j < 3; j++) img.data[4 * i + j] = (raw.charCodeAt(c === 3 ? 3 * i + j : i) - lo) * k;
     img.data[4 * i + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);
@@ -183,11 +186,13 @@ function renderFeatureMaps(maps) {
 function renderBars(probs, best) {
   const el = $("bars");
   const names = state.info ? state.info.models[state.model].class_names : [];
-  if (el.childElementCount !== 3 * names.length) {
+  const key = JSON.stringify(names);  // a model with as many classes may name them otherwise
+  if (el.dataset.names !== key) {
+    el.dataset.names = key;
     el.innerHTML = "";
     names.forEach((n) => {
       el.insertAdjacentHTML("beforeend",
-        `<span class="k">${n.replace(/[<&>]/g, "")}</span><span class="bar"><i></i></span><span class="p">–</span>`);
+        `<span class="k" title="${n.replace(/[<&>"]/g, "")}">${n.replace(/[<&>]/g, "")}</span><span class="bar"><i></i></span><span class="p">–</span>`);
     });
   }
   const bars = el.querySelectorAll(".bar"), ps = el.querySelectorAll(".p");
@@ -274,7 +279,7 @@ function onDreamFrame(m) {
   m.images.forEach((b64, i) => {
     const t = state.tiles[i];
     if (!t) return;
-    paint(t.canvas, b64, $("stretch").checked);
+    paint(t.canvas, b64, $("stretch").checked, m.shape);
     const c = m.confidence[i];
     t.tag.textContent = (state.average && i === 0 ? "average · " : "") +
       (typeof state.target === "object" ? c.toFixed(3) : pct(c));
@@ -309,12 +314,13 @@ function syncButtons() {
 }
 function savePng(canvases, name) {  // the images side by side, 10x, as the page shows them
   if (!canvases.length) { showError("nothing to save yet: run a search first"); return; }
-  const s = 10, gap = 8;
+  const w = canvases[0].width, h = canvases[0].height;
+  const s = Math.max(1, Math.round(280 / Math.max(w, h))), gap = 8;  // about 280 pixels a side
   const out = document.createElement("canvas");
-  out.width = canvases.length * (28 * s + gap) - gap; out.height = 28 * s;
+  out.width = canvases.length * (w * s + gap) - gap; out.height = h * s;
   const ctx = out.getContext("2d");
   ctx.imageSmoothingEnabled = false;
-  canvases.forEach((c, i) => ctx.drawImage(c, i * (28 * s + gap), 0, 28 * s, 28 * s));
+  canvases.forEach((c, i) => ctx.drawImage(c, i * (w * s + gap), 0, w * s, h * s));
   out.toBlob((b) => download(b, name), "image/png");
 }
 
@@ -351,7 +357,7 @@ function onFoolFrame(m) {
   m.images.forEach((b64, i) => {
     const t = state.foolTiles[i];
     if (!t) return;
-    paint(t.canvas, b64);
+    paint(t.canvas, b64, false, m.shape);
     t.cap.textContent = `${t.name}: ${pct(m.confidence[i])}`;
   });
   $("fool-state").textContent = `generation ${fmt(m.generation)} · ${rate(m.rate)} images/s`;
@@ -380,7 +386,9 @@ async function showInside(tab) {
   } else if (tab === "fields" && d.kind === "channel") {
     d.maps.forEach((src, i) => add(src, `filter ${d.units[i]}`,
       () => dreamOf({ channel: [d.layer, d.units[i]] }), `dream of channel ${d.units[i]}`));
-    note.textContent = "The first convolution's filters (red: ink there excites the channel, blue: inhibits it). Click one to dream of what makes its channel fire most.";
+    note.textContent = (d.colour ? "The first convolution's filters in colour (grey: a zero weight; a colour: the colour there that excites the channel most)."
+      : "The first convolution's filters (red: ink there excites the channel, blue: inhibits it).") +
+      " Click one to dream of what makes its channel fire most.";
   } else if (tab === "fields") {
     d.maps.forEach((src, i) => add(src, `${d.units[i]} · ${d.focus[i].toFixed(2)}`,
       () => dreamOf({ hidden: [d.layer, d.units[i]] }), `dream of hidden unit ${d.units[i]}`));
@@ -450,6 +458,8 @@ function chooseModel(i) {
   document.querySelector('.tabs button[data-tab="fields"]').textContent =
     m.convolutional ? "Filters" : "Receptive fields";
   if (typeof state.target !== "number" || state.target >= m.classes) state.target = Math.min(3, m.classes - 1);
+  // the causal index has no meaning for a CNN: show its filters instead
+  if (m.convolutional && state.tab === "causal") state.tab = "fields";
   renderClasses();
   renderFoolTargets();
   renderBars(null);
