@@ -130,6 +130,25 @@ def test_offline_eval_says_what_to_do(tmp_path, monkeypatch, capsys):
     assert "download=True" not in err and "root=" not in err
 
 
+def test_a_test_set_of_another_shape_is_named(tmp_path, capsys):
+    """eval and report on a colour model with MNIST's test files: the
+    mismatch in the command's terms, before any work."""
+    from conftest import write_idx
+    from netdream.layers import Conv2D, Dense, Flatten
+    net = netdream.Network([Conv2D(np.ones((2, 3, 3, 3)), np.zeros(2)), Flatten(),
+                            Dense(np.zeros((10, 2 * 6 * 6)), np.zeros(10))], image_shape=(3, 8, 8))
+    net.save(tmp_path / "colour.npz")
+    data = tmp_path / "data"
+    data.mkdir()
+    write_idx(data / "t10k-images-idx3-ubyte", np.zeros((4, 28, 28), np.uint8))
+    write_idx(data / "t10k-labels-idx1-ubyte", np.arange(4, dtype=np.uint8))
+    for cmd in (["eval"], ["report", "-o", str(tmp_path / "r.html"), "--no-progress"]):
+        assert main(cmd + ["--model", str(tmp_path / "colour.npz"), "--data", str(data)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.endswith(f"--data {data}: its images are 28x28; the model takes 3x8x8 images")
+        assert "\n" not in err
+
+
 def test_output_paths_are_checked_before_the_work(tmp_path, capsys):
     import time
     t0 = time.perf_counter()

@@ -32,23 +32,31 @@ def load_model(path, option="--model"):
     return load(path)
 
 
-def load_test_set(data, split: str = "test"):
+def load_test_set(data, split: str = "test", net=None):
     """The labelled images of ``split`` from the folder ``data``, or from the
-    download cache (fetching them) when ``data`` is None."""
+    download cache (fetching them) when ``data`` is None; with ``net``,
+    checked to be images of the model's shape."""
     from ..datasets import DownloadError, default_root, expected_files, load_mnist
     names = " and ".join(expected_files(split))
     if data is not None:
         try:
-            return load_mnist(split, root=data, progress=False)
+            images, labels = load_mnist(split, root=data, progress=False)
         except FileNotFoundError:
             raise CommandError(f"--data {data}: the folder must hold {names} (gzipped or "
                                "not)") from None
-    try:
-        return load_mnist(split, download=True)
-    except DownloadError as exc:
-        raise CommandError(
-            f"could not download the MNIST {split} set into {default_root()} ({_first_cause(exc)}); "
-            f"without internet, give --data DIR, a folder holding {names}") from None
+    else:
+        try:
+            images, labels = load_mnist(split, download=True)
+        except DownloadError as exc:
+            raise CommandError(
+                f"could not download the MNIST {split} set into {default_root()} "
+                f"({_first_cause(exc)}); without internet, give --data DIR, a folder holding "
+                f"{names}") from None
+    if net is not None and tuple(images.shape[1:]) != tuple(net.image_shape):
+        where = f"--data {data}" if data is not None else f"the MNIST {split} set"
+        raise CommandError(f"{where}: its images are {'x'.join(map(str, images.shape[1:]))}; "
+                           f"the model takes {'x'.join(map(str, net.image_shape))} images")
+    return images, labels
 
 
 def _first_cause(exc) -> str:

@@ -13,7 +13,7 @@ from ._common import (CommandError, add_model, add_threads, check_output, load_m
 def cmd_eval(args) -> int:
     from ..evaluation import evaluate
     net = load_model(args.model)
-    images, labels = load_test_set(args.data)
+    images, labels = load_test_set(args.data, net=net)
     result = evaluate(net, images, labels, threads=args.threads)
     print(result)
     if args.confusion:

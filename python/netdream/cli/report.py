@@ -28,7 +28,7 @@ def cmd_report(args) -> int:
     from ..report import make_report
     check_output(args.output, "-o/--output", (".html", ".htm"))
     net = load_model(args.model)
-    images, labels = load_test_set(args.data)
+    images, labels = load_test_set(args.data, net=net)
     train_images, train_labels, eigen = _training_images(args.data)
     start = time.perf_counter()
     make_report(net, images, labels, path=args.output, train_images=train_images,
