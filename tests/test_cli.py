@@ -149,6 +149,38 @@ def test_a_test_set_of_another_shape_is_named(tmp_path, capsys):
         assert "\n" not in err
 
 
+def test_commands_on_a_colour_model(tmp_path, capsys):
+    """classify, morph, features and ascend on a colour model of another
+    size: the picture is read in colour at the model's size (classify and
+    morph used to prepare it as a 28x28 digit and fail; ascend failed on
+    its start images), and the pictures written are in colour."""
+    from netdream.layers import Conv2D, Dense, Flatten, MaxPool2D
+    rng = np.random.default_rng(6)
+    net = netdream.Network([Conv2D(rng.normal(0, 0.5, (4, 3, 3, 3)), np.zeros(4), padding="same"),
+                            MaxPool2D(2), Flatten(), Dense(rng.normal(0, 0.3, (3, 4 * 6 * 8)),
+                                                           np.zeros(3))],
+                           image_shape=(3, 12, 16), class_names=["sky", "grass", "sand"])
+    model = tmp_path / "colour.npz"
+    net.save(model)
+    picture = tmp_path / "photo.png"
+    Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(picture)
+    assert main(["classify", str(picture), "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    from netdream.photo import load_picture
+    p = net.predict_proba(load_picture(picture, (3, 12, 16)))
+    assert out.startswith(f"{picture}: {net.class_names[int(p.argmax())]} ")
+    assert f"sand:{100 * p[2]:.2f}%" in out
+    assert main(["morph", str(picture), "--to", "sand", "--model", str(model), "--steps", "50",
+                 "--confidence", "0.5", "-o", str(tmp_path / "m.png"), "--no-progress"]) in (0, 1)
+    assert "morphed" in capsys.readouterr().out
+    assert main(["features", str(picture), "--model", str(model), "-o", str(tmp_path / "f.png")]) == 0
+    assert main(["ascend", "grass", "--model", str(model), "--steps", "20", "--start", "noise",
+                 "-o", str(tmp_path / "a.png"), "--no-progress"]) == 0
+    for name in ("m.png", "f.png", "a.png"):
+        rgb = np.asarray(Image.open(tmp_path / name).convert("RGB")).astype(int)
+        assert (np.abs(rgb[..., 0] - rgb[..., 1]) > 60).mean() > 0.05, name  # colour, not grey
+
+
 def test_output_paths_are_checked_before_the_work(tmp_path, capsys):
     import time
     t0 = time.perf_counter()

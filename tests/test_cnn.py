@@ -425,6 +425,28 @@ def test_colour_dreams_and_genetic_search():
         assert np.array_equal(e.images, e2.images)
 
 
+def test_gradient_ascent_and_morph_on_colour_images():
+    """Colour images (N, 3, H, W): a gradient step is step_size long for the
+    whole image (it was normalised over channels and rows, per column), and
+    a morph's L2 and L-inf run over every value and count pixels changed in
+    any channel (they were per column). Gradient ascent used to fail on a
+    colour model's start images."""
+    rng = np.random.default_rng(8)
+    net = random_cnn(rng, channels=3, side=10, scale=2.0)
+    grey = np.full((3, 10, 10), 0.5)
+    g = netdream.gradient_ascent(net, 1, start=grey, steps=1, step_size=0.01, progress=False)
+    assert g.images.shape == (1, 3, 10, 10)
+    assert np.sqrt(((g.images[0].astype(np.float64) - grey) ** 2).sum()) == \
+        pytest.approx(0.01, rel=1e-3)
+    assert netdream.gradient_ascent(net, 1, start="noise", steps=3, progress=False).images.shape \
+        == (1, 3, 10, 10)
+    m = netdream.morph(net, grey, 1, steps=20, confidence=0.999)
+    diff = m.images[0].astype(np.float64) - m.original[0]
+    assert m.l2[0] == pytest.approx(np.sqrt((diff ** 2).sum()))
+    assert m.linf[0] == pytest.approx(np.abs(diff).max())
+    assert m.changed[0] == int((np.abs(diff) > 1 / 255).any(axis=0).sum()) and m.changed[0] <= 100
+
+
 def test_gradient_ascent_morph_and_transfer_on_a_cnn(mnist_test):
     net = deep_mnist_shape(np.random.default_rng(5), scale=2.0)
     g = netdream.gradient_ascent(net, 3, steps=100, runs=2, seed=0, progress=False)

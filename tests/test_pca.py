@@ -127,6 +127,32 @@ def test_checks():
         e.inverse_transform(np.zeros((2, 4)))
 
 
+def test_colour_images_and_other_sizes():
+    """Colour (N, 3, H, W) and grey images of another size: components of
+    their shape, the same as the vectors' (an SVD of the flattened data),
+    and a baseline that tells classes of different colours apart; images of
+    more than 4,096 values are refused by name, and a fitted model takes only
+    images of its own shape."""
+    rng = np.random.default_rng(2)
+    y = np.arange(90) % 3
+    x = rng.random((90, 3, 12, 10)) * 0.3
+    x[np.arange(90), y] += 0.6
+    e = eigendigits(x, 4)
+    assert e.components.shape == (4, 3, 12, 10) and e.mean.shape == (3, 12, 10)
+    flat = x.reshape(90, -1)
+    _, _, vt = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(e.components.reshape(4, -1) @ vt[:4].T), np.eye(4),
+                               atol=1e-8)
+    clf = PCAClassifier(4).fit(x[::2], y[::2])
+    assert clf.score(x[1::2], y[1::2]) == 1.0
+    assert eigendigits(rng.random((10, 40, 30)), 2).components.shape == (2, 40, 30)
+    with pytest.raises(ValueError, match=r"images of 3x40x40 values are too large for principal "
+                                         r"components here \(at most 4,096"):
+        eigendigits(rng.random((5, 3, 40, 40)), 2)
+    with pytest.raises(ValueError, match=r"images must have shape \(3, 12, 10\)"):
+        clf.predict(rng.random((2, 28, 28)))
+
+
 @pytest.mark.slow
 def test_baseline_accuracy_on_mnist(mnist_test):
     """Trained on the first 10,000 training images (or, without them, on the

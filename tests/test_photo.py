@@ -391,3 +391,31 @@ def test_read_image_errors_name_the_image():
         read_image("digit.png")
     with pytest.raises(ValueError, match="invert must be"):
         read_image(buf.getvalue(), invert="yes")
+
+
+def test_load_picture_reads_a_picture_as_it_is_at_a_models_size(tmp_path):
+    """For colour models and other sizes: the picture resized, not prepared
+    like MNIST; transparency on white; the same refusals as load_image."""
+    from netdream.photo import load_picture
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:, :30] = (200, 20, 20)   # red left half
+    rgb[:, 30:] = (20, 20, 200)   # blue right half
+    path = tmp_path / "halves.png"
+    Image.fromarray(rgb).save(path)
+    x = load_picture(path, (3, 20, 30))
+    assert x.shape == (3, 20, 30) and x.dtype == np.uint8
+    assert x[0, :, :10].min() > 180 and x[2, :, :10].max() < 40  # red on the left ...
+    assert x[2, :, -10:].min() > 180 and x[0, :, -10:].max() < 40  # ... blue on the right
+    grey = load_picture(path, (16, 16))
+    assert grey.shape == (16, 16) and 40 < grey.mean() < 90  # not inverted, cropped or centred
+    rgba = np.zeros((10, 10, 4), np.uint8)  # fully transparent: white
+    Image.fromarray(rgba).save(tmp_path / "clear.png")
+    assert load_picture(tmp_path / "clear.png", (3, 5, 5)).min() == 255
+    with pytest.raises(ValueError, match=r"bomb\.png: the image is 9000 x 9000 = 81,000,000 "
+                                         r"pixels, more than the 50,000,000"):
+        load_picture(png_bomb(tmp_path / "bomb.png", 9000, 9000), (3, 32, 32))
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=r"junk\.png: not a readable image"):
+        load_picture(tmp_path / "junk.png", (32, 32))
+    with pytest.raises(ValueError, match=r"shape must be \(H, W\) or \(3, H, W\)"):
+        load_picture(path, (4, 8, 8))

@@ -125,6 +125,47 @@ def test_random_net_report_is_self_contained(random_report):
     assert "fitted on half of the test images" in text
 
 
+def test_report_on_a_colour_cnn(tmp_path):
+    """A colour CNN of another size (3x16x20, 3x3 filters, named classes):
+    its filters in colour at a readable size, feature maps, eigen-images in
+    colour (principal components of the colour images) with the baseline,
+    dreams and mistakes in colour; and a model whose images have too many
+    values for principal components says so instead of failing."""
+    from netdream.layers import Conv2D, Dense, Flatten, MaxPool2D
+    rng = np.random.default_rng(1)
+    names = ["red", "green", "blue"]
+    net = netdream.Network(
+        [Conv2D(rng.normal(0, 0.5, (4, 3, 3, 3)), np.zeros(4), padding="same"), MaxPool2D(2),
+         Flatten(), Dense(rng.normal(0, 0.1, (3, 4 * 8 * 10)), np.zeros(3))],
+        image_shape=(3, 16, 20), class_names=names,
+        encoding=netdream.Encoding(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
+    y = np.arange(30) % 3
+    x = (rng.random((30, 3, 16, 20)) * 80).astype(np.uint8)
+    x[np.arange(30), y] += 150  # each class its own colour
+    path = make_report(net, x, y, path=tmp_path / "colour.html", dreams=2, progress=False)
+    text, page = parse(path)
+    check_self_contained(text, page)
+    check_images(page)
+    alts = {img["alt"]: img for img in page.imgs}
+    filt = alts["filter 0"]
+    assert int(filt["width"]) >= 48  # a 3x3 filter drawn large enough to read
+    assert "Eigen-images" in page.h2 and "In colour: grey is no change from the mean" in text
+    comp = alts["eigen-image 1"]
+    raw = base64.b64decode(comp["src"].partition(",")[2])
+    rgb = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), float)
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).max() > 50  # in colour
+    # each class is its own colour: the baseline on colour components finds them all
+    assert "PCA baseline, 10 components: <b>100.00%</b>" in text
+    assert {"Filters", "Feature maps"} <= set(page.h2) and "a dream of blue" in alts
+    big = netdream.Network(
+        [Conv2D(rng.normal(0, 0.5, (2, 3, 3, 3)), np.zeros(2)), MaxPool2D(8), Flatten(),
+         Dense(rng.normal(0, 0.1, (2, 2 * 5 * 5)), np.zeros(2))], image_shape=(3, 42, 42))
+    xb = (rng.random((6, 3, 42, 42)) * 255).astype(np.uint8)
+    path = make_report(big, xb, np.arange(6) % 2, path=tmp_path / "big.html", dreams=1,
+                       progress=False)
+    assert "the images have 5,292 values each, more than the 4,096" in parse(path)[0]
+
+
 def test_report_page_does_not_depend_on_threads(tmp_path, small_test, random_report):
     x, y = small_test
     net = random_mlp(np.random.default_rng(0), [784, 32, 10], "relu")

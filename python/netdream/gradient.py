@@ -74,17 +74,17 @@ def input_gradient(net, images, target, objective: str = "logprob", *,
 
 
 def _start_images(net, start, runs, seed, first_run=0):
-    h, w = net.image_shape
+    shape = tuple(net.image_shape)  # (H, W), or (C, H, W) for colour
     if start is None:
         start = "blank"
     if isinstance(start, str):
         check_choice(start, "start", ("blank", "noise"))
         if start == "blank":
-            return np.zeros((runs, h, w))
+            return np.zeros((runs, *shape))
         # run r's noise is the first pixels of random stream first_run + r of
         # seed (the core's streams), so a run does not depend on how runs
         # are split over calls or machines
-        return np.stack([_core.rng_uniform(seed, first_run + r, h * w).reshape(h, w)
+        return np.stack([_core.rng_uniform(seed, first_run + r, int(np.prod(shape))).reshape(shape)
                          for r in range(runs)])
     x, _ = as_unit_float(start, "start", net.image_shape)
     if x.shape[0] == 1:
@@ -141,7 +141,7 @@ def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
             if s == steps:
                 break
             if normalize:
-                norm = np.sqrt((g * g).sum(axis=(1, 2), keepdims=True))
+                norm = np.sqrt((g * g).sum(axis=tuple(range(1, g.ndim)), keepdims=True))
                 g = g / np.maximum(norm, 1e-12)
             x = x + step_size * g
             if clamp:
@@ -227,7 +227,7 @@ def morph(net, image, target, *, method: str = "gradient", steps: int = 1000,
                     break
                 act = ~done
                 g, _ = _gradient(net, x[act], goal, t[act], threads)
-                norm = np.sqrt((g * g).sum(axis=(1, 2), keepdims=True))
+                norm = np.sqrt((g * g).sum(axis=tuple(range(1, g.ndim)), keepdims=True))
                 x[act] = np.clip(x[act] + step_size * g / np.maximum(norm, 1e-12), 0.0, 1.0)
                 done = reached_now()
                 if bar.hook:
@@ -244,12 +244,16 @@ def morph(net, image, target, *, method: str = "gradient", steps: int = 1000,
     images = x.astype(np.float32)
     probs = net.predict_proba(images, threads=threads)
     diff = images.astype(np.float64) - x0
+    flat = diff.reshape(len(diff), -1)
+    # pixels changed (a colour pixel: any of its channels)
+    moved = np.abs(diff) > 1 / 255
+    moved = moved.any(axis=1) if diff.ndim == 4 else moved
     p = probs[rows, t].astype(np.float64)
     return MorphResult(
         images=images, confidence=p, target=target, score=np.log(np.maximum(p, 1e-300)),
         method=f"morph/{method}", steps=steps, original=x0.astype(np.float32),
-        l2=np.sqrt((diff ** 2).sum(axis=(1, 2))), linf=np.abs(diff).max(axis=(1, 2)),
-        changed=(np.abs(diff) > 1 / 255).sum(axis=(1, 2)), reached=done,
+        l2=np.sqrt((flat ** 2).sum(axis=1)), linf=np.abs(flat).max(axis=1),
+        changed=moved.reshape(len(diff), -1).sum(axis=1), reached=done,
         settings=dict(method=method, confidence=confidence, step_size=step_size, seed=seed))
 
 

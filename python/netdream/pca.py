@@ -3,7 +3,8 @@ baseline classifier: project onto a few of them, pick the nearest class mean.
 
 Images are taken in the package's convention (``(N, 28, 28)``, uint8 0..255
 or float 0..1, ink high) and analysed as float64 vectors of 784 values in
-[0, 1], row-major. Everything here is deterministic: the components come from
+[0, 1], row-major; other sizes and colour images ``(N, 3, H, W)`` of at most
+4,096 values each alike (the components then have their shape). Everything here is deterministic: the components come from
 an exact symmetric eigendecomposition (no randomised SVD), so no ``seed`` is
 needed.
 """
@@ -20,9 +21,23 @@ from ._validation import as_images, check_int
 __all__ = ["eigendigits", "Eigendigits", "PCAClassifier"]
 
 
-def _vectors(images, name: str = "images") -> tuple[np.ndarray, tuple[int, int]]:
-    """Validated images -> (N, H*W) float64 in [0, 1]."""
-    x, _ = as_images(images, name=name, keep_float64=True)
+#: The most values an image may have here: the covariance matrix is that
+#: squared (4,096: 134 MB in float64, and a few seconds' eigendecomposition).
+MAX_VALUES = 4096
+
+
+def _vectors(images, name: str = "images", shape=None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validated images -> (N, H*W) float64 in [0, 1] (colour: (N, 3*H*W)).
+    Their shape is ``shape``, else the array's: (N, H, W) grey or (N, 3, H,
+    W) colour."""
+    if shape is None:
+        nd = np.ndim(images)
+        shape = np.shape(images)[1:] if nd in (3, 4) else (28, 28)
+    x, _ = as_images(images, name=name, shape=shape, keep_float64=True)
+    if int(np.prod(x.shape[1:])) > MAX_VALUES:
+        raise ValueError(f"{name}: images of {'x'.join(map(str, x.shape[1:]))} values are too "
+                         f"large for principal components here (at most {MAX_VALUES:,} values "
+                         "per image)")
     v = x.reshape(x.shape[0], -1).astype(np.float64)
     if x.dtype == np.uint8:
         v /= 255.0
@@ -85,7 +100,7 @@ class Eigendigits:
         return self.inverse_transform(self.transform(images))
 
     def _flat(self, images):
-        x, single = as_images(images, keep_float64=True)
+        x, single = as_images(images, shape=self.mean.shape, keep_float64=True)
         v = x.reshape(x.shape[0], -1).astype(np.float64)
         if x.dtype == np.uint8:
             v /= 255.0

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._validation import check_int
 
-__all__ = ["load_image", "read_image", "MAX_PIXELS", "FORMATS"]
+__all__ = ["load_image", "load_picture", "read_image", "MAX_PIXELS", "FORMATS"]
 
 #: The image formats :func:`load_image` reads: those cameras, phones,
 #: scanners and drawing programs write. Pillow's many other decoders (and
@@ -142,9 +142,40 @@ def _prepare(grey: np.ndarray, invert, name: str) -> np.ndarray:
     return _centre(small, 28)
 
 
+def load_picture(path, shape, *, max_pixels=None) -> np.ndarray:
+    """Read a picture as it is, resized to a model's input ``shape``:
+    ``(H, W)`` grey or ``(3, H, W)`` colour, ``uint8``. For models that do
+    not take MNIST-prepared digits (colour, other sizes): read as
+    :func:`load_image` reads (the same formats, the same refusal of images
+    of more than ``max_pixels`` before they are decoded, EXIF rotation,
+    transparency composited onto white) but not prepared (no inversion,
+    cropping or centring), then resized to ``shape`` (Lanczos)."""
+    shape = tuple(shape)
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[0] not in (1, 3)) or \
+            not all(isinstance(v, (int, np.integer)) and v >= 1 for v in shape):
+        raise ValueError(f"shape must be (H, W) or (3, H, W), got {shape!r}")
+    limit = _limit(max_pixels)
+    name = os.fspath(path)
+    with open(path, "rb") as fh:
+        im = _open_checked(fh, name, limit)
+    colour = len(shape) == 3 and shape[0] == 3
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    im = im.convert("RGB" if colour else "L")
+    arr = np.asarray(im.resize((shape[-1], shape[-2]), Image.Resampling.LANCZOS))
+    return np.ascontiguousarray(arr.transpose(2, 0, 1)) if colour else arr
+
+
 def _read_grey(fh, name: str, max_pixels: int) -> np.ndarray:
     """Return the image in the open file ``fh`` as float64 grey levels
     0..255 (255 = white)."""
+    return _to_grey(_open_checked(fh, name, max_pixels))
+
+
+def _open_checked(fh, name: str, max_pixels: int) -> Image.Image:
+    """The image in the open file ``fh``, decoded (refused before that when
+    it has more than ``max_pixels`` pixels), EXIF-rotated and shrunk."""
     try:
         with warnings.catch_warnings():  # over Pillow's warning limit: refused below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -165,7 +196,7 @@ def _read_grey(fh, name: str, max_pixels: int) -> np.ndarray:
                              "file declaring a huge image may be a decompression bomb")
         try:
             im.load()
-            return _to_grey(_shrink(ImageOps.exif_transpose(im)))
+            return _shrink(ImageOps.exif_transpose(im))
         except Exception as exc:
             raise ValueError(f"{name}: not a readable image "
                              f"({type(exc).__name__}: {exc})") from None

@@ -48,12 +48,11 @@ def cmd_causal(args) -> int:
 
 
 def cmd_classify(args) -> int:
-    from ..photo import load_image
     net = load_model(args.model)
     failed = 0
     for path in args.images:
         try:
-            img = load_image(path)
+            img = read_image_for(path, net)
         except (OSError, ValueError) as exc:
             failed += 1
             print(f"netdream classify: error: {exc}", file=sys.stderr)
@@ -78,7 +77,7 @@ def cmd_features(args) -> int:
     if not net.is_convolutional:
         raise CommandError("features needs a convolutional network (--model cnn or a CNN file); "
                            "for an MLP, see `netdream causal`")
-    image = _read_image(args.image, net)
+    image = read_image_for(args.image, net)
     fm = feature_maps(net, image, args.layer)
     fm.save(args.output, scale=args.scale)
     p = net.predict_proba(image)
@@ -89,21 +88,14 @@ def cmd_features(args) -> int:
     return 0
 
 
-def _read_image(path, net):
+def read_image_for(path, net):
     """An image file for ``net``: a photo of a digit prepared like MNIST for
-    a 28x28 grey model, else the picture resized to the model's input."""
-    from ..photo import load_image
-    if net.image_shape == (28, 28):
+    a 28x28 grey model, else the picture resized to the model's input
+    (colour for a colour model)."""
+    from ..photo import load_image, load_picture
+    if tuple(net.image_shape) == (28, 28):
         return load_image(path)
-    from PIL import Image
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB" if len(net.image_shape) == 3 else "L")
-            h, w = net.image_shape[-2:]
-            arr = np.asarray(im.resize((w, h), Image.Resampling.BILINEAR))
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc}") from None
-    return arr.transpose(2, 0, 1) if arr.ndim == 3 else arr
+    return load_picture(path, net.image_shape)
 
 
 def add_commands(sub) -> None:

@@ -293,10 +293,10 @@ def cmd_morph(args) -> int:
 
     from ..gradient import morph
     from ..images import grid_image
-    from ..photo import load_image
+    from .look import read_image_for
     net = _start(args, "--to")
     other = _transfer_model(args, net)
-    image = load_image(args.image)
+    image = read_image_for(args.image, net)
     before = net.predict_proba(image)
     steps = args.steps or (2000 if args.method == "gradient" else 20000)
     r = morph(net, image, args.to, method=args.method, steps=steps,
@@ -306,8 +306,10 @@ def cmd_morph(args) -> int:
     left = grid_image(np.stack([r.original[0], r.images[0]]), cmap="gray", scale=args.scale,
                       labels=[f"{_name(net, int(before.argmax()))} ({percent(before.max())})",
                               f"{_name(net, args.to)} ({percent(r.confidence[0])})"])
-    right = grid_image(diff[None], cmap="diverging", scale=args.scale,
-                       labels=["change (red: ink added)"])
+    colour = diff.ndim == 3  # (3, H, W): the change of brightness, the channels' mean
+    right = grid_image(diff.mean(axis=0)[None] if colour else diff[None], cmap="diverging",
+                       scale=args.scale,
+                       labels=["change (red: brighter)" if colour else "change (red: ink added)"])
     canvas = Image.new("RGB", (left.width + right.width, max(left.height, right.height)), "white")
     canvas.paste(left.convert("RGB"), (0, 0))
     canvas.paste(right.convert("RGB"), (left.width, 0))

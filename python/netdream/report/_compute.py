@@ -123,12 +123,20 @@ def _fields(r, x) -> None:
 
 
 def _eigen(r, x, y, xt, yt) -> None:
+    from ..pca import MAX_VALUES
     source = xt if xt is not None else x
     r.eigen_from_train = xt is not None
     r.eigen_n = source.shape[0]
-    r.eigen = eigendigits(source, min(_N_EIGEN, source.shape[0] - 1)) \
-        if source.shape[0] >= 2 else None
-    r.pca_accuracy, r.pca_how = None, ""
+    r.eigen, r.eigen_why, r.pca_accuracy, r.pca_how = None, "", None, ""
+    values = int(np.prod(source.shape[1:]))
+    if values > MAX_VALUES:
+        r.eigen_why = (f"Not computed: the images have {values:,} values each, more than the "
+                       f"{MAX_VALUES:,} principal components are computed for here.")
+        return
+    if source.shape[0] < 2:
+        r.eigen_why = "Too few images for principal components (at least 2 are needed)."
+    else:
+        r.eigen = eigendigits(source, min(_N_EIGEN, source.shape[0] - 1))
     if yt is not None:
         clf = PCAClassifier(_N_EIGEN).fit(xt, yt)
         r.pca_accuracy = clf.score(x, y)

@@ -334,15 +334,19 @@ def _causal_section(r) -> str:
     if r.causal is None:  # a convolutional network: its first layer's filters instead
         f = r.features
         c = len(f.filters)
+        colour = f.filters.ndim == 4
+        how = ("in colour: grey is a zero weight, a colour the colour there that raises the "
+               "filter's output most" if colour else
+               "red: ink there raises the filter's output, blue: lowers it")
         caption = (f"The {c} filters of the first convolution: the pattern each one responds "
-                   "to (red: ink there raises the filter's output, blue: lowers it). The "
-                   "causal index, a product of weight matrices, is defined for dense networks "
-                   "only.")
-        drawn = (f.colour_filters(), "gray") if f.filters.ndim == 4 else \
-            (_upscale(f.filters, 4), "diverging")
+                   f"to ({how}). The causal index, a product of weight matrices, is defined "
+                   "for dense networks only.")
+        k = max(4, -(-20 // max(f.filters.shape[-2:])))  # at least 20 image pixels a side
+        drawn = (_upscale(f.colour_filters(), k), "gray") if colour else \
+            (_upscale(f.filters, k), "diverging")
         tiles = _tiles(*drawn, [f"<b>{j}</b>" for j in range(c)],
                        [f"filter {j}" for j in range(c)], big=False)
-        return _section("causal", "Filters", caption, _legend() + tiles)
+        return _section("causal", "Filters", caption, ("" if colour else _legend()) + tiles)
     maps = r.causal
     k = len(maps)
     caps = [f"<b>{_n(r, c)}</b>" for c in range(k)]
@@ -466,8 +470,7 @@ def _eigen_section(r) -> str:
                "simple baseline built on them: describe an image by its first 10 coordinates "
                f"and pick the {noun} whose average is nearest.")
     if r.eigen is None:
-        return _section("eigen", title, caption, "",
-                        "Too few images for principal components (at least 2 are needed).")
+        return _section("eigen", title, caption, "", r.eigen_why)
     e = r.eigen
     where = (f"Computed from the {r.eigen_n:,} training images." if r.eigen_from_train else
              f"Computed from the {r.eigen_n:,} test images (no training images were given).")
@@ -475,10 +478,19 @@ def _eigen_section(r) -> str:
                                         for i, v in enumerate(e.explained_variance_ratio)]
     alts = ["mean image"] + [f"{title[:-1].lower()} {i + 1}" for i in range(e.k)]
     mean_tile = _tiles(e.mean[None], "gray", caps[:1], alts[:1], big=False)
-    comp_tiles = _tiles(e.components, "diverging", caps[1:], alts[1:], big=False)
+    if e.components.ndim == 4:  # colour: grey is zero, each component on its own scale
+        top = np.abs(e.components).max(axis=(1, 2, 3), keepdims=True)
+        shown = np.clip(0.5 + e.components / (2 * np.maximum(top, 1e-12)), 0, 1)
+        comp_tiles = _tiles(shown, "gray", caps[1:], alts[1:], big=False)
+        legend = ('<p class="note">In colour: grey is no change from the mean; a colour, the '
+                  "colour the component adds (its opposite where the coordinate is "
+                  "negative).</p>")
+    else:
+        comp_tiles = _tiles(e.components, "diverging", caps[1:], alts[1:], big=False)
+        legend = _legend()
     body = (f"<p>{where} Under each component: the share of the variance it explains; "
             f"together the first {e.k} explain "
-            f"{100 * e.explained_variance_ratio.sum():.1f}%.</p>" + _legend()
+            f"{100 * e.explained_variance_ratio.sum():.1f}%.</p>" + legend
             + f'<div class="row">{mean_tile}{comp_tiles}</div>')
     if r.pca_accuracy is not None:
         mlp = r.eval.accuracy
