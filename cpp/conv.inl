@@ -97,10 +97,11 @@ void conv_direct(const Layer& L, const float* padded, int PW, float* out, std::s
 // out (positions x out.cp) = bias (or layer 0's bias map) + patches . W,
 // the patches of `in` (channels last) gathered row by row (im2col), then
 // a GEMM, a chunk of positions at a time; output positions [p0, p1) (a
-// position's result does not depend on the others, so neither on the chunks). The input is first copied, channels last, into a buffer
-// with a border of zeros for the padding, so that each tap row of a patch
-// is one contiguous run. Layer 0 (the image, plane by plane) is summed
-// directly instead (conv_direct: the same sums).
+// position's result does not depend on the others, so neither on the
+// chunks). The input is first copied, channels last, into a buffer with a
+// border of zeros for the padding, so that each tap row of a patch is one
+// contiguous run. Layer 0 (the image, plane by plane) is summed directly
+// instead (conv_direct: the same sums).
 void conv_rows(const Layer& L, const float* in, bool image, const PackedB& w, float* out,
                std::size_t p0, std::size_t p1) {
     const int OH = L.out.h, OW = L.out.w, ICP = L.in.cp;
@@ -253,63 +254,64 @@ void conv_winograd(const Layer& L, const float* in, const std::vector<PackedB>& 
     const int chunk = static_cast<int>(std::max<std::size_t>(1, (std::size_t{1} << 20) / per_row));
     thread_local std::vector<float> v, m;
     for (int ta = ty0; ta < ty1; ta += chunk) {
-    const int tb = std::min(ty1, ta + chunk);
-    const std::size_t nt = static_cast<std::size_t>(tb - ta) * TW;  // blocks
-    v.resize(kWinoPoints * nt * ICP);
-    m.resize(kWinoPoints * nt * CP);
-    const std::size_t vstep = nt * ICP, mstep = nt * CP;  // one point's matrix
-    // V = B^T d B for every block and channel vector
-    for (int ty = ta; ty < tb; ++ty)
-        for (int tx = 0; tx < TW; ++tx) {
-            const std::size_t t = static_cast<std::size_t>(ty - ta) * TW + tx;
-            for (int c = 0; c < ICP; c += W) {
-                vf cols[kWino][kWino];  // Bi^T d: [xi][j]
-                for (int j = 0; j < kWino; ++j) {
-                    vf d[kWino];
-                    for (int i = 0; i < kWino; ++i)
-                        d[i] = load(padded.data() +
-                                    ((static_cast<std::size_t>(M * ty + i) * PW + M * tx + j) * ICP + c));
-                    vf o[kWino];
-                    winograd_in(d, o);
-                    for (int xi = 0; xi < kWino; ++xi) cols[xi][j] = o[xi];
-                }
-                for (int xi = 0; xi < kWino; ++xi) {
-                    vf o[kWino];
-                    winograd_in(cols[xi], o);
-                    for (int nu = 0; nu < kWino; ++nu)
-                        store(v.data() + (xi * kWino + nu) * vstep + t * ICP + c, o[nu]);
-                }
-            }
-        }
-    for (int p = 0; p < kWinoPoints; ++p)
-        gemm_packed(static_cast<int>(nt), v.data() + p * vstep, static_cast<std::size_t>(ICP), u[p],
-                    m.data() + p * mstep, static_cast<std::size_t>(CP), true);
-    // out = A^T M A + bias
-    for (int ty = ta; ty < tb; ++ty)
-        for (int tx = 0; tx < TW; ++tx) {
-            const std::size_t t = static_cast<std::size_t>(ty - ta) * TW + tx;
-            for (int c = 0; c < CP; c += W) {
-                vf r[M][kWino];  // A^T M: [i][nu]
-                for (int nu = 0; nu < kWino; ++nu) {
-                    vf col[kWino], y[M];
-                    for (int xi = 0; xi < kWino; ++xi)
-                        col[xi] = load(m.data() + (xi * kWino + nu) * mstep + t * CP + c);
-                    winograd_out(col, y);
-                    for (int i = 0; i < M; ++i) r[i][nu] = y[i];
-                }
-                const vf bias = load(L.b.data() + c);
-                for (int i = 0; i < M; ++i) {
-                    const int oy = M * ty + i;
-                    if (oy >= OH) break;
-                    vf y[M];
-                    winograd_out(r[i], y);
-                    for (int j = 0; j < M; ++j) {
-                        const int ox = M * tx + j;
-                        if (ox < OW) store(out + (static_cast<std::size_t>(oy) * OW + ox) * CP + c, y[j] + bias);
+        const int tb = std::min(ty1, ta + chunk);
+        const std::size_t nt = static_cast<std::size_t>(tb - ta) * TW;  // blocks
+        v.resize(kWinoPoints * nt * ICP);
+        m.resize(kWinoPoints * nt * CP);
+        const std::size_t vstep = nt * ICP, mstep = nt * CP;  // one point's matrix
+        // V = B^T d B for every block and channel vector
+        for (int ty = ta; ty < tb; ++ty)
+            for (int tx = 0; tx < TW; ++tx) {
+                const std::size_t t = static_cast<std::size_t>(ty - ta) * TW + tx;
+                for (int c = 0; c < ICP; c += W) {
+                    vf cols[kWino][kWino];  // Bi^T d: [xi][j]
+                    for (int j = 0; j < kWino; ++j) {
+                        vf d[kWino];
+                        for (int i = 0; i < kWino; ++i)
+                            d[i] = load(padded.data() +
+                                        ((static_cast<std::size_t>(M * ty + i) * PW + M * tx + j) * ICP + c));
+                        vf o[kWino];
+                        winograd_in(d, o);
+                        for (int xi = 0; xi < kWino; ++xi) cols[xi][j] = o[xi];
+                    }
+                    for (int xi = 0; xi < kWino; ++xi) {
+                        vf o[kWino];
+                        winograd_in(cols[xi], o);
+                        for (int nu = 0; nu < kWino; ++nu)
+                            store(v.data() + (xi * kWino + nu) * vstep + t * ICP + c, o[nu]);
                     }
                 }
             }
-        }
+        for (int p = 0; p < kWinoPoints; ++p)
+            gemm_packed(static_cast<int>(nt), v.data() + p * vstep, static_cast<std::size_t>(ICP), u[p],
+                        m.data() + p * mstep, static_cast<std::size_t>(CP), true);
+        // out = A^T M A + bias
+        for (int ty = ta; ty < tb; ++ty)
+            for (int tx = 0; tx < TW; ++tx) {
+                const std::size_t t = static_cast<std::size_t>(ty - ta) * TW + tx;
+                for (int c = 0; c < CP; c += W) {
+                    vf r[M][kWino];  // A^T M: [i][nu]
+                    for (int nu = 0; nu < kWino; ++nu) {
+                        vf col[kWino], y[M];
+                        for (int xi = 0; xi < kWino; ++xi)
+                            col[xi] = load(m.data() + (xi * kWino + nu) * mstep + t * CP + c);
+                        winograd_out(col, y);
+                        for (int i = 0; i < M; ++i) r[i][nu] = y[i];
+                    }
+                    const vf bias = load(L.b.data() + c);
+                    for (int i = 0; i < M; ++i) {
+                        const int oy = M * ty + i;
+                        if (oy >= OH) break;
+                        vf y[M];
+                        winograd_out(r[i], y);
+                        for (int j = 0; j < M; ++j) {
+                            const int ox = M * tx + j;
+                            if (ox < OW)
+                                store(out + (static_cast<std::size_t>(oy) * OW + ox) * CP + c, y[j] + bias);
+                        }
+                    }
+                }
+            }
     }
 }
 

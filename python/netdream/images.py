@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["to_pil", "save_image", "grid_image", "save_grid", "save_gif"]
+__all__ = ["to_pil", "save_image", "grid_image", "save_grid", "save_gif", "signed_colour"]
 
 # RdBu-like diverging colour map from -1 (dark blue) through 0 (white) to
 # +1 (dark red), 11 evenly spaced anchors.
@@ -335,6 +335,17 @@ def _grey_levels(arr: np.ndarray, vmax) -> np.ndarray:
     lo = x.min(axis=axes, keepdims=True)
     span = x.max(axis=axes, keepdims=True) - lo
     return (x - lo) / np.where(span > 0, span, 1.0)
+
+
+def signed_colour(images, *, each: bool = False) -> np.ndarray:
+    """Signed colour images (N, 3, H, W) -- filters, principal components,
+    changes -- as colour images in [0, 1] to draw: grey 0.5 is zero, each
+    channel brighter where it is positive. One scale for all (the largest
+    magnitude maps to 0 or 1), or with ``each`` one per image."""
+    x = np.asarray(images, dtype=np.float64)
+    axes = tuple(range(1, x.ndim)) if each else None
+    top = np.maximum(np.abs(x).max(axis=axes, keepdims=each), 1e-12)
+    return np.clip(0.5 + x / (2 * top), 0.0, 1.0)
 
 
 def _signed_levels(x: np.ndarray, vmax, symmetric: bool) -> np.ndarray:

@@ -647,8 +647,8 @@ class FeatureMaps:
     def colour_filters(self) -> np.ndarray:
         """Colour filters (C, 3, kh, kw) as colour images in [0, 1]: grey 0.5
         is a zero weight, all filters on one scale."""
-        f = self.filters
-        return np.clip(0.5 + f / (2 * max(np.abs(f).max(), 1e-12)), 0, 1)
+        from .images import signed_colour
+        return signed_colour(self.filters)
 
     def save(self, path, *, scale: int = 4):
         """Write :meth:`to_image` to ``path`` (PNG) and return it."""

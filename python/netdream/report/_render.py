@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 from PIL import Image
 
-from ..images import _DIVERGING, _colourise
+from ..images import _DIVERGING, _colourise, signed_colour
 from ._compute import (_BIG, _GENERATIONS, _N_EXAMPLES, _N_FIELDS, _N_MISTAKES, _N_PAIRS,
                        _SMALL, _STEPS, _STOP_AT, ReportData)
 
@@ -479,9 +479,8 @@ def _eigen_section(r) -> str:
     alts = ["mean image"] + [f"{title[:-1].lower()} {i + 1}" for i in range(e.k)]
     mean_tile = _tiles(e.mean[None], "gray", caps[:1], alts[:1], big=False)
     if e.components.ndim == 4:  # colour: grey is zero, each component on its own scale
-        top = np.abs(e.components).max(axis=(1, 2, 3), keepdims=True)
-        shown = np.clip(0.5 + e.components / (2 * np.maximum(top, 1e-12)), 0, 1)
-        comp_tiles = _tiles(shown, "gray", caps[1:], alts[1:], big=False)
+        comp_tiles = _tiles(signed_colour(e.components, each=True), "gray", caps[1:], alts[1:],
+                            big=False)
         legend = ('<p class="note">In colour: grey is no change from the mean; a colour, the '
                   "colour the component adds (its opposite where the coordinate is "
                   "negative).</p>")

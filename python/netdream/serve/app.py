@@ -201,8 +201,8 @@ class ServerState:
                 if w.shape[1] == 1:
                     maps = _png_urls(w[c, 0], "diverging")
                 elif w.shape[1] == 3:  # colour filters: grey is a zero weight, one scale for all
-                    maps = _png_urls(np.clip(0.5 + w[c] / (2 * max(np.abs(w).max(), 1e-12)), 0, 1),
-                                     "gray")
+                    from ..images import signed_colour
+                    maps = _png_urls(signed_colour(w)[c], "gray")
                 else:
                     raise RequestError(f"filters on {w.shape[1]} input channels cannot be drawn "
                                        "(grey or colour only)")
