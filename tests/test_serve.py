@@ -656,6 +656,13 @@ def _colour_page(driver, url):
     assert driver.execute_script(
         "return [...document.querySelectorAll('#bars .k')].map(e => e.textContent)") == \
         ["red", "green", "blue", "grey"]
+    # drawing is for 28x28 grey models: said at once, not after a stroke
+    assert driver.execute_script("return document.getElementById('pred-conf').textContent") == \
+        "drawing is for 28×28 grey models; this one takes 3×20×24 images"
+    assert driver.execute_script("return document.getElementById('dream-from-drawing').disabled")
+    draw_seven(driver)
+    time.sleep(0.3)
+    assert driver.execute_script("return document.getElementById('error').hidden")
     driver.execute_script("document.getElementById('start').value = 'noise';"
                           "document.getElementById('steps').value = '20000';")
     driver.find_element("id", "run").click()

@@ -112,12 +112,21 @@ function onMessage(m) {
 // ---------------------------------------------------------------- drawing
 const pad = $("draw");
 const pen = pad.getContext("2d");
+function drawable() {  // drawings are prepared as 28x28 grey digits
+  const shape = state.info ? state.info.models[state.model].shape : [28, 28];
+  return shape.length === 2 && shape[0] === 28 && shape[1] === 28;
+}
+function drawHint() {
+  const shape = state.info ? state.info.models[state.model].shape : [28, 28];
+  return drawable() ? "draw to see the answer"
+    : `drawing is for 28×28 grey models; this one takes ${shape.join("×")} images`;
+}
 function clearPad() {
   pen.fillStyle = "#000";
   pen.fillRect(0, 0, pad.width, pad.height);
   state.drawn = false;
   $("pred-digit").textContent = "–";
-  $("pred-conf").textContent = "draw to see the answer";
+  $("pred-conf").textContent = drawHint();
   $("pred-ms").textContent = "";
   $("seen").getContext("2d").clearRect(0, 0, 28, 28);
   renderBars(null);
@@ -151,6 +160,7 @@ function stroke(a, b) {
 }
 function predictSoon() {  // one request in flight; the newest drawing follows it
   if (!state.drawn) return;
+  if (!drawable()) { $("pred-digit").textContent = "–"; $("pred-conf").textContent = drawHint(); return; }
   if (state.predicting) { state.predictAgain = true; return; }
   state.predicting = true;
   if (!send({ type: "predict", drawing: pad.toDataURL("image/png") })) state.predicting = false;
@@ -463,6 +473,8 @@ function chooseModel(i) {
   renderClasses();
   renderFoolTargets();
   renderBars(null);
+  $("dream-from-drawing").disabled = !drawable();
+  if (!state.drawn) $("pred-conf").textContent = drawHint();
   if (state.drawn) predictSoon();
   if (state.info) showInside(state.tab);
 }
