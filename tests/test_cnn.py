@@ -566,6 +566,7 @@ def test_feature_maps_of_a_colour_model_with_its_own_normalisation():
         fm = netdream.feature_maps(net, image)
         np.testing.assert_array_equal(fm.filters, sign * w)
         np.testing.assert_allclose(fm.maps, netdream.activations(net, image[None])[0][0])
+        assert "per channel: mean (0.5, 0.4, 0.3), std (0.2, 0.25, 0.3)" in net._repr_html_()
         with pytest.raises(ValueError, match=r"normalises each colour channel apart.*"
                                              r"channel_affine"):
             enc.scale

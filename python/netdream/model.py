@@ -450,9 +450,14 @@ class Network:
             f"<tr><td>{l}</td><td>{escape(repr(layer))}</td><td>{'&times;'.join(map(str, shp))}</td></tr>"
             for l, (layer, shp) in enumerate(zip(self.layers, self.layer_shapes)))
         enc = self.encoding
+        norm = ""
+        if enc.mean is not None or enc.std is not None:  # an image pipeline's normalisation
+            mean = ", ".join(f"{v:.4g}" for v in enc.mean or (0.0,))
+            std = ", ".join(f"{v:.4g}" for v in enc.std or (1.0,))
+            norm = f", then (x &minus; mean) / std per channel: mean ({mean}), std ({std})"
         return (f"<b>netdream.{type(self).__name__}</b> {escape(str(self.metadata.get('name', '')))}"
                 f"<br>input: {'&times;'.join(map(str, self.input_shape))} &rarr; "
-                f"[{enc.low:g}, {enc.high:g}], ink {enc.ink}; classes: "
+                f"[{enc.low:g}, {enc.high:g}], ink {enc.ink}{norm}; classes: "
                 f"{escape(', '.join(self.class_names))}"
                 f"<table><tr><th>layer</th><th></th><th>output</th></tr>{rows}</table>")
 
