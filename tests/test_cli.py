@@ -327,6 +327,53 @@ def test_cli_calibrate_and_adversarial(tmp_path, capsys):
     assert "--adversarial 1.0" in net.metadata["command"]
 
 
+def test_a_model_trained_with_class_names_shows_them_everywhere(tmp_path, capsys):
+    """netdream train --classes on another dataset in MNIST's IDX layout:
+    eval, dream and the report show the names; neither the report nor the
+    commands call the data MNIST or digits; the report uses the full train-*
+    files (not a 10k subset), and without training images its captions stay
+    grammatical."""
+    import re
+    x, y = bars(300)
+    for name, arr in [("train-images-idx3-ubyte.gz", x), ("train-labels-idx1-ubyte.gz", y),
+                      ("train10k-images-idx3-ubyte.gz", x[:120]),
+                      ("train10k-labels-idx1-ubyte.gz", y[:120]),
+                      ("t10k-images-idx3-ubyte.gz", x[:60]), ("t10k-labels-idx1-ubyte.gz", y[:60])]:
+        write_idx(tmp_path / name, arr)
+    model = tmp_path / "bars.npz"
+    assert cmd_train(_parse(["--data", str(tmp_path), "-o", str(model), "--hidden", "16",
+                             "--epochs", "2", "--augment", "0", "--classes", "bar, post, box",
+                             "--no-progress"])) == 0
+    said = capsys.readouterr()
+    assert "mnist" not in (said.out + said.err).lower() and "digit" not in said.out.lower()
+    net = netdream.load(model)
+    assert net.class_names == ("bar", "post", "box")
+    assert "MNIST" not in net.metadata["training_data"]
+    assert main(["eval", "--model", str(model), "--data", str(tmp_path), "--confusion"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"true\\pred +bar +post +box", out) and re.search(r"\n +box +\d", out)
+    assert main(["dream", "post", "--model", str(model), "--runs", "2", "--steps", "500",
+                 "-o", str(tmp_path / "d.png"), "--no-progress"]) == 0
+    assert "dreamt 2 x post (500 steps each)" in capsys.readouterr().out
+    page = tmp_path / "r.html"
+    assert main(["report", "--model", str(model), "--data", str(tmp_path), "-o", str(page),
+                 "--dreams", "2", "--no-progress"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("; eigen-images from 300 training images")
+    text = page.read_text(encoding="utf-8")
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r'src="[^"]*"', "", text))
+    assert "mnist" not in visible.lower() and "digit" not in visible.lower()
+    assert ">box<" in text and "Computed from the 300 training images." in text
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "train10k-images-idx3-ubyte.gz", "train10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).unlink()
+    assert main(["report", "--model", str(model), "--data", str(tmp_path), "-o", str(page),
+                 "--dreams", "2", "--no-progress"]) == 0
+    assert "eigen-images from the test images (no training images beside them)" in \
+        capsys.readouterr().out
+    text = page.read_text(encoding="utf-8")
+    assert "Computed from the 60 test images (no training images were given)." in text
+
+
 def test_cli_missing_data_is_an_error_not_a_crash(tmp_path, capsys):
     args = _parse(["--data", str(tmp_path), "-o", str(tmp_path / "m.npz"), "--no-progress"])
     assert cmd_train(args) == 1

@@ -34,9 +34,11 @@ def cmd_report(args) -> int:
     make_report(net, images, labels, path=args.output, train_images=train_images,
                 train_labels=train_labels, dreams=args.dreams, seed=args.seed,
                 progress=not args.no_progress, threads=args.threads)
+    from ..model import DIGITS
     size = os.path.getsize(args.output)
+    what = "eigen-digits" if tuple(net.class_names) == DIGITS else "eigen-images"
     print(f"wrote {args.output} ({size / 1024:.0f} KB) in {time.perf_counter() - start:.1f} s; "
-          f"eigen-digits from {eigen}")
+          f"{what} from {eigen}")
     return 0
 
 
