@@ -1278,8 +1278,15 @@ _ONNX_CASES = {
                    ("Tanh", ["$"], {}), ("Transpose", ["$"], {"perm": [0, 2, 3, 1]}),
                    ("Mul", ["$", "c4"], {}), ("Flatten", ["$"], {}), _L1, _RELU, _L2],
                   [28, 28, 1]),
+    # global pooling: the 4 channels' means (maxima) into a 4 x 16 layer
+    "GlobalAveragePool": ([("Conv", ["$", "K", "kb"], {"auto_pad": "SAME_UPPER"}), _RELU,
+                           ("GlobalAveragePool", ["$"], {}), ("Flatten", ["$"], {}),
+                           ("MatMul", ["$", "W4"], {}), _RELU, _L2], [1, 28, 28]),
+    "GlobalMaxPool": ([("Conv", ["$", "K", "kb"], {"pads": [1, 1, 1, 1]}),
+                       ("GlobalMaxPool", ["$"], {}), ("Flatten", ["$"], {}),
+                       ("MatMul", ["$", "W4"], {}), _RELU, _L2], [1, 28, 28]),
 }
-_CONV_OPS = {"Conv", "MaxPool", "AveragePool", "Transpose"}
+_CONV_OPS = {"Conv", "MaxPool", "AveragePool", "Transpose", "GlobalAveragePool", "GlobalMaxPool"}
 
 
 def test_every_onnx_op_has_an_equivalence_case():
@@ -1300,7 +1307,8 @@ def test_onnx_op_matches_the_reference_evaluator(onnx, digits, op):
               "s16": rng.normal(1, 0.2, 16), "p": rng.uniform(0.5, 2, 16), "s": [1.7],
               "K": rng.normal(0, 0.5, (4, 1, 3, 3)), "K2": rng.normal(0, 0.5, (4, 1, 2, 2)),
               "kb": rng.normal(0, 0.1, 4), "c4": rng.normal(1, 0.3, 4),
-              "m4": rng.normal(0, 0.1, 4), "p4": rng.uniform(0.5, 2, 4)}
+              "m4": rng.normal(0, 0.1, 4), "p4": rng.uniform(0.5, 2, 4),
+              "W4": rng.normal(0, 0.5, (4, 16))}
     inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), name=k)
              for k, v in floats.items()]
     inits.append(numpy_helper.from_array(np.array([-1, 784], dtype=np.int64), name="flat"))
@@ -1543,3 +1551,82 @@ def test_keras_cnn_normalising_its_input_takes_it_as_the_encoding(keras, digits)
     with pytest.raises(ValueError, match=r"scales an input channel by -2"):
         mlp_from_keras(keras.Sequential([keras.Input((28, 28, 1)), L.Rescaling(-2.0),
                                          L.Conv2D(2, 3), L.Flatten(), L.Dense(10)]))
+
+
+# ============================================================ global pooling
+
+def test_torch_and_onnx_global_pooling(torch, onnx, digits):
+    """Global (and evenly dividing adaptive) pooling, as modern small CNNs end:
+    nn.AdaptiveAvgPool2d(1) / AdaptiveMaxPool2d, F.adaptive_avg_pool2d and
+    x.mean((2, 3)) in a traced forward, and ONNX's GlobalAveragePool as torch
+    exports it, read as pooling of the whole (square) map: the same
+    predictions on MNIST; a map that is not square, or an output size that
+    does not divide it, is refused by name."""
+    from torch import nn
+    import torch.nn.functional as F
+    images, x = digits
+    torch.manual_seed(4)
+    conv = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 12, 3, padding=1), nn.ReLU())  # 12 x 14 x 14
+    seq = nn.Sequential(conv, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 10)).eval()
+    net = mlp_from_torch(seq)
+    assert any(type(l).__name__ == "AvgPool2D" and l.size == 14 for l in net.layers)
+    ref = _softmax(_torch_out(seq, x.reshape(-1, 1, 28, 28)).astype(np.float64))
+    np.testing.assert_allclose(net.predict_proba(images), ref, rtol=0, atol=ATOL)
+    two = nn.Sequential(conv, nn.AdaptiveMaxPool2d((7, 7)), nn.Flatten(),
+                        nn.Linear(12 * 49, 10)).eval()
+    ref = _softmax(_torch_out(two, x[:500].reshape(-1, 1, 28, 28)).astype(np.float64))
+    np.testing.assert_allclose(mlp_from_torch(two).predict_proba(images[:500]), ref, rtol=0,
+                               atol=ATOL)
+
+    class Net(nn.Module):
+        def __init__(self, how):
+            super().__init__()
+            self.conv, self.fc, self.how = conv, nn.Linear(12, 10), how
+
+        def forward(self, x):
+            h = self.conv(x)
+            if self.how == "mean":
+                h = h.mean((2, 3))
+            else:
+                h = torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
+            return self.fc(h)
+
+    for how in ("mean", "adaptive"):
+        module = Net(how).eval()
+        ref = _softmax(_torch_out(module, x[:500].reshape(-1, 1, 28, 28)).astype(np.float64))
+        np.testing.assert_allclose(mlp_from_torch(module).predict_proba(images[:500]), ref,
+                                   rtol=0, atol=ATOL)
+    exported = _torch_to_onnx(torch, seq, (1, 28, 28))
+    assert "GlobalAveragePool" in [n.op_type for n in exported.graph.node]
+    ref = _softmax(_onnx_run(exported, x[:500].reshape(-1, 1, 28, 28)).astype(np.float64))
+    np.testing.assert_allclose(mlp_from_onnx(exported).predict_proba(images[:500]), ref, rtol=0,
+                               atol=ATOL)
+    with pytest.raises(ValueError, match=r"layer 1 \(AdaptiveAvgPool2d\) pools a 14x14 map to "
+                                         r"5x5; netdream pools square windows"):
+        mlp_from_torch(nn.Sequential(conv, nn.AdaptiveAvgPool2d(5), nn.Flatten(),
+                                     nn.Linear(12 * 25, 10)))
+    with pytest.raises(ValueError, match=r"pools a 7x5 map"):
+        mlp_from_torch(nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                     nn.Linear(2, 3)), image_shape=(9, 7))
+
+
+def test_keras_global_pooling(keras, digits):
+    images, _ = digits
+    keras.utils.set_random_seed(5)
+    L = keras.layers
+    for pool in (L.GlobalAveragePooling2D(), L.GlobalMaxPooling2D()):
+        model = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(6, 3, activation="relu"),
+                                  L.MaxPooling2D(2), L.Conv2D(8, 3, activation="relu"), pool,
+                                  L.Dense(10, activation="softmax")])
+        net = mlp_from_keras(model)
+        ref = _keras_out(model, images[:500, :, :, None].astype(np.float32) / 255)
+        np.testing.assert_allclose(net.predict_proba(images[:500]), ref, rtol=0, atol=ATOL)
+    model = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(4, 3),
+                              L.GlobalAveragePooling2D(keepdims=True), L.Flatten(), L.Dense(3)])
+    ref = _keras_out(model, images[:50, :, :, None].astype(np.float32) / 255)
+    np.testing.assert_allclose(mlp_from_keras(model).predict_proba(images[:50]),
+                               _softmax(ref.astype(np.float64)), rtol=0, atol=ATOL)
+    with pytest.raises(ValueError, match=r"pools a 26x24 map; netdream pools square windows"):
+        mlp_from_keras(keras.Sequential([keras.Input((28, 26, 1)), L.Conv2D(4, 3),
+                                         L.GlobalAveragePooling2D(), L.Dense(3)]))

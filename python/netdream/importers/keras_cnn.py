@@ -5,6 +5,7 @@ Read layer by layer (``channels_last`` throughout, Keras's default):
 ``Conv2D`` (any kernel, strides equal along y and x, padding "valid" or
 "same" -- TensorFlow's "same", which is netdream's; no dilation or groups),
 ``MaxPooling2D`` and ``AveragePooling2D`` (square windows, padding "valid"),
+``GlobalAveragePooling2D`` and ``GlobalMaxPooling2D`` (of a square map),
 ``Flatten``, ``Dense``; ``BatchNormalization`` folded exactly into the
 convolution or dense layer before it; activations given as a layer's
 ``activation`` or as ``Activation`` / ``ReLU`` / ``LeakyReLU`` layers
@@ -31,7 +32,8 @@ from ._steps import batchnorm_scale_shift, cnn_output, fold_batchnorm, normalise
 
 __all__ = ["is_convolutional", "network_from_sequential"]
 
-_CONV_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
+_CONV_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+               "GlobalMaxPooling2D")
 _ACTS = {"linear": None, "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh",
          "leaky_relu": "leaky_relu", "softmax": "softmax"}
 _INACTIVE = ("InputLayer", "Dropout", "SpatialDropout2D", "AlphaDropout", "GaussianDropout",
@@ -193,6 +195,20 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy,
             pool = (MaxPool2D if kind == "MaxPooling2D" else AvgPool2D)(int(ps[0]), int(st[0]))
             shape = output_shape(pool, shape, f"layer {len(layers)}")
             layers.append(pool)
+        elif kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+            flush()
+            if getattr(layer, "data_format", "channels_last") != "channels_last" or \
+                    len(shape) != 3:
+                raise ValueError(f"{where} must pool a channels_last feature map")
+            if shape[1] != shape[2]:
+                raise ValueError(f"{where} pools a {shape[1]}x{shape[2]} map; netdream pools "
+                                 "square windows, so it reads global pooling of a square map")
+            pool = (MaxPool2D if kind == "GlobalMaxPooling2D" else AvgPool2D)(shape[1], shape[1])
+            shape = output_shape(pool, shape, f"layer {len(layers)}")
+            layers.append(pool)
+            if not getattr(layer, "keepdims", False):  # (N, C): flat (1x1: the same order)
+                layers.append(Flatten())
+                shape = output_shape(layers[-1], shape, f"layer {len(layers) - 1}")
         elif kind == "Flatten":
             flush()
             if len(shape) == 3:
@@ -208,6 +224,7 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy,
         else:
             raise ValueError(f"{where} is not supported in a convolutional network: netdream "
                              "reads Conv2D, MaxPooling2D, AveragePooling2D, "
+                             "GlobalAveragePooling2D, GlobalMaxPooling2D, "
                              "BatchNormalization, Flatten, Dense, Activation, ReLU, LeakyReLU, "
                              "Softmax, Dropout")
     if norm is not None and (not layers or not isinstance(layers[0], Conv2D)):

@@ -69,7 +69,8 @@ def from_onnx(path, *, encoding: Encoding | None = None,
         a per-channel ``BatchNormalization``, ``Add``, ``Mul``... after it is
         folded into it), ``MaxPool`` and ``AveragePool`` (square windows,
         equal strides, no padding or dilation; ceil_mode only where it adds
-        no partial window) and ``Transpose`` between channels first and
+        no partial window), ``GlobalAveragePool`` and ``GlobalMaxPool`` (of a
+        square map) and ``Transpose`` between channels first and
         channels last (a channels-last flatten is reordered into the linear
         layer after it). The input may be ``(N, H, W)`` or ``(N, H*W)``
         reshaped to ``(N, 1, H, W)``, or channels last ``(N, H, W, C)``
@@ -585,3 +586,13 @@ def _pool(node, ctx):
                          f"border of its {h}x{w} input; netdream drops partial windows")
     ctx.shape = output_shape(MaxPool2D(size, stride), ctx.shape, ctx.where)
     return [steps_.pool(ctx.where, "max" if ctx.op == "MaxPool" else "avg", size, stride)]
+
+
+@OPS.register("GlobalMaxPool", "GlobalAveragePool")
+def _global_pool(node, ctx):
+    c, h, w = _require_feature_map(ctx)
+    if h != w:
+        raise ValueError(f"{ctx.where} pools a {h}x{w} map; netdream pools square windows, so "
+                         "it reads global pooling of a square map")
+    ctx.shape = output_shape(MaxPool2D(h, h), ctx.shape, ctx.where)  # (C, 1, 1)
+    return [steps_.pool(ctx.where, "max" if ctx.op == "GlobalMaxPool" else "avg", h, h)]

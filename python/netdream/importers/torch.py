@@ -66,7 +66,9 @@ def from_torch(module_or_state_dict, layers=None, *, encoding: Encoding | None =
         step's output and constants; no branch, no residual connection — of
         calls to its submodules and to these functions and tensor methods:
         ``relu``, ``sigmoid``, ``tanh``, ``leaky_relu``, ``max_pool2d``,
-        ``avg_pool2d``, ``flatten``, ``view``, ``reshape`` (to
+        ``avg_pool2d``, ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``,
+        ``mean`` and ``amax`` over dimensions (2, 3) (global pooling),
+        ``flatten``, ``view``, ``reshape`` (to
         ``(x.size(0), -1)``), ``softmax``, ``log_softmax``, ``dropout``
         (with training=self.training, in eval mode); each is read as the
         torch.nn module computing the same (see

@@ -4,6 +4,8 @@
 Read layer by layer: ``Conv2d`` (any kernel, stride, zero padding given as a
 number, a pair or "same"/"valid"; no dilation or groups), ``MaxPool2d`` and
 ``AvgPool2d`` (no padding or ceil mode; AvgPool2d then never counts padding),
+``AdaptiveAvgPool2d`` and ``AdaptiveMaxPool2d`` on a square map whose side the
+output size divides (global pooling: ``output_size=1``),
 ``Flatten``, ``Linear``; ``BatchNorm2d`` / ``BatchNorm1d`` in eval mode,
 folded exactly into the convolution or linear layer before them; the
 element-wise activations, which become the activation of the layer before
@@ -17,13 +19,14 @@ import dataclasses
 
 import numpy as np
 
-from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D
-from ..model import Encoding, Network
+from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, output_shape
+from ..model import Encoding, Network, _check_image_shape
 from ._steps import batchnorm_scale_shift, cnn_output, fold_batchnorm
 
 __all__ = ["is_convolutional", "holds_convolutions", "network_from_sequential"]
 
-_CONV_KINDS = ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")
+_CONV_KINDS = ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "AdaptiveAvgPool2d",
+               "AdaptiveMaxPool2d")
 _ACTS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyReLU": "leaky_relu",
          "Identity": None}
 
@@ -53,6 +56,29 @@ def _conv_before_max_pools(layers):
     return None
 
 
+def _feature_map(layers, image_shape, where):
+    """The (channels, height, width) that ``layers`` make of an image."""
+    shape = _check_image_shape(image_shape)
+    shape = (1, *shape) if len(shape) == 2 else shape
+    for l, layer in enumerate(layers):
+        shape = output_shape(layer, shape, f"layer {l}")
+    if len(shape) != 3:
+        raise ValueError(f"{where} pools a vector: it must come before the Flatten")
+    return shape
+
+
+def _adaptive_window(h, w, oh, ow, where):
+    """(size, stride) of the pooling that adaptive pooling of an h x w map
+    to oh x ow is: exact when the map is square and oh divides it (global
+    pooling: oh = 1)."""
+    if h != w or oh != ow or h % oh:
+        raise ValueError(f"{where} pools a {h}x{w} map to {oh}x{ow}; netdream pools square "
+                         "windows with equal strides, so it reads adaptive pooling of a square "
+                         "map whose side the output size divides (global pooling: "
+                         "output_size=1)")
+    return h // oh, h // oh
+
+
 def holds_convolutions(module) -> bool:
     """Whether a module or any module inside it is a convolution, pooling or
     2-D batch normalisation layer."""
@@ -65,7 +91,6 @@ def _np(t):
 
 def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_version) -> Network:
     """The Network of ``seq`` on images of ``image_shape``."""
-    from ..model import _check_image_shape
     shape = _check_image_shape(image_shape)
     layers, names = [], []
     pending = None  # [kind, weight, bias, activation, extra] of the layer being built
@@ -157,6 +182,13 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
                 raise ValueError(f"{where}: netdream pools square windows with equal strides, "
                                  "no padding, dilation, ceil mode or divisor override")
             layers.append((MaxPool2D if kind == "MaxPool2d" else AvgPool2D)(k, s))
+        elif kind in ("AdaptiveAvgPool2d", "AdaptiveMaxPool2d"):
+            flush()
+            _, h, w = _feature_map(layers, shape, where)
+            out = m.output_size
+            oh, ow = (out, out) if isinstance(out, int) else (out[0] or h, out[1] or w)
+            layers.append((MaxPool2D if kind == "AdaptiveMaxPool2d" else AvgPool2D)(
+                *_adaptive_window(h, w, oh, ow, where)))
         elif kind == "Flatten":
             flush()
             if (m.start_dim, m.end_dim) != (1, -1):
@@ -176,8 +208,9 @@ def network_from_sequential(seq, nn, *, image_shape, encoding, output, torch_ver
             log_softmax = kind == "LogSoftmax"
         else:
             raise ValueError(f"{where} is not supported in a convolutional network: netdream "
-                             "reads Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d/1d, Flatten, "
-                             "Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout, Softmax")
+                             "reads Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
+                             "AdaptiveMaxPool2d, BatchNorm2d/1d, Flatten, Linear, ReLU, "
+                             "LeakyReLU, Sigmoid, Tanh, Dropout, Softmax")
     if pending is None or pending[0] != "dense":
         raise ValueError("the network must end in a Linear layer (the class outputs)")
     out_act, added = cnn_output(out_act, pending[3], output, "Linear")

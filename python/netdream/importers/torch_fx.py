@@ -309,6 +309,29 @@ def _avg_pool2d(node, ctx):
                                   ctx.arg(5, "divisor_override"))
 
 
+@FUNCTIONS.register("adaptive_avg_pool2d", "adaptive_max_pool2d")
+def _adaptive_pool2d(node, ctx):
+    if ctx.op == "adaptive_max_pool2d" and ctx.arg(1, "return_indices", False):
+        raise ValueError(f"{ctx.where} returns indices; netdream reads the pooled values only")
+    cls = ctx.torch.nn.AdaptiveMaxPool2d if ctx.op == "adaptive_max_pool2d" else \
+        ctx.torch.nn.AdaptiveAvgPool2d
+    return cls(ctx.arg(0, "output_size"))
+
+
+@FUNCTIONS.register("mean", "amax")
+def _global_pool(node, ctx):
+    """x.mean((2, 3)) / torch.amax(x, (2, 3)): global pooling over the map,
+    then flat (with keepdim=True, the 1x1 map)."""
+    dims = ctx.arg(0, "dim")
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if sorted(d % 4 for d in dims if isinstance(d, int)) != [2, 3] or len(dims) != 2:
+        raise ValueError(f"{ctx.where} takes the {ctx.op} over dimensions {dims}; netdream reads "
+                         "it over the map (dimensions 2 and 3: global pooling)")
+    nn = ctx.torch.nn
+    pool = (nn.AdaptiveAvgPool2d if ctx.op == "mean" else nn.AdaptiveMaxPool2d)(1)
+    return pool if ctx.arg(1, "keepdim", False) else nn.Sequential(pool, nn.Flatten())
+
+
 @FUNCTIONS.register("flatten")
 def _flatten(node, ctx):
     return ctx.torch.nn.Flatten(ctx.arg(0, "start_dim", 0), ctx.arg(1, "end_dim", -1))
