@@ -1588,11 +1588,13 @@ def test_torch_and_onnx_global_pooling(torch, onnx, digits):
             h = self.conv(x)
             if self.how == "mean":
                 h = h.mean((2, 3))
+            elif self.how == "amax":
+                h = torch.amax(h, dim=(-2, -1))
             else:
                 h = torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
             return self.fc(h)
 
-    for how in ("mean", "adaptive"):
+    for how in ("mean", "amax", "adaptive"):
         module = Net(how).eval()
         ref = _softmax(_torch_out(module, x[:500].reshape(-1, 1, 28, 28)).astype(np.float64))
         np.testing.assert_allclose(mlp_from_torch(module).predict_proba(images[:500]), ref,
