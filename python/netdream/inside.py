@@ -660,6 +660,15 @@ class FeatureMaps:
         return _png(self.to_image(scale=3))
 
 
+def image_filters(net, layer: int = 0) -> np.ndarray:
+    """The weights (out, in, kh, kw) of a convolution on the image, signed so
+    that a positive weight means ink (a brighter value) there raises the
+    channel, whichever way each input channel is encoded."""
+    w = np.asarray(net.layers[layer].weight, dtype=np.float64)
+    a, _ = net.encoding.channel_affine(w.shape[1])
+    return w * np.sign(a)[None, :, None, None]
+
+
 def feature_maps(net, image, layer: int | None = None) -> FeatureMaps:
     """Each filter of a conv layer beside where it fires on ``image``.
 
@@ -698,10 +707,7 @@ def feature_maps(net, image, layer: int | None = None) -> FeatureMaps:
     on_image = source == convs[0] and not any(
         isinstance(lay, Conv2D) for lay in net.layers[:source])
     if on_image:
-        # red: ink (a brighter value) there raises the channel, whichever
-        # way each input channel is encoded
-        a, _ = net.encoding.channel_affine(w.shape[1])
-        filters = w * np.sign(a)[None, :, None, None]
+        filters = image_filters(net, source)
         filters = filters[:, 0] if filters.shape[1] == 1 else filters
     else:
         filters = np.sqrt((w ** 2).sum(axis=1))

@@ -59,6 +59,16 @@ def load_test_set(data, split: str = "test", net=None):
     return images, labels
 
 
+def read_image_for(path, net):
+    """An image file for ``net``: a photo of a digit prepared like MNIST for
+    a 28x28 grey model, else the picture resized to the model's input
+    (colour for a colour model)."""
+    from ..photo import load_image, load_picture
+    if tuple(net.image_shape) == (28, 28):
+        return load_image(path)
+    return load_picture(path, net.image_shape)
+
+
 def _first_cause(exc) -> str:
     lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
     return lines[0] if lines else str(exc)

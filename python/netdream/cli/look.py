@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from ._common import (CommandError, add_model, add_threads, check_output, load_model,
-                      load_test_set, nonneg_int, percent, positive_int)
+                      load_test_set, nonneg_int, percent, positive_int, read_image_for)
 
 
 def cmd_eval(args) -> int:
@@ -86,16 +86,6 @@ def cmd_features(args) -> int:
           f"({type(net.layers[fm.layer]).__name__}) on {args.image}, which the model reads as "
           f"{net.class_names[best]} ({percent(p[best])})")
     return 0
-
-
-def read_image_for(path, net):
-    """An image file for ``net``: a photo of a digit prepared like MNIST for
-    a 28x28 grey model, else the picture resized to the model's input
-    (colour for a colour model)."""
-    from ..photo import load_image, load_picture
-    if tuple(net.image_shape) == (28, 28):
-        return load_image(path)
-    return load_picture(path, net.image_shape)
 
 
 def add_commands(sub) -> None:

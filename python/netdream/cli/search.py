@@ -10,7 +10,7 @@ import numpy as np
 
 from ._common import (CommandError, add_model, add_progress, add_threads, add_transfer,
                       check_output, load_model, nonneg_float, nonneg_int, percent,
-                      positive_int)
+                      positive_int, read_image_for)
 from .cluster import add_cluster, connect, wants_cluster
 
 
@@ -293,7 +293,6 @@ def cmd_morph(args) -> int:
 
     from ..gradient import morph
     from ..images import grid_image
-    from .look import read_image_for
     net = _start(args, "--to")
     other = _transfer_model(args, net)
     image = read_image_for(args.image, net)

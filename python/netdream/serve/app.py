@@ -194,9 +194,8 @@ class ServerState:
         def compute():
             from ..layers import Conv2D
             if isinstance(net.layers[0], Conv2D):  # a CNN: its first convolution's filters
-                w = np.asarray(net.layers[0].weight, dtype=np.float64)
-                a, _ = net.encoding.channel_affine(w.shape[1])
-                w = w * np.sign(a)[None, :, None, None]  # red/brighter: ink there excites
+                from ..inside import image_filters
+                w = image_filters(net)  # red/brighter: ink there excites the channel
                 c = np.arange(min(w.shape[0], _MAX_FIELDS))
                 if w.shape[1] == 1:
                     maps = _png_urls(w[c, 0], "diverging")
