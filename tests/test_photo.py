@@ -419,3 +419,15 @@ def test_load_picture_reads_a_picture_as_it_is_at_a_models_size(tmp_path):
         load_picture(tmp_path / "junk.png", (32, 32))
     with pytest.raises(ValueError, match=r"shape must be \(H, W\) or \(3, H, W\)"):
         load_picture(path, (4, 8, 8))
+    # read_picture: the same for the bytes of a file held in memory
+    from netdream.photo import read_picture
+    np.testing.assert_array_equal(read_picture(path.read_bytes(), (3, 20, 30)), x)
+    np.testing.assert_array_equal(read_picture(path.read_bytes(), (16, 16)), grey)
+    with pytest.raises(ValueError, match=r"upload: the image is 9000 x 9000"):
+        read_picture((tmp_path / "bomb.png").read_bytes(), (32, 32), name="upload")
+    with pytest.raises(ValueError, match=r"upload: not a readable image"):
+        read_picture(b"not an image", (32, 32), name="upload")
+    with pytest.raises(TypeError, match=r"upload must be the bytes of an image file, got str"):
+        read_picture("clear.png", (32, 32), name="upload")
+    with pytest.raises(ValueError, match=r"shape must be \(H, W\) or \(3, H, W\)"):
+        read_picture(path.read_bytes(), (0, 8))

@@ -617,6 +617,24 @@ def test_a_colour_model_of_another_size_is_shown_in_colour_at_its_size():
         assert np.abs(rgb[..., 0] - rgb[..., 1]).max() > 0  # colours, not greys
         r = c.get("/api/models/0/misclassified")
         assert r.status_code == 400 and "28x28 images; this model takes 3x20x24" in r.json()["error"]
+        # a drawing: read in colour and resized as it is to the model's size, as
+        # netdream classify reads a photo for it; the filters fire on it
+        from netdream.photo import read_picture
+        im = Image.new("RGB", (280, 233))
+        ImageDraw.Draw(im).ellipse([60, 40, 200, 190], fill=(255, 40, 0))
+        d = c.post("/api/predict", json={"drawing": png_url(im)}).json()
+        assert d["blank"] is False and d["shape"] == [3, 20, 24]
+        seen = np.frombuffer(base64.b64decode(d["image"]), np.uint8).reshape(20, 24, 3)
+        seen = seen.transpose(2, 0, 1)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        np.testing.assert_array_equal(seen, read_picture(buf.getvalue(), (3, 20, 24)))
+        assert seen[0, 10, 12] > 240 and 20 < seen[1, 10, 12] < 60 and seen[2, 10, 12] < 15
+        assert seen[:, 0, 0].max() == 0  # the black background stays black
+        np.testing.assert_allclose(d["probs"], net.predict_proba(seen), atol=1e-6)
+        assert len(d["maps"]) == 6
+        d = c.post("/api/predict", json={"drawing": png_url(Image.new("RGB", (280, 233)))})
+        assert d.json() == {"type": "prediction", "blank": True}
         with c.websocket_connect("/ws", headers=ORIGIN) as ws:
             ws.send_text(json.dumps({"type": "dream", "target": 2, "steps": 3000, "start": "noise"}))
             m, seen = receive_until(ws, is_state("done", "failed"))
@@ -636,7 +654,40 @@ def test_a_colour_model_of_another_size_is_shown_in_colour_at_its_size():
             m, seen = receive_until(ws, is_state("done", "failed"))
             f = [f for f in seen if f["type"] == "frame"][-1]
             assert f["shape"] == [3, 20, 24]
+            # a dream from the drawing starts from the drawing, in colour
+            ws.send_text(json.dumps({"type": "dream", "target": 1, "steps": 50,
+                                     "start": "drawing", "drawing": png_url(im)}))
+            m, seen = receive_until(ws, is_state("done", "failed"))
+            assert m["state"] == "done", seen[-3:]
+            f = [f for f in seen if f["type"] == "frame"][-1]
+            start = read_picture(buf.getvalue(), (3, 20, 24)) / 255.0
+            image = np.frombuffer(base64.b64decode(f["images"][0]), np.uint8)
+            image = image.reshape(20, 24, 3).transpose(2, 0, 1) / 255.0
+            changed = np.abs(image - start).max(axis=0) > 0.02
+            assert 0 < changed.sum() <= 50, changed.sum()  # 50 steps: at most 50 pixels moved
             assert np.frombuffer(base64.b64decode(f["images"][0]), np.uint8).size == 3 * 20 * 24
+
+
+def test_a_grey_model_of_another_size_reads_drawings_as_they_are():
+    """A 32x32 grey model: the drawing is resized as it is (white ink on
+    black, ink high), not prepared as a 28x28 MNIST digit."""
+    from netdream.layers import Conv2D, Dense, Flatten
+    from netdream.photo import read_picture
+    rng = np.random.default_rng(5)
+    net = netdream.Network([Conv2D(rng.normal(0, 0.3, (4, 1, 3, 3)), np.zeros(4), stride=2),
+                            Flatten(), Dense(rng.normal(0, 0.1, (10, 4 * 15 * 15)), np.zeros(10))],
+                           image_shape=(32, 32))
+    app = create_app([("grey32", net)], hosts=LOOPBACK_HOSTS + ("testserver",), threads=1)
+    with TestClient(app) as c:
+        url = seven()
+        d = c.post("/api/predict", json={"drawing": url}).json()
+        assert d["shape"] == [1, 32, 32]
+        seen = np.frombuffer(base64.b64decode(d["image"]), np.uint8).reshape(32, 32)
+        expected = read_picture(base64.b64decode(url.split(",", 1)[1]), (32, 32))
+        np.testing.assert_array_equal(seen, expected)
+        # the 7's top bar runs from 60 to 220 of 280 at row 60: the same place in 32
+        assert seen[7, 8:25].min() > 200 and seen[:5].max() < 60 and seen[31:].max() < 60
+        np.testing.assert_allclose(d["probs"], net.predict_proba(seen), atol=1e-6)
 
 
 def test_a_colour_model_in_a_real_browser(browser, tmp_path):
@@ -656,12 +707,24 @@ def _colour_page(driver, url):
     assert driver.execute_script(
         "return [...document.querySelectorAll('#bars .k')].map(e => e.textContent)") == \
         ["red", "green", "blue", "grey"]
-    # drawing is for 28x28 grey models: said at once, not after a stroke
-    assert driver.execute_script("return document.getElementById('pred-conf').textContent") == \
-        "drawing is for 28×28 grey models; this one takes 3×20×24 images"
-    assert driver.execute_script("return document.getElementById('dream-from-drawing').disabled")
+    # drawing in colour on a pad of the model's proportions (24 wide, 20 high)
+    assert driver.execute_script("return document.getElementById('draw').height") == 233
+    assert driver.execute_script("return document.getElementById('draw-hint').textContent") == \
+        "a picture, with mouse, pen or finger"
+    assert not driver.execute_script("return document.getElementById('dream-from-drawing').disabled")
+    assert not driver.execute_script("return document.getElementById('pen-colour-label').hidden")
+    driver.execute_script("document.getElementById('pen-colour').value = '#ff2000'")
     draw_seven(driver)
-    time.sleep(0.3)
+    wait_for(driver, "return document.getElementById('pred-ms').textContent !== ''")
+    assert driver.execute_script("return document.getElementById('pred-digit').textContent") in \
+        ("red", "green", "blue", "grey")
+    size, red = driver.execute_script("""
+        const c = document.getElementById('seen');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let red = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] < 80 && d[i + 2] < 40) red++;
+        return [[c.width, c.height], red];""")
+    assert size == [24, 20] and red > 10, (size, red)  # what the model sees: red ink, at its size
     assert driver.execute_script("return document.getElementById('error').hidden")
     driver.execute_script("document.getElementById('start').value = 'noise';"
                           "document.getElementById('steps').value = '20000';")

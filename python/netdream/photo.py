@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._validation import check_int
 
-__all__ = ["load_image", "load_picture", "read_image", "MAX_PIXELS", "FORMATS"]
+__all__ = ["load_image", "load_picture", "read_image", "read_picture", "MAX_PIXELS", "FORMATS"]
 
 #: The image formats :func:`load_image` reads: those cameras, phones,
 #: scanners and drawing programs write. Pillow's many other decoders (and
@@ -150,14 +150,32 @@ def load_picture(path, shape, *, max_pixels=None) -> np.ndarray:
     of more than ``max_pixels`` before they are decoded, EXIF rotation,
     transparency composited onto white) but not prepared (no inversion,
     cropping or centring), then resized to ``shape`` (Lanczos)."""
+    shape = _picture_shape(shape)
+    limit = _limit(max_pixels)
+    name = os.fspath(path)
+    with open(path, "rb") as fh:
+        return _picture(_open_checked(fh, name, limit), shape)
+
+
+def read_picture(data: bytes, shape, *, name: str = "image", max_pixels=None) -> np.ndarray:
+    """:func:`load_picture` for a picture held in memory (the encoded bytes
+    of a PNG, JPEG, ...): the same reading and resizing. ``name`` is how
+    error messages call the picture."""
+    shape = _picture_shape(shape)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be the bytes of an image file, got {type(data).__name__}")
+    return _picture(_open_checked(io.BytesIO(data), name, _limit(max_pixels)), shape)
+
+
+def _picture_shape(shape) -> tuple:
     shape = tuple(shape)
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[0] not in (1, 3)) or \
             not all(isinstance(v, (int, np.integer)) and v >= 1 for v in shape):
         raise ValueError(f"shape must be (H, W) or (3, H, W), got {shape!r}")
-    limit = _limit(max_pixels)
-    name = os.fspath(path)
-    with open(path, "rb") as fh:
-        im = _open_checked(fh, name, limit)
+    return shape
+
+
+def _picture(im: Image.Image, shape: tuple) -> np.ndarray:
     colour = len(shape) == 3 and shape[0] == 3
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
         rgba = im.convert("RGBA")

@@ -121,10 +121,12 @@ class ServerState:
                 "data": self.data is not None}
 
     # -- drawings -------------------------------------------------------------------
-    def prepare(self, drawing) -> np.ndarray:
+    def prepare(self, drawing, shape=(28, 28)) -> np.ndarray:
         """A drawing from the page (a PNG data URL) prepared as ``netdream
-        classify`` prepares a photo: (28, 28) uint8."""
-        from ..photo import read_image
+        classify`` prepares a photo for a model taking ``shape`` images: a
+        28x28 grey one's as an MNIST digit (cropped to the ink, centred),
+        any other's resized as it is, grey or colour (uint8)."""
+        from ..photo import read_image, read_picture
         if not isinstance(drawing, str):
             raise RequestError(f"drawing must be a PNG data URL, got {type(drawing).__name__}")
         prefix = "data:image/png;base64,"
@@ -136,26 +138,33 @@ class ServerState:
             data = base64.b64decode(drawing[len(prefix):], validate=True)
         except ValueError:
             raise RequestError("drawing: not valid base64") from None
+        shape = tuple(shape)
+        if not (len(shape) == 2 or (len(shape) == 3 and shape[0] in (1, 3))):
+            raise RequestError(f"this model takes {'x'.join(map(str, shape))} images: drawings "
+                               "are grey or colour (1 or 3 channels)")
         try:
-            return read_image(data, name="drawing", max_pixels=self.limits.drawing_pixels)
+            if shape == (28, 28):
+                return read_image(data, name="drawing", max_pixels=self.limits.drawing_pixels)
+            image = read_picture(data, shape, name="drawing", max_pixels=self.limits.drawing_pixels)
         except ValueError as exc:
             raise RequestError(str(exc)) from None
+        if not image.any():  # the page's background is black
+            raise RequestError("drawing: no ink found (the drawing is empty)")
+        return image
 
     def predict(self, msg: dict) -> dict:
         began = time.perf_counter()
         net = self.model(msg.get("model", 0))
         try:
-            image = self.prepare(msg.get("drawing"))
+            image = self.prepare(msg.get("drawing"), net.image_shape)
         except RequestError as exc:
             if "no ink found" in str(exc):
                 return {"type": "prediction", "blank": True}
             raise
-        if tuple(net.image_shape) != (28, 28):
-            raise RequestError(f"this model takes {net.image_shape} images, not drawings")
         p = net.predict_proba(image, threads=1)
         reply = {"type": "prediction", "blank": False,
                  "probs": [float(v) for v in np.ravel(p)],
-                 "image": encode_pixels(image[None] / 255.0)[0]}
+                 "image": encode_pixels(image[None] / 255.0)[0], "shape": painted_shape(net)}
         maps = self._feature_maps(net, image)
         if maps is not None:
             reply["maps"] = maps
@@ -497,7 +506,7 @@ class Session:
         net = state.model(msg.get("model", 0))
         if kind == "dream":
             request = DreamRequest.parse(msg, net, state.limits,
-                                         lambda: state.prepare(msg.get("drawing")))
+                                         lambda: state.prepare(msg.get("drawing"), net.image_shape))
         else:
             request = EvolveRequest.parse(msg, net, state.limits)
         old = self.job

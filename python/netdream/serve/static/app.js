@@ -112,14 +112,29 @@ function onMessage(m) {
 // ---------------------------------------------------------------- drawing
 const pad = $("draw");
 const pen = pad.getContext("2d");
-function drawable() {  // drawings are prepared as 28x28 grey digits
-  const shape = state.info ? state.info.models[state.model].shape : [28, 28];
-  return shape.length === 2 && shape[0] === 28 && shape[1] === 28;
+function modelShape() { return state.info ? state.info.models[state.model].shape : [28, 28]; }
+function colourModel() { const s = modelShape(); return s.length === 3 && s[0] === 3; }
+function drawable() {  // grey and colour models: a 28x28 grey one's drawings are prepared as digits
+  const s = modelShape();
+  return s.length === 2 || (s.length === 3 && (s[0] === 1 || s[0] === 3));
 }
 function drawHint() {
-  const shape = state.info ? state.info.models[state.model].shape : [28, 28];
   return drawable() ? "draw to see the answer"
-    : `drawing is for 28×28 grey models; this one takes ${shape.join("×")} images`;
+    : `drawing is for grey or colour models; this one takes ${modelShape().join("×")} images`;
+}
+function fitPad() {  // the pad takes the model's proportions, 280 pixels wide
+  const s = modelShape(), h = s[s.length - 2], w = s[s.length - 1];
+  const height = Math.max(40, Math.min(840, Math.round(280 * h / w)));
+  if (pad.height !== height) {
+    pad.height = height;
+    pad.style.aspectRatio = `280 / ${height}`;
+    $("seen").style.aspectRatio = `${w} / ${h}`;
+    clearPad();
+  }
+  $("pen-colour-label").hidden = !colourModel();
+  const names = state.info ? state.info.models[state.model].class_names : [];
+  const digits = s.length === 2 && s[0] === 28 && s[1] === 28 && names.join("") === "0123456789";
+  $("draw-hint").textContent = `${digits ? "a digit" : "a picture"}, with mouse, pen or finger`;
 }
 function clearPad() {
   pen.fillStyle = "#000";
@@ -128,7 +143,8 @@ function clearPad() {
   $("pred-digit").textContent = "–";
   $("pred-conf").textContent = drawHint();
   $("pred-ms").textContent = "";
-  $("seen").getContext("2d").clearRect(0, 0, 28, 28);
+  const seen = $("seen");
+  seen.getContext("2d").clearRect(0, 0, seen.width, seen.height);
   renderBars(null);
 }
 function padPoint(ev) {
@@ -152,7 +168,7 @@ for (const name of ["pointerup", "pointercancel"]) {
   pad.addEventListener(name, () => { if (last) { last = null; predictSoon(); } });
 }
 function stroke(a, b) {
-  pen.strokeStyle = "#fff";
+  pen.strokeStyle = colourModel() ? $("pen-colour").value : "#fff";
   pen.lineWidth = 20;
   pen.lineCap = pen.lineJoin = "round";
   pen.beginPath(); pen.moveTo(a[0], a[1]); pen.lineTo(b[0], b[1]); pen.stroke();
@@ -175,7 +191,7 @@ function onPrediction(m) {
     $("pred-digit").textContent = names[best];
     $("pred-conf").textContent = pct(m.probs[best]);
     $("pred-ms").textContent = `${m.ms.toFixed(1)} ms on the server`;
-    paint($("seen"), m.image);
+    paint($("seen"), m.image, false, m.shape);
     renderBars(m.probs, best);
   }
   renderFeatureMaps(m.blank ? null : m.maps);
@@ -268,7 +284,7 @@ function runDream(average) {
     average, pace: Number($("pace").value), seed: Math.floor(Math.random() * 2 ** 31),
   };
   if (msg.start === "drawing") {
-    if (!state.drawn) { showError("draw a digit first to start from it"); return; }
+    if (!state.drawn) { showError("draw something first to start a dream from it"); return; }
     msg.drawing = pad.toDataURL("image/png");
   }
   if (!send(msg)) return;
@@ -474,6 +490,7 @@ function chooseModel(i) {
   renderFoolTargets();
   renderBars(null);
   $("dream-from-drawing").disabled = !drawable();
+  fitPad();
   if (!state.drawn) $("pred-conf").textContent = drawHint();
   if (state.drawn) predictSoon();
   if (state.info) showInside(state.tab);
