@@ -130,9 +130,8 @@ def test_checks():
 def test_colour_images_and_other_sizes():
     """Colour (N, 3, H, W) and grey images of another size: components of
     their shape, the same as the vectors' (an SVD of the flattened data),
-    and a baseline that tells classes of different colours apart; images of
-    more than 4,096 values are refused by name, and a fitted model takes only
-    images of its own shape."""
+    and a baseline that tells classes of different colours apart; a fitted
+    model takes only images of its own shape."""
     rng = np.random.default_rng(2)
     y = np.arange(90) % 3
     x = rng.random((90, 3, 12, 10)) * 0.3
@@ -145,12 +144,52 @@ def test_colour_images_and_other_sizes():
                                atol=1e-8)
     clf = PCAClassifier(4).fit(x[::2], y[::2])
     assert clf.score(x[1::2], y[1::2]) == 1.0
+    # drawn in colour (grey is zero): the first component tells the classes' colours apart
+    grid = np.asarray(e.grid_image(2).convert("RGB"), float)
+    assert np.abs(grid[..., 0] - grid[..., 1]).max() > 60, "colour components drawn in grey"
     assert eigendigits(rng.random((10, 40, 30)), 2).components.shape == (2, 40, 30)
-    with pytest.raises(ValueError, match=r"images of 3x40x40 values are too large for principal "
-                                         r"components here \(at most 4,096"):
-        eigendigits(rng.random((5, 3, 40, 40)), 2)
     with pytest.raises(ValueError, match=r"images must have shape \(3, 12, 10\)"):
         clf.predict(rng.random((2, 28, 28)))
+
+
+def test_large_images_go_through_the_gram_matrix(monkeypatch):
+    """Images of more than 4,096 values (colour 40x40: 4,800): the same
+    components and variances as an SVD of the data, and as the covariance
+    route on the same data; at most max_images images, k at most N - 1,
+    images that vary in fewer directions than asked refused by name."""
+    from netdream import pca
+    rng = np.random.default_rng(4)
+    x = rng.random((60, 3, 40, 40))
+    x[:, 0] = x[:, 0] * 0.2 + rng.random((60, 1, 1)) * 0.8  # a strong first direction: red
+    e = eigendigits(x, 5)
+    assert e.components.shape == (5, 3, 40, 40)
+    flat = x.reshape(60, -1)
+    _, sv, vt = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(e.components.reshape(5, -1) @ vt[:5].T), np.eye(5),
+                               atol=1e-8)
+    np.testing.assert_allclose(e.explained_variance, sv[:5] ** 2 / 59, rtol=1e-10)
+    np.testing.assert_allclose(e.explained_variance_ratio, sv[:5] ** 2 / np.sum(sv ** 2),
+                               rtol=1e-10)
+    small = rng.random((30, 8, 9))
+    v, shape = pca._vectors(small)
+    a, b = pca._eigendigits(v, shape, 6, gram=True), pca._eigendigits(v, shape, 6, gram=False)
+    np.testing.assert_allclose(a.components, b.components, atol=1e-9)  # signs fixed alike
+    np.testing.assert_allclose(a.explained_variance, b.explained_variance, rtol=1e-10)
+    np.testing.assert_allclose(a.explained_variance_ratio, b.explained_variance_ratio, rtol=1e-10)
+    assert pca.max_images(4096) is None and pca.max_images(4800) == 4096
+    assert pca.max_images(3 * 256 * 256) == 1365
+    with pytest.raises(ValueError, match=r"k must be at most 59 \(one less than the number of "
+                                         r"images\) for images of more than 4,096 values"):
+        eigendigits(x, 60)
+    with pytest.raises(ValueError, match=r"images: they vary in fewer than 3 directions"):
+        eigendigits(np.repeat(x[:2], 3, axis=0), 3)
+    monkeypatch.setattr(pca, "MAX_GRAM_VALUES", 4800 * 50)
+    with pytest.raises(ValueError, match=r"images: principal components of images of 3x40x40 = "
+                                         r"4,800 values come from at most 50 images here"):
+        eigendigits(x, 2)
+    monkeypatch.setattr(pca, "MAX_GRAM_VALUES", 4800)
+    with pytest.raises(ValueError, match=r"images of 3x40x40 = 4,800 values are too large"):
+        eigendigits(x, 2)
 
 
 @pytest.mark.slow

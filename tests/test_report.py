@@ -125,12 +125,13 @@ def test_random_net_report_is_self_contained(random_report):
     assert "fitted on half of the test images" in text
 
 
-def test_report_on_a_colour_cnn(tmp_path):
+def test_report_on_a_colour_cnn(tmp_path, monkeypatch):
     """A colour CNN of another size (3x16x20, 3x3 filters, named classes):
     its filters in colour at a readable size, feature maps, eigen-images in
     colour (principal components of the colour images) with the baseline,
-    dreams and mistakes in colour; and a model whose images have too many
-    values for principal components says so instead of failing."""
+    dreams and mistakes in colour; images of more than 4,096 values get
+    their components from the Gram matrix, from the first pca.max_images of
+    them, and images too large for that are said to be so."""
     from netdream.layers import Conv2D, Dense, Flatten, MaxPool2D
     rng = np.random.default_rng(1)
     names = ["red", "green", "blue"]
@@ -163,7 +164,22 @@ def test_report_on_a_colour_cnn(tmp_path):
     xb = (rng.random((6, 3, 42, 42)) * 255).astype(np.uint8)
     path = make_report(big, xb, np.arange(6) % 2, path=tmp_path / "big.html", dreams=1,
                        progress=False)
-    assert "the images have 5,292 values each, more than the 4,096" in parse(path)[0]
+    text, page = parse(path)
+    assert "Computed from the 6 test images" in text
+    assert sum(i["alt"].startswith("eigen-image ") for i in page.imgs) == 5  # 6 images: 5 directions
+    # larger still: from the first images, as many as pca.max_images allows, said so
+    from netdream import pca
+    monkeypatch.setattr(pca, "MAX_GRAM_VALUES", 5292 * 4)
+    path = make_report(big, xb, np.arange(6) % 2, path=tmp_path / "big4.html", dreams=1,
+                       progress=False)
+    text, page = parse(path)
+    assert "Computed from the first 4 of the 6 test images" in text
+    assert sum(i["alt"].startswith("eigen-image ") for i in page.imgs) == 3
+    monkeypatch.setattr(pca, "MAX_GRAM_VALUES", 5292)
+    path = make_report(big, xb, np.arange(6) % 2, path=tmp_path / "big1.html", dreams=1,
+                       progress=False)
+    assert "the images have 5,292 values each, too many for principal components" in \
+        parse(path)[0]
 
 
 def test_report_page_does_not_depend_on_threads(tmp_path, small_test, random_report):

@@ -3,10 +3,12 @@ baseline classifier: project onto a few of them, pick the nearest class mean.
 
 Images are taken in the package's convention (``(N, 28, 28)``, uint8 0..255
 or float 0..1, ink high) and analysed as float64 vectors of 784 values in
-[0, 1], row-major; other sizes and colour images ``(N, 3, H, W)`` of at most
-4,096 values each alike (the components then have their shape). Everything here is deterministic: the components come from
-an exact symmetric eigendecomposition (no randomised SVD), so no ``seed`` is
-needed.
+[0, 1], row-major; other sizes and colour images ``(N, 3, H, W)`` alike
+(the components then have their shape). Everything here is deterministic:
+the components come from an exact symmetric eigendecomposition (no
+randomised SVD), so no ``seed`` is needed: of the covariance matrix for
+images of at most 4,096 values, of the images' Gram matrix for larger ones
+(then from at most :func:`max_images` images).
 """
 
 from __future__ import annotations
@@ -18,12 +20,23 @@ import numpy as np
 
 from ._validation import as_images, check_int
 
-__all__ = ["eigendigits", "Eigendigits", "PCAClassifier"]
+__all__ = ["eigendigits", "Eigendigits", "PCAClassifier", "max_images"]
 
 
-#: The most values an image may have here: the covariance matrix is that
-#: squared (4,096: 134 MB in float64, and a few seconds' eigendecomposition).
+#: The most values an image may have for the covariance route: the
+#: covariance matrix is that squared (4,096: 134 MB in float64, and a few
+#: seconds' eigendecomposition). Larger images go through their Gram matrix.
 MAX_VALUES = 4096
+#: Larger images: the most values of all the images together (2 GiB in float64).
+MAX_GRAM_VALUES = 1 << 28
+
+
+def max_images(values: int) -> int | None:
+    """The most images principal components are computed from here for
+    images of ``values`` values each: None (any number) up to
+    :data:`MAX_VALUES`; above, the Gram matrix's side, at most 4,096 and
+    :data:`MAX_GRAM_VALUES` values in all."""
+    return None if values <= MAX_VALUES else min(MAX_VALUES, MAX_GRAM_VALUES // values)
 
 
 def _vectors(images, name: str = "images", shape=None) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -34,10 +47,16 @@ def _vectors(images, name: str = "images", shape=None) -> tuple[np.ndarray, tupl
         nd = np.ndim(images)
         shape = np.shape(images)[1:] if nd in (3, 4) else (28, 28)
     x, _ = as_images(images, name=name, shape=shape, keep_float64=True)
-    if int(np.prod(x.shape[1:])) > MAX_VALUES:
-        raise ValueError(f"{name}: images of {'x'.join(map(str, x.shape[1:]))} values are too "
-                         f"large for principal components here (at most {MAX_VALUES:,} values "
-                         "per image)")
+    values = int(np.prod(x.shape[1:]))
+    most = max_images(values)
+    if most is not None and x.shape[0] > most:
+        size = "x".join(map(str, x.shape[1:]))
+        raise ValueError(
+            f"{name}: principal components of images of {size} = {values:,} values come from "
+            f"at most {most:,} images here (the Gram matrix of the images), got "
+            f"{x.shape[0]:,}; pass a subset" if most >= 2 else
+            f"{name}: images of {size} = {values:,} values are too large for principal "
+            "components here")
     v = x.reshape(x.shape[0], -1).astype(np.float64)
     if x.dtype == np.uint8:
         v /= 255.0
@@ -107,14 +126,19 @@ class Eigendigits:
         return v, single
 
     def grid_image(self, n: int = 16, **kwargs):
-        """The first ``n`` components drawn with the diverging map, labelled
-        with their share of the variance."""
-        from .images import grid_image
+        """The first ``n`` components drawn with the diverging map (colour
+        components in colour: grey is zero, each on its own scale; see
+        :func:`netdream.images.signed_colour`), labelled with their share
+        of the variance."""
+        from .images import grid_image, signed_colour
         n = min(check_int(n, "n", 1), self.k)
-        kwargs.setdefault("cmap", "diverging")
         kwargs.setdefault("labels", [f"{i + 1}: {100 * r:.1f}%"
                                      for i, r in enumerate(self.explained_variance_ratio[:n])])
-        return grid_image(self.components[:n], **kwargs)
+        comps = self.components[:n]
+        if comps.ndim == 4 and comps.shape[1] == 3:
+            return grid_image(signed_colour(comps, each=True), **kwargs)
+        kwargs.setdefault("cmap", "diverging")
+        return grid_image(comps, **kwargs)
 
     def _repr_png_(self) -> bytes:
         buf = io.BytesIO()
@@ -128,8 +152,11 @@ def eigendigits(images, k: int = 10) -> Eigendigits:
     Parameters
     ----------
     images : (N, 28, 28), uint8 0..255 or float 0..1, ink high; N >= 2
+        (other sizes (N, H, W) and colour (N, 3, H, W) alike; images of
+        more than 4,096 values: at most :func:`max_images` of them)
     k : int, default 10
-        Number of components, 1..784.
+        Number of components, 1..784 (the number of values per image; for
+        images of more than 4,096 values, at most N - 1).
 
     Returns
     -------
@@ -146,13 +173,17 @@ def eigendigits(images, k: int = 10) -> Eigendigits:
     cheaper than an SVD of the N x 784 data and gives the same components.
     Where eigenvalues repeat (e.g. directions of zero variance, like the
     always-blank corner pixels of MNIST) the components within that
-    eigenspace are one valid orthonormal choice among many.
+    eigenspace are one valid orthonormal choice among many. Images of more
+    than 4,096 values (e.g. colour 64x64) go through the N x N Gram matrix
+    of the centred images instead, whose eigenvectors u give the same
+    components, C^T u normalised: exact, for up to :func:`max_images`
+    images.
     """
     v, shape = _vectors(images)
     return _eigendigits(v, shape, check_int(k, "k", 1))
 
 
-def _eigendigits(v: np.ndarray, shape, k: int) -> Eigendigits:
+def _eigendigits(v: np.ndarray, shape, k: int, gram: bool | None = None) -> Eigendigits:
     n, d = v.shape
     if k > d:
         raise ValueError(f"k must be at most {d} (the number of pixels), got {k}")
@@ -160,14 +191,33 @@ def _eigendigits(v: np.ndarray, shape, k: int) -> Eigendigits:
         raise ValueError(f"images: need at least 2 images for principal components, got {n}")
     mean = v.mean(axis=0)
     c = v - mean
-    cov = (c.T @ c) / (n - 1)
-    values, vectors = np.linalg.eigh(cov)  # ascending
-    values = np.clip(values[::-1][:k], 0.0, None)  # rounding can leave tiny negatives
-    comps = vectors[:, ::-1][:, :k].T.copy()
+    if gram is None:
+        gram = d > MAX_VALUES
+    if gram:
+        # the eigenvectors u of C C^T (n x n) give those of C^T C: C^T u,
+        # with the same eigenvalues; the centred images span at most n - 1
+        if k > n - 1:
+            raise ValueError(f"k must be at most {n - 1} (one less than the number of images) "
+                             f"for images of more than {MAX_VALUES:,} values, got {k}")
+        values, u = np.linalg.eigh(c @ c.T)  # ascending
+        values, u = values[::-1][:k], u[:, ::-1][:, :k]
+        comps = (c.T @ u).T
+        norms = np.linalg.norm(comps, axis=1)
+        if not np.all(norms > 1e-9 * max(float(norms[0]), 1e-300)):
+            raise ValueError(f"images: they vary in fewer than {k} directions; ask for fewer "
+                             "components (k)")
+        comps /= norms[:, None]
+        values = np.clip(values, 0.0, None) / (n - 1)
+        total = float(np.einsum("ij,ij->", c, c)) / (n - 1)
+    else:
+        cov = (c.T @ c) / (n - 1)
+        values, vectors = np.linalg.eigh(cov)  # ascending
+        values = np.clip(values[::-1][:k], 0.0, None)  # rounding can leave tiny negatives
+        comps = vectors[:, ::-1][:, :k].T.copy()
+        total = float(np.trace(cov))
     # fix the arbitrary sign: the largest-magnitude entry of each component positive
     big = np.argmax(np.abs(comps), axis=1)
     comps *= np.where(comps[np.arange(k), big] < 0, -1.0, 1.0)[:, None]
-    total = float(np.trace(cov))
     ratio = values / total if total > 0 else np.zeros(k)
     return Eigendigits(comps.reshape(k, *shape), mean.reshape(shape), values, ratio, n)
 

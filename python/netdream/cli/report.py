@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -37,6 +38,10 @@ def cmd_report(args) -> int:
     from ..model import DIGITS
     size = os.path.getsize(args.output)
     what = "eigen-digits" if tuple(net.class_names) == DIGITS else "eigen-images"
+    from ..pca import max_images
+    most = max_images(math.prod(net.image_shape))
+    if most is not None and train_images is not None and len(train_images) > most:
+        eigen = f"the first {most:,} of {eigen}"  # large images: see pca.max_images
     print(f"wrote {args.output} ({size / 1024:.0f} KB) in {time.perf_counter() - start:.1f} s; "
           f"{what} from {eigen}")
     return 0

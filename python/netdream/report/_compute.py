@@ -52,6 +52,7 @@ class ReportData:
     eigen: Eigendigits | None = None
     eigen_from_train: bool = False
     eigen_n: int = 0
+    eigen_of: int = 0              # ... of this many (the first eigen_n: large images)
     pca_accuracy: float | None = None
     pca_how: str = ""
     mistakes: Misclassified | None = None
@@ -123,30 +124,44 @@ def _fields(r, x) -> None:
 
 
 def _eigen(r, x, y, xt, yt) -> None:
-    from ..pca import MAX_VALUES
+    from ..pca import max_images
     source = xt if xt is not None else x
     r.eigen_from_train = xt is not None
-    r.eigen_n = source.shape[0]
     r.eigen, r.eigen_why, r.pca_accuracy, r.pca_how = None, "", None, ""
-    values = int(np.prod(source.shape[1:]))
-    if values > MAX_VALUES:
-        r.eigen_why = (f"Not computed: the images have {values:,} values each, more than the "
-                       f"{MAX_VALUES:,} principal components are computed for here.")
+    # images of more than 4,096 values: from the first max_images of them
+    most = max_images(int(np.prod(source.shape[1:])))
+    if most is not None and most < 2:
+        r.eigen_why = (f"Not computed: the images have {int(np.prod(source.shape[1:])):,} values "
+                       "each, too many for principal components here.")
         return
+    r.eigen_of = source.shape[0]
+    if most is not None and source.shape[0] > most:
+        source = source[:most]
+    r.eigen_n = source.shape[0]
     if source.shape[0] < 2:
         r.eigen_why = "Too few images for principal components (at least 2 are needed)."
     else:
-        r.eigen = eigendigits(source, min(_N_EIGEN, source.shape[0] - 1))
+        try:
+            r.eigen = eigendigits(source, min(_N_EIGEN, source.shape[0] - 1))
+        except ValueError as exc:  # e.g. images that vary in too few directions
+            r.eigen_why = f"Not computed: {exc}."
+            return
+
+    def subset(a, b):
+        return (a, b) if most is None or a.shape[0] <= most else (a[:most], b[:most])
     if yt is not None:
-        clf = PCAClassifier(_N_EIGEN).fit(xt, yt)
+        xf, yf = subset(xt, yt)
+        clf = PCAClassifier(_N_EIGEN).fit(xf, yf)
         r.pca_accuracy = clf.score(x, y)
-        r.pca_how = (f"fitted on the {xt.shape[0]:,} training images and scored on the "
-                     f"{x.shape[0]:,} test images")
+        which = (f"the {xt.shape[0]:,}" if xf.shape[0] == xt.shape[0] else
+                 f"the first {xf.shape[0]:,} of the {xt.shape[0]:,}")
+        r.pca_how = f"fitted on {which} training images and scored on the {x.shape[0]:,} test images"
     elif x.shape[0] >= 4:
         correct = 0
         for fit, test in ((slice(0, None, 2), slice(1, None, 2)),
                           (slice(1, None, 2), slice(0, None, 2))):
-            clf = PCAClassifier(min(_N_EIGEN, x[fit].shape[0] - 1)).fit(x[fit], y[fit])
+            xf, yf = subset(x[fit], y[fit])
+            clf = PCAClassifier(min(_N_EIGEN, xf.shape[0] - 1)).fit(xf, yf)
             correct += int(np.sum(np.atleast_1d(clf.predict(x[test])) == y[test]))
         r.pca_accuracy = correct / x.shape[0]
         r.pca_how = ("no labelled training images were given, so it was fitted on half of the "

@@ -472,8 +472,10 @@ def _eigen_section(r) -> str:
     if r.eigen is None:
         return _section("eigen", title, caption, "", r.eigen_why)
     e = r.eigen
-    where = (f"Computed from the {r.eigen_n:,} training images." if r.eigen_from_train else
-             f"Computed from the {r.eigen_n:,} test images (no training images were given).")
+    which = (f"the {r.eigen_n:,}" if r.eigen_n == r.eigen_of else
+             f"the first {r.eigen_n:,} of the {r.eigen_of:,}")
+    where = (f"Computed from {which} training images." if r.eigen_from_train else
+             f"Computed from {which} test images (no training images were given).")
     caps = ["<b>mean</b><br>&nbsp;"] + [f"<b>{i + 1}</b><br>{100 * v:.1f}%"
                                         for i, v in enumerate(e.explained_variance_ratio)]
     alts = ["mean image"] + [f"{title[:-1].lower()} {i + 1}" for i in range(e.k)]
