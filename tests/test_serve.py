@@ -712,19 +712,25 @@ def _colour_page(driver, url):
     assert driver.execute_script("return document.getElementById('draw-hint').textContent") == \
         "a picture, with mouse, pen or finger"
     assert not driver.execute_script("return document.getElementById('dream-from-drawing').disabled")
-    assert not driver.execute_script("return document.getElementById('pen-colour-label').hidden")
-    driver.execute_script("document.getElementById('pen-colour').value = '#ff2000'")
+    assert not driver.execute_script("return document.getElementById('colours').hidden")
+    driver.execute_script("const b = document.getElementById('pad-colour'); b.value = '#2040ff';"
+                          "b.dispatchEvent(new Event('change'));"
+                          "document.getElementById('pen-colour').value = '#ff2000'")
     draw_seven(driver)
     wait_for(driver, "return document.getElementById('pred-ms').textContent !== ''")
     assert driver.execute_script("return document.getElementById('pred-digit').textContent") in \
         ("red", "green", "blue", "grey")
-    size, red = driver.execute_script("""
+    size, red, blue = driver.execute_script("""
         const c = document.getElementById('seen');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let red = 0;
-        for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] < 80 && d[i + 2] < 40) red++;
-        return [[c.width, c.height], red];""")
-    assert size == [24, 20] and red > 10, (size, red)  # what the model sees: red ink, at its size
+        let red = 0, blue = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i] > 200 && d[i + 1] < 80 && d[i + 2] < 40) red++;
+          if (d[i] < 50 && d[i + 1] > 40 && d[i + 1] < 90 && d[i + 2] > 230) blue++;
+        }
+        return [[c.width, c.height], red, blue];""")
+    # what the model sees, at its size: red ink on the blue background chosen
+    assert size == [24, 20] and red > 10 and blue > 200, (size, red, blue)
     assert driver.execute_script("return document.getElementById('error').hidden")
     driver.execute_script("document.getElementById('start').value = 'noise';"
                           "document.getElementById('steps').value = '20000';")

@@ -131,13 +131,13 @@ function fitPad() {  // the pad takes the model's proportions, 280 pixels wide
     $("seen").style.aspectRatio = `${w} / ${h}`;
     clearPad();
   }
-  $("pen-colour-label").hidden = !colourModel();
+  $("colours").hidden = !colourModel();
   const names = state.info ? state.info.models[state.model].class_names : [];
   const digits = s.length === 2 && s[0] === 28 && s[1] === 28 && names.join("") === "0123456789";
   $("draw-hint").textContent = `${digits ? "a digit" : "a picture"}, with mouse, pen or finger`;
 }
-function clearPad() {
-  pen.fillStyle = "#000";
+function clearPad() {  // a colour model's pad takes the background colour chosen
+  pen.fillStyle = colourModel() ? $("pad-colour").value : "#000";
   pen.fillRect(0, 0, pad.width, pad.height);
   state.drawn = false;
   $("pred-digit").textContent = "–";
@@ -454,6 +454,7 @@ async function init() {
   setupStage(1);
   connect();
   $("clear").onclick = clearPad;
+  $("pad-colour").onchange = clearPad;
   $("run").onclick = () => runDream(false);
   $("run-average").onclick = () => runDream(true);
   $("pause").onclick = () => send({ type: state.paused ? "resume" : "pause" });
