@@ -843,6 +843,17 @@ struct ConvProbeImpl {
         std::size_t set_updates = 0;      // rank-1 updates since M was made
     };
     std::vector<Lazy> lazy;
+    // Per conv or pooling layer, what the candidates' bookkeeping would
+    // otherwise divide for (an integer division costs more than the rest
+    // of a small layer's step): each position's row and column, and for
+    // each input row (column) the output rows (columns) it reaches.
+    struct Grid {
+        std::vector<int> in_y, in_x;    // input position -> row, column
+        std::vector<int> out_y, out_x;  // output position -> row, column
+        std::vector<int> tap_y, tap_x;  // conv: input row * kh + ky -> output row (-1: none); columns alike
+        std::vector<int> cell_y0, cell_y1, cell_x0, cell_x1;  // pooling: input row -> cell rows [y0, y1]; columns alike
+    };
+    std::vector<Grid> grid;
     std::size_t reached = 0;          // the candidate changed layers up to here
     std::size_t folded = 0;           // a dense layer whose candidate sums came with the lazy one below (0: none)
     std::uint32_t stamp = 0;
@@ -903,11 +914,64 @@ struct ConvProbeImpl {
                 in_val[l].assign(ly.in_pad, 0.0f);
             }
         }
+        grid.assign(L, Grid{});
+        for (std::size_t l = 0; l < L; ++l) {
+            const Layer& ly = net.layers[l];
+            if (ly.kind == Kind::Conv || ly.kind == Kind::MaxPool || ly.kind == Kind::AvgPool)
+                prepare_grid(ly, grid[l]);
+        }
         lazy.assign(L, Lazy{});
         for (std::size_t l = 2; l < top; ++l)
             if (net.layers[l].kind == Kind::Dense && net.layers[l].act == Act::Relu &&
                 net.layers[l - 1].kind == Kind::Flatten)
                 prepare_lazy(l);
+    }
+
+    static void prepare_grid(const Layer& ly, Grid& g) {
+        const int IH = ly.in.h, IW = ly.in.w, OH = ly.out.h, OW = ly.out.w, S = ly.stride;
+        for (int y = 0; y < IH; ++y)
+            for (int x = 0; x < IW; ++x) {
+                g.in_y.push_back(y);
+                g.in_x.push_back(x);
+            }
+        for (int y = 0; y < OH; ++y)
+            for (int x = 0; x < OW; ++x) {
+                g.out_y.push_back(y);
+                g.out_x.push_back(x);
+            }
+        if (ly.kind == Kind::Conv) {
+            // the output row whose window holds input row i at tap k: i + pad - k, over S
+            auto taps = [&](int n_in, int k_n, int pad, int n_out, std::vector<int>& t) {
+                t.assign(static_cast<std::size_t>(n_in) * k_n, -1);
+                for (int i = 0; i < n_in; ++i)
+                    for (int k = 0; k < k_n; ++k) {
+                        const int o = i + pad - k;
+                        if (o >= 0 && o % S == 0 && o / S < n_out) t[static_cast<std::size_t>(i) * k_n + k] = o / S;
+                    }
+            };
+            taps(IH, ly.kh, ly.pad_t, OH, g.tap_y);
+            taps(IW, ly.kw, ly.pad_l, OW, g.tap_x);
+        } else {
+            // the cells whose window [o S, o S + k) holds input row i
+            auto cells = [&](int n_in, int k, int n_out, std::vector<int>& lo, std::vector<int>& hi) {
+                lo.assign(static_cast<std::size_t>(n_in), 0);
+                hi.assign(static_cast<std::size_t>(n_in), -1);
+                for (int i = 0; i < n_in; ++i) {
+                    int a = n_out, b = -1;
+                    for (int o = 0; o < n_out; ++o)
+                        if (o * S <= i && i < o * S + k) {
+                            a = std::min(a, o);
+                            b = std::max(b, o);
+                        }
+                    if (b >= 0) {
+                        lo[i] = a;
+                        hi[i] = b;
+                    }
+                }
+            };
+            cells(IH, ly.kh, OH, g.cell_y0, g.cell_y1);
+            cells(IW, ly.kw, OW, g.cell_x0, g.cell_x1);
+        }
     }
 
     void prepare_lazy(std::size_t l) {
@@ -1302,13 +1366,14 @@ struct ConvProbeImpl {
     void conv_gather(std::size_t l, const Grouped& g, const std::vector<int>& tp, float* dp,
                      const float* base_pre) const {
         const Layer& L = net.layers[l];
-        const int ICP = L.in.cp, IH = L.in.h, IW = L.in.w, OW = L.out.w;
+        const int ICP = L.in.cp, IH = L.in.h, IW = L.in.w;
         const int CP = L.out.cp, S = L.stride;
+        const Grid& gr = grid[l];
         constexpr int kB = 8;
         for (int o0 = 0; o0 < CP; o0 += kB * W) by_vectors(std::min(kB, (CP - o0) / W), [&](auto nvc) {
             constexpr int NV = decltype(nvc)::value;
             for (int p : tp) {
-                const int oy = p / OW, ox = p - oy * OW;
+                const int oy = gr.out_y[p], ox = gr.out_x[p];
                 const float* bp = base_pre + static_cast<std::size_t>(p) * CP + o0;
                 vf acc[NV];
                 for (int v = 0; v < NV; ++v) acc[v] = load(bp + v * W);
@@ -1334,30 +1399,23 @@ struct ConvProbeImpl {
         });
     }
 
-    // f(row, p) for each tap of the window that input position q lies in:
-    // row, the tap's first row of weights ((ky * kw + kx) * in.cp), and p,
-    // the output position whose window it is.
+    // f(t, p) for each tap of the window that input position q of layer l
+    // lies in: t, the tap (ky * kw + kx), and p, the output position whose
+    // window it is.
     template <class F>
-    static void for_each_tap(const Layer& L, int q, F&& f) {
-        const int IW = L.in.w, OH = L.out.h, OW = L.out.w, S = L.stride;
-        const int iy = q / IW, ix = q - iy * IW;
+    void for_each_tap(std::size_t l, int q, F&& f) const {
+        const Layer& L = net.layers[l];
+        const Grid& g = grid[l];
+        const int OW = L.out.w;
+        const int* ty = g.tap_y.data() + static_cast<std::size_t>(g.in_y[q]) * L.kh;
+        const int* tx = g.tap_x.data() + static_cast<std::size_t>(g.in_x[q]) * L.kw;
         for (int ky = 0; ky < L.kh; ++ky) {
-            int oy = iy + L.pad_t - ky;
-            if (oy < 0) break;  // ky grows: oy only falls
-            if (S != 1) {
-                if (oy % S) continue;
-                oy /= S;
-            }
-            if (oy >= OH) continue;
+            const int oy = ty[ky];
+            if (oy < 0) continue;
             for (int kx = 0; kx < L.kw; ++kx) {
-                int ox = ix + L.pad_l - kx;
-                if (ox < 0) break;
-                if (S != 1) {
-                    if (ox % S) continue;
-                    ox /= S;
-                }
-                if (ox >= OW) continue;
-                f((ky * L.kw + kx) * L.in.cp, oy * OW + ox);
+                const int ox = tx[kx];
+                if (ox < 0) continue;
+                f(ky * L.kw + kx, oy * OW + ox);
             }
         }
     }
@@ -1394,7 +1452,7 @@ struct ConvProbeImpl {
         thread_local std::vector<int> tap_o;  // by changed position and tap: the output reached (-1: none)
         tap_o.assign(static_cast<std::size_t>(nq) * T, -1);
         for (int i = 0; i < nq; ++i)
-            for_each_tap(L, g.changed[i], [&](int row, int p) { tap_o[static_cast<std::size_t>(i) * T + row / ICP] = p; });
+            for_each_tap(l, g.changed[i], [&](int t, int p) { tap_o[static_cast<std::size_t>(i) * T + t] = p; });
         for (int o0 = 0; o0 < CP; o0 += kB * W) by_vectors(std::min(kB, (CP - o0) / W), [&](auto nvc) {
             constexpr int NV = decltype(nvc)::value;
             auto wrow = [&](int t) { return L.w.data() + o0 + static_cast<std::size_t>(t) * ICP * CP; };
@@ -1456,7 +1514,7 @@ struct ConvProbeImpl {
         auto& tp = touched[l];
         tp.clear();
         for (int q : g.changed)
-            for_each_tap(L, q, [&](int, int p) {
+            for_each_tap(l, q, [&](int, int p) {
                 if (mark[l][p] != stamp) {
                     mark[l][p] = stamp;
                     tp.push_back(p);
@@ -1484,7 +1542,7 @@ struct ConvProbeImpl {
         for (int p : tp) {
             const float* q = dp + static_cast<std::size_t>(p) * CP;
             const float* act = base.act[l].data() + static_cast<std::size_t>(p) * CP;
-            const int oy = p / OW, ox = p - oy * OW;
+            const int oy = grid[l].out_y[p], ox = grid[l].out_x[p];
             float* a = cact[l].data() + static_cast<std::size_t>(p) * CP;
             apply_hidden(L.act, q, a, CP, slope);
             if (out.by_pos) {
@@ -1515,7 +1573,7 @@ struct ConvProbeImpl {
     // pooling: input changes -> the cells that hold them -> changed outputs
     void pool_step(std::size_t l, const Changes& in) {
         const Layer& L = net.layers[l];
-        const int IW = L.in.w, CP = L.in.cp, OH = L.out.h, OW = L.out.w, S = L.stride;
+        const int IW = L.in.w, CP = L.in.cp, OW = L.out.w, S = L.stride;
         const float* src = base.output(l - 1);
         // the candidate's input at each changed position (every channel): the
         // state's, with the changes
@@ -1544,14 +1602,13 @@ struct ConvProbeImpl {
         // the cells whose window holds a changed position
         auto& cells = touched[l];
         cells.clear();
+        const Grid& gr = grid[l];
         for (int q : changed) {
-            const int iy = q / IW, ix = q - iy * IW;
-            const int oy0 = std::max(0, (iy - L.kh + S) / S), oy1 = std::min(OH - 1, iy / S);
-            const int ox0 = std::max(0, (ix - L.kw + S) / S), ox1 = std::min(OW - 1, ix / S);
+            const int iy = gr.in_y[q], ix = gr.in_x[q];
+            const int oy0 = gr.cell_y0[iy], oy1 = gr.cell_y1[iy];
+            const int ox0 = gr.cell_x0[ix], ox1 = gr.cell_x1[ix];
             for (int oy = oy0; oy <= oy1; ++oy) {
-                if (oy * S > iy || oy * S + L.kh <= iy) continue;
                 for (int ox = ox0; ox <= ox1; ++ox) {
-                    if (ox * S > ix || ox * S + L.kw <= ix) continue;
                     const int p = oy * OW + ox;
                     if (mark[l][p] != stamp) {
                         mark[l][p] = stamp;
@@ -1569,7 +1626,7 @@ struct ConvProbeImpl {
         const vf inv = splat(1.0f / static_cast<float>(L.kh * L.kw));
         const float* act = base.act[l].data();
         for (int p : cells) {
-            const int oy = p / OW, ox = p - oy * OW;
+            const int oy = gr.out_y[p], ox = gr.out_x[p];
             for (int c0 = 0; c0 < CP; c0 += W) {
                 vf v = first;
                 for (int ky = 0; ky < L.kh; ++ky)
