@@ -743,5 +743,15 @@ def _colour_page(driver, url):
         for (let i = 0; i < d.length; i += 4) spread = Math.max(spread, Math.abs(d[i] - d[i + 1]));
         return [[c.width, c.height], spread];""")
     assert size == [24, 20] and spread > 100, (size, spread)
+    # back to the 28x28 grey model: a square black pad, no colours to pick
+    driver.execute_script("const s = document.getElementById('model'); s.selectedIndex = 0; "
+                          "s.dispatchEvent(new Event('change'));")
+    height, pixel, hidden, hint = driver.execute_script("""
+        const pad = document.getElementById('draw');
+        return [pad.height, [...pad.getContext('2d').getImageData(140, 20, 1, 1).data],
+                document.getElementById('colours').hidden,
+                document.getElementById('draw-hint').textContent];""")
+    assert height == 280 and pixel == [0, 0, 0, 255] and hidden, (height, pixel, hidden)
+    assert hint == "a digit, with mouse, pen or finger"
     severe = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe

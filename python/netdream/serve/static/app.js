@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  info: null, model: 0, ws: null, retry: 500, drawn: false,
+  info: null, model: 0, ws: null, retry: 500, drawn: false, padColour: null,
   predicting: false, predictAgain: false, target: 3, job: null, jobKind: null,
   paused: false, frames: 0, tiles: [], foolTiles: [], tab: "causal",
 };
@@ -125,7 +125,7 @@ function drawHint() {
 function fitPad() {  // the pad takes the model's proportions, 280 pixels wide
   const s = modelShape(), h = s[s.length - 2], w = s[s.length - 1];
   const height = Math.max(40, Math.min(840, Math.round(280 * h / w)));
-  if (pad.height !== height) {
+  if (pad.height !== height || state.padColour !== colourModel()) {  // a drawing for another kind of model
     pad.height = height;
     pad.style.aspectRatio = `280 / ${height}`;
     $("seen").style.aspectRatio = `${w} / ${h}`;
@@ -137,7 +137,8 @@ function fitPad() {  // the pad takes the model's proportions, 280 pixels wide
   $("draw-hint").textContent = `${digits ? "a digit" : "a picture"}, with mouse, pen or finger`;
 }
 function clearPad() {  // a colour model's pad takes the background colour chosen
-  pen.fillStyle = colourModel() ? $("pad-colour").value : "#000";
+  state.padColour = colourModel();
+  pen.fillStyle = state.padColour ? $("pad-colour").value : "#000";
   pen.fillRect(0, 0, pad.width, pad.height);
   state.drawn = false;
   $("pred-digit").textContent = "–";
