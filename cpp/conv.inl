@@ -844,9 +844,10 @@ struct ConvProbeImpl {
     };
     std::vector<Lazy> lazy;
     // Per conv or pooling layer, what the candidates' bookkeeping would
-    // otherwise divide for (an integer division costs more than the rest
-    // of a small layer's step): each position's row and column, and for
-    // each input row (column) the output rows (columns) it reaches.
+    // otherwise divide for (tens of integer divisions per candidate: 5-10%
+    // of a trained Deep-MNIST CNN's candidate): each position's row and
+    // column, and for each input row (column) the output rows (columns) it
+    // reaches.
     struct Grid {
         std::vector<int> in_y, in_x;    // input position -> row, column
         std::vector<int> out_y, out_x;  // output position -> row, column
