@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import gzip
 import os
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +23,41 @@ needs_netjs = pytest.mark.skipif(
 needs_mnist = pytest.mark.skipif(
     not (MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
     reason=f"the MNIST test set is absent from {MNIST} (shared data folder)")
+
+
+@contextlib.contextmanager
+def ctrl_c(after=0.3, again=0.5):
+    """Press Ctrl-C (``_thread.interrupt_main``) ``after`` seconds into the
+    block, and again every ``again`` seconds until the block is left, as a
+    user would: one press can be lost (handled while a finalizer runs, which
+    swallows the KeyboardInterrupt), and a test of an endless search would
+    then hang. Yields a list that holds the time of the first press
+    (``time.perf_counter``). A press still pending when the block is left
+    is absorbed there."""
+    done = threading.Event()
+    pressed = []
+
+    def run():
+        if done.wait(after):
+            return
+        pressed.append(time.perf_counter())
+        _thread.interrupt_main()
+        while not done.wait(again):
+            _thread.interrupt_main()
+
+    presser = threading.Thread(target=run, daemon=True)
+    presser.start()
+    try:
+        yield pressed
+    finally:
+        while True:
+            try:
+                done.set()
+                presser.join()
+                time.sleep(0.05)  # a pending press is raised here, not after the block
+                break
+            except KeyboardInterrupt:
+                continue
 
 
 def lively_mlp(rng, sizes, hidden, output, starts, scale=1.0):
