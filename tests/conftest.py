@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import faulthandler
 import gzip
 import os
+import signal
+import tempfile
 import threading
 import time
 import warnings
@@ -26,14 +29,17 @@ needs_mnist = pytest.mark.skipif(
 
 
 @contextlib.contextmanager
-def ctrl_c(after=0.3, again=0.5):
+def ctrl_c(after=0.3, again=0.5, stuck_after=60):
     """Press Ctrl-C (``_thread.interrupt_main``) ``after`` seconds into the
     block, and again every ``again`` seconds until the block is left, as a
     user would: one press can be lost (handled while a finalizer runs, which
     swallows the KeyboardInterrupt), and a test of an endless search would
     then hang. Yields a list that holds the time of the first press
     (``time.perf_counter``). A press still pending when the block is left
-    is absorbed there."""
+    is absorbed there. If the block still runs ``stuck_after`` seconds
+    after the first press, Python's stacks go to a file named on stderr,
+    and the process gets a real SIGINT, then ends (exit status 70): a
+    failure, never a hang."""
     done = threading.Event()
     pressed = []
 
@@ -43,7 +49,23 @@ def ctrl_c(after=0.3, again=0.5):
         pressed.append(time.perf_counter())
         _thread.interrupt_main()
         while not done.wait(again):
+            if time.perf_counter() - pressed[0] > stuck_after:
+                return _stuck()
             _thread.interrupt_main()
+
+    def _stuck():
+        # never a hang: say what is there (Python's stacks, the SIGINT
+        # handler), send a real SIGINT, and end the process if even that
+        # does not stop the block
+        path = Path(tempfile.gettempdir()) / f"netdream-ctrl-c-stuck-{os.getpid()}.txt"
+        with open(path, "w") as fh:
+            fh.write(f"ctrl_c: the block went on {stuck_after} s after Ctrl-C; SIGINT handler "
+                     f"{signal.getsignal(signal.SIGINT)!r}\n")
+            faulthandler.dump_traceback(fh, all_threads=True)
+        os.write(2, f"\nctrl_c: no stop {stuck_after} s after Ctrl-C; see {path}\n".encode())
+        os.kill(os.getpid(), signal.SIGINT)
+        if not done.wait(10):
+            os._exit(70)
 
     presser = threading.Thread(target=run, daemon=True)
     presser.start()
