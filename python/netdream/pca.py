@@ -51,12 +51,12 @@ def _vectors(images, name: str = "images", shape=None) -> tuple[np.ndarray, tupl
     most = max_images(values)
     if most is not None and x.shape[0] > most:
         size = "x".join(map(str, x.shape[1:]))
-        raise ValueError(
-            f"{name}: principal components of images of {size} = {values:,} values come from "
-            f"at most {most:,} images here (the Gram matrix of the images), got "
-            f"{x.shape[0]:,}; pass a subset" if most >= 2 else
-            f"{name}: images of {size} = {values:,} values are too large for principal "
-            "components here")
+        if most < 2:
+            raise ValueError(f"{name}: images of {size} = {values:,} values are too large for "
+                             "principal components here")
+        raise ValueError(f"{name}: principal components of images of {size} = {values:,} values "
+                         f"come from at most {most:,} images here (the Gram matrix of the "
+                         f"images), got {x.shape[0]:,}; pass a subset")
     v = x.reshape(x.shape[0], -1).astype(np.float64)
     if x.dtype == np.uint8:
         v /= 255.0

@@ -128,15 +128,17 @@ def _eigen(r, x, y, xt, yt) -> None:
     source = xt if xt is not None else x
     r.eigen_from_train = xt is not None
     r.eigen, r.eigen_why, r.pca_accuracy, r.pca_how = None, "", None, ""
-    # images of more than 4,096 values: from the first max_images of them
-    most = max_images(int(np.prod(source.shape[1:])))
+    values = int(np.prod(source.shape[1:]))
+    most = max_images(values)  # images of more than 4,096 values: from the first that many
     if most is not None and most < 2:
-        r.eigen_why = (f"Not computed: the images have {int(np.prod(source.shape[1:])):,} values "
-                       "each, too many for principal components here.")
+        r.eigen_why = (f"Not computed: the images have {values:,} values each, too many for "
+                       "principal components here.")
         return
+
+    def first(a):
+        return a if most is None else a[:most]
     r.eigen_of = source.shape[0]
-    if most is not None and source.shape[0] > most:
-        source = source[:most]
+    source = first(source)
     r.eigen_n = source.shape[0]
     if source.shape[0] < 2:
         r.eigen_why = "Too few images for principal components (at least 2 are needed)."
@@ -146,11 +148,8 @@ def _eigen(r, x, y, xt, yt) -> None:
         except ValueError as exc:  # e.g. images that vary in too few directions
             r.eigen_why = f"Not computed: {exc}."
             return
-
-    def subset(a, b):
-        return (a, b) if most is None or a.shape[0] <= most else (a[:most], b[:most])
     if yt is not None:
-        xf, yf = subset(xt, yt)
+        xf, yf = first(xt), first(yt)
         clf = PCAClassifier(_N_EIGEN).fit(xf, yf)
         r.pca_accuracy = clf.score(x, y)
         which = (f"the {xt.shape[0]:,}" if xf.shape[0] == xt.shape[0] else
@@ -160,7 +159,7 @@ def _eigen(r, x, y, xt, yt) -> None:
         correct = 0
         for fit, test in ((slice(0, None, 2), slice(1, None, 2)),
                           (slice(1, None, 2), slice(0, None, 2))):
-            xf, yf = subset(x[fit], y[fit])
+            xf, yf = first(x[fit]), first(y[fit])
             clf = PCAClassifier(min(_N_EIGEN, xf.shape[0] - 1)).fit(xf, yf)
             correct += int(np.sum(np.atleast_1d(clf.predict(x[test])) == y[test]))
         r.pca_accuracy = correct / x.shape[0]
