@@ -75,6 +75,11 @@ def test_classifier_separates_templates_and_is_reproducible():
     assert clf.predict(x[200]) == y[200]
     assert clf.transform(x[:3]).shape == (3, 2)
     assert clf.classes_.tolist() == [0, 1, 2] and clf.get_params() == {"n_components": 2}
+    # fitted on components computed beforehand from the same images: the same
+    given = PCAClassifier(2)._fit_with(eigendigits(x[:200], 2), x[:200], y[:200])
+    np.testing.assert_array_equal(given.centroids_, clf.centroids_)
+    with pytest.raises(ValueError, match="n_components components of these images"):
+        PCAClassifier(3)._fit_with(eigendigits(x[:200], 2), x[:200], y[:200])
     # labels need not be 0..K-1
     other = PCAClassifier(2).fit(x[:200], 10 * y[:200] + 7)
     np.testing.assert_array_equal(other.predict(x[200:]), 10 * clf.predict(x[200:]) + 7)

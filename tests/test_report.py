@@ -191,12 +191,20 @@ def test_report_page_does_not_depend_on_threads(tmp_path, small_test, random_rep
 
 
 @needs_netjs
-def test_seed_net_report(tmp_path, seed_net, small_test):
+def test_seed_net_report(tmp_path, seed_net, small_test, monkeypatch):
     x, y = small_test
+    from netdream import pca
     from netdream.datasets import load_mnist
     xt, yt = load_mnist("train10k", root=MNIST, progress=False)
+    computed = []
+    real = pca._eigendigits
+    monkeypatch.setattr(pca, "_eigendigits", lambda *a, **k: computed.append(1) or real(*a, **k))
     path = make_report(seed_net, x, y, path=tmp_path / "seed.html", train_images=xt[:2000],
                        train_labels=yt[:2000], dreams=2, progress=False)
+    # the eigen-images and the baseline share one computation of the components
+    assert len(computed) == 1
+    monkeypatch.setattr(pca, "_eigendigits", real)
+    baseline = pca.PCAClassifier(10).fit(xt[:2000], yt[:2000]).score(x, y)
     text, page = parse(path)
     check_self_contained(text, page)
     check_images(page)
@@ -205,6 +213,7 @@ def test_seed_net_report(tmp_path, seed_net, small_test):
     assert "column by column" in text
     assert "Computed from the 2,000 training images." in text
     assert "fitted on the 2,000 training images and scored on the 500 test images" in text
+    assert f"PCA baseline, 10 components: <b>{100 * baseline:.2f}%</b>" in text
     acc = netdream.evaluate(seed_net, x, y).accuracy
     assert f"<b>{100 * acc:.2f}%</b>" in text
 

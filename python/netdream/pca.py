@@ -222,6 +222,15 @@ def _eigendigits(v: np.ndarray, shape, k: int, gram: bool | None = None) -> Eige
     return Eigendigits(comps.reshape(k, *shape), mean.reshape(shape), values, ratio, n)
 
 
+def _labels(labels, n: int) -> np.ndarray:
+    y = np.asarray(labels)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},) to match images, got {y.shape}")
+    return y
+
+
 class PCAClassifier:
     """The seed's PCA baseline: nearest class centroid among the ``n_components``
     leading principal components.
@@ -254,13 +263,20 @@ class PCAClassifier:
     def fit(self, images, labels) -> "PCAClassifier":
         k = check_int(self.n_components, "n_components", 1)
         v, shape = _vectors(images)
-        y = np.asarray(labels)
-        if y.dtype.kind not in "iu":
-            raise TypeError(f"labels must be integers, got dtype {y.dtype}")
-        if y.shape != (v.shape[0],):
-            raise ValueError(f"labels must have shape ({v.shape[0]},) to match images, got "
-                             f"{y.shape}")
-        pca = _eigendigits(v, shape, k)
+        y = _labels(labels, v.shape[0])
+        return self._fit(_eigendigits(v, shape, k), v, y)
+
+    def _fit_with(self, pca: Eigendigits, images, labels) -> "PCAClassifier":
+        """fit, with ``pca`` already computed by :func:`eigendigits` from these
+        images with ``n_components`` components (the report's eigen-images:
+        not computed twice)."""
+        v, _ = _vectors(images)
+        if pca.components.shape[0] != self.n_components or pca.mean.size != v.shape[1]:
+            raise ValueError("pca must have n_components components of these images")
+        return self._fit(pca, v, _labels(labels, v.shape[0]))
+
+    def _fit(self, pca: Eigendigits, v: np.ndarray, y: np.ndarray) -> "PCAClassifier":
+        k = pca.components.shape[0]
         codes = (v - pca.mean.ravel()) @ pca.components.reshape(k, -1).T
         classes, inverse = np.unique(y, return_inverse=True)
         sums = np.zeros((classes.size, k))

@@ -150,7 +150,11 @@ def _eigen(r, x, y, xt, yt) -> None:
             return
     if yt is not None:
         xf, yf = first(xt), first(yt)
-        clf = PCAClassifier(_N_EIGEN).fit(xf, yf)
+        clf = PCAClassifier(_N_EIGEN)
+        if r.eigen is not None and r.eigen.components.shape[0] == _N_EIGEN:
+            clf._fit_with(r.eigen, xf, yf)  # the same images: the components once
+        else:
+            clf.fit(xf, yf)
         r.pca_accuracy = clf.score(x, y)
         which = (f"the {xt.shape[0]:,}" if xf.shape[0] == xt.shape[0] else
                  f"the first {xf.shape[0]:,} of the {xt.shape[0]:,}")
