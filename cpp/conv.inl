@@ -259,12 +259,12 @@ void conv_winograd(const Layer& L, const float* in, const std::vector<PackedB>& 
     for (int ta = ty0; ta < ty1; ta += chunk) {
         const int tb = std::min(ty1, ta + chunk);
         const std::size_t nt = static_cast<std::size_t>(tb - ta) * TW;  // blocks
-        // one point's matrix, then a cache line: the 64 points of a block
-        // are read (written) together, and at a stride of a multiple of
-        // 4 KB (Deep-MNIST's conv2: 16 blocks x 64 channels) they all fell
-        // in one set of L1 (on AVX2 this pass was 19% of a genetic search
-        // on Deep-MNIST; now 10%)
-        const std::size_t vstep = nt * ICP + 16, mstep = nt * CP + 16;
+        // one point's matrix, then kPad floats (a cache line): the 64
+        // points of a block are read (written) together, and at a stride of
+        // a multiple of 4 KB (Deep-MNIST's conv2: 16 blocks x 64 channels)
+        // they all fell in one set of L1 (on AVX2 this pass was 19% of a
+        // genetic search on Deep-MNIST; now 10%)
+        const std::size_t vstep = nt * ICP + kPad, mstep = nt * CP + kPad;
         v.resize(kWinoPoints * vstep);
         m.resize(kWinoPoints * mstep);
         // V = B^T d B for every block and channel vector
