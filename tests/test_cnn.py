@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import netdream
 from netdream import Encoding, _core
@@ -317,6 +317,7 @@ def test_incremental_state_equals_full_recomputation(seed, channels, objective, 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["random", "colour", "deep", "deeper"]),
        target_kind=st.sampled_from(["class", "hidden", "channel"]))
+@example(seed=141179, kind="deep", target_kind="class")  # the largest drift seen: 2.07e-3
 def test_incremental_state_equals_full_recomputation_value_by_value(seed, kind, target_kind):
     """Every value the hill climber keeps (each layer's sums and outputs)
     against a full pass of the current image, through thousands of
@@ -362,7 +363,14 @@ def test_incremental_state_equals_full_recomputation_value_by_value(seed, kind, 
         accept.append(a)
     worst = _core._conv_probe_replay(net.core, goal, x, np.array(pixels, np.int32), np.array(deltas),
                                      np.array(accept, np.uint8), 150)
-    assert worst < 2e-3  # float32 sums kept over ~1,600 accepted changes without a refresh
+    # float32 sums kept over ~1,600 accepted changes without a refresh. The
+    # example's logits (scale-2 weights) reach 137 as sums of terms 280 times
+    # larger than 1 + |the sum|, so the drift, relative to 1 + |value|, has
+    # a tail: 1.1e-3 at most in 240 random cases, 2.07e-3 in the example
+    # above (the same with the core of before the AVX2 changes). Leaving
+    # out one accepted change moves some value there by 0.22 (median of the
+    # last 20; a bug would leave out or double many).
+    assert worst < 5e-3
 
 
 def test_dreams_of_a_cnn_reach_their_class_and_do_not_depend_on_threads():
