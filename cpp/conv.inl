@@ -838,6 +838,7 @@ struct ConvProbeImpl {
         std::vector<float> sp;            // ... by touched position, in order
         std::vector<int> touched_pos, live, owing;
         std::vector<float> dv;            // the candidate's changes: differences
+        std::vector<const float*> rows;   // ... and their rows of weights
         const Changes* changes = nullptr;  // ... and where
         float eps = 0.0f;                 // the candidate's rounding allowance
         std::size_t accepted = 0;
@@ -1152,6 +1153,27 @@ struct ConvProbeImpl {
         });
     }
 
+    // The lines in z.owing pay what they owe, up to 8 that owe the same
+    // entries at a time.
+    void lazy_sync_owing(Lazy& z, std::size_t op) {
+        std::stable_sort(z.owing.begin(), z.owing.end(),
+                         [&](int a, int b) { return z.synced[a] < z.synced[b]; });
+        for (std::size_t i = 0; i < z.owing.size();) {
+            std::size_t n = 1;
+            while (i + n < z.owing.size() && n < 8 && z.synced[z.owing[i + n]] == z.synced[z.owing[i]]) ++n;
+            lazy_sync(z, z.owing.data() + i, static_cast<int>(n), op);
+            i += n;
+        }
+    }
+
+    // Every line of z pays what it owes.
+    void lazy_sync_all(Lazy& z, std::size_t op) {
+        z.owing.clear();
+        for (int ln = 0; ln < z.lines; ++ln)
+            if (z.synced[ln] != z.hist_k.size()) z.owing.push_back(ln);
+        lazy_sync_owing(z, op);
+    }
+
     // dense_step for a lazy layer, its input changed at a few positions.
     void lazy_step(std::size_t l, const Changes& in) {
         const Layer& L = net.layers[l];
@@ -1211,23 +1233,25 @@ struct ConvProbeImpl {
         z.owing.clear();
         for (int ln : z.live)
             if (z.synced[ln] != hist) z.owing.push_back(ln);
-        std::stable_sort(z.owing.begin(), z.owing.end(),
-                         [&](int a, int b) { return z.synced[a] < z.synced[b]; });
-        for (std::size_t i = 0; i < z.owing.size();) {
-            std::size_t n = 1;
-            while (i + n < z.owing.size() && n < 8 && z.synced[z.owing[i + n]] == z.synced[z.owing[i]]) ++n;
-            lazy_sync(z, z.owing.data() + i, static_cast<int>(n), op);
-            i += n;
-        }
-        for (int ln : z.live) store(z.zc.data() + ln * W, load(z.z.data() + ln * W));
-        for (std::size_t e = 0; e < m; ++e) {
-            const vf dv = splat(z.dv[e]);
-            const float* w = lazy_row(z, L, in.idx[e]);
-            for (int ln : z.live) {
-                float* o = z.zc.data() + ln * W;
-                store(o, load(o) + dv * load(w + ln * W));
+        lazy_sync_owing(z, op);
+        // (up to 8 lines at a time, their sums in registers: each piece of
+        // a row read costs one load and one fused multiply-add, not also a
+        // load and a store of the sum; the same sums, in the same order)
+        z.rows.resize(m);
+        for (std::size_t e = 0; e < m; ++e) z.rows[e] = lazy_row(z, L, in.idx[e]);
+        const int nl = static_cast<int>(z.live.size());
+        for (int i = 0; i < nl; i += 8) by_vectors(std::min(8, nl - i), [&](auto nc) {
+            constexpr int N = decltype(nc)::value;
+            const int* lines = z.live.data() + i;
+            vf acc[N];
+            ND_UNROLL for (int j = 0; j < N; ++j) acc[j] = load(z.z.data() + lines[j] * W);
+            for (std::size_t e = 0; e < m; ++e) {
+                const vf dv = splat(z.dv[e]);
+                const float* w = z.rows[e];
+                ND_UNROLL for (int j = 0; j < N; ++j) acc[j] += dv * load(w + lines[j] * W);
             }
-        }
+            ND_UNROLL for (int j = 0; j < N; ++j) store(z.zc.data() + lines[j] * W, acc[j]);
+        });
         // the outputs: the state's (0 at every slot off for sure), the live ones anew
         float* act = full_act[l].data();
         std::memcpy(act, base.act[l].data(), sizeof(float) * op);
@@ -1315,7 +1339,7 @@ struct ConvProbeImpl {
         // scattered (a dream's first thousands of steps change them)
         if (++z.accepted % 32 == 0 || z.hist_k.size() > kMaxOwed) {
             if (z.hist_k.size() > kMaxOwed || lazy_scattered(z, base.act[l].data())) {
-                for (int ln = 0; ln < z.lines; ++ln) lazy_sync(z, &ln, 1, op);
+                lazy_sync_all(z, op);
                 for (std::size_t j = 0; j < op; ++j) z.zc[z.perm[j]] = z.z[j];  // unit order
                 arrange_lazy(l, z.zc.data());
             } else if (z.fold) {
@@ -1792,7 +1816,7 @@ struct ConvProbeImpl {
             const std::size_t n = L.kind == Kind::Dense ? static_cast<std::size_t>(L.out_pad) : L.out.size();
             if (L.kind == Kind::Dense && lazy[l].on) {
                 Lazy& z = lazy[l];
-                for (int ln = 0; ln < z.lines; ++ln) lazy_sync(z, &ln, 1, n);
+                lazy_sync_all(z, n);
                 std::vector<float> unit(n);
                 for (std::size_t j = 0; j < n; ++j) unit[z.perm[j]] = z.z[j];
                 compare(unit.data(), fresh.pre[l].data(), n);
