@@ -653,18 +653,18 @@ inline void layer0_rows_block(const Layer& L, const int* idx, const float* xs, i
     vf acc[kRows][NV];
     ND_UNROLL for (int v = 0; v < NV; ++v) {
         const vf b = load(L.b.data() + c + v * W);
-        for (int r = 0; r < kRows; ++r) acc[r][v] = b;
+        ND_UNROLL for (int r = 0; r < kRows; ++r) acc[r][v] = b;
     }
     for (int k = 0; k < nu; ++k) {
         const float* w = Wt + static_cast<std::size_t>(idx[k]) * stride;
         vf wv[NV];
         ND_UNROLL for (int v = 0; v < NV; ++v) wv[v] = load(w + v * W);
-        for (int r = 0; r < kRows; ++r) {
+        ND_UNROLL for (int r = 0; r < kRows; ++r) {
             const vf x = splat(xs[r * n + idx[k]]);
             ND_UNROLL for (int v = 0; v < NV; ++v) acc[r][v] += x * wv[v];
         }
     }
-    for (int r = 0; r < kRows; ++r)
+    ND_UNROLL for (int r = 0; r < kRows; ++r)
         ND_UNROLL for (int v = 0; v < NV; ++v) store(pre + r * L.out_pad + c + v * W, acc[r][v]);
 }
 
@@ -679,10 +679,11 @@ inline void layer0_rows_rest(const Layer& L, const int* idx, const float* xs, in
     }
 }
 
-// rows: kRows pointers to input rows. Writes kRows x out_pad pre-activations.
+// rows: kRows pointers to input rows, converted into xs (kRows x n_in);
+// the union of their nonzero inputs into idx. Returns its size.
 template <class T>
-void layer0_rows(const Layer& L, const T* const* rows, float scale, int* idx, float* xs,
-                 std::uint8_t* mask, float* mask_val, float* pre) {
+int layer0_union(const Layer& L, const T* const* rows, float scale, int* idx, float* xs,
+                 std::uint8_t* mask, float* mask_val) {
     const int n = L.n_in;
     // Dense rows first (vectorised conversions), then the union of the
     // nonzero inputs, compacted without branches.
@@ -691,12 +692,28 @@ void layer0_rows(const Layer& L, const T* const* rows, float scale, int* idx, fl
     for (int i = 0; i < n; ++i)
         mask[i] = (xs[i] != 0.0f) | (xs[n + i] != 0.0f) | (xs[2 * n + i] != 0.0f) |
                   (xs[3 * n + i] != 0.0f);
-    const int nu = gather_nonzero(mask, n, 1.0f, idx, mask_val);
     static_assert(kRows == 4, "the union above is written for four rows");
+    return gather_nonzero(mask, n, 1.0f, idx, mask_val);
+}
+
+// Layer 0 for groups of kRows rows (group g: inputs xs + g kRows n_in,
+// union idx + g n_in of nu[g], output pre + g kRows out_pad), a strip of
+// kRowAcc vectors of outputs at a time for every group before the next
+// strip: the strip's weights (n_in x 64 bytes on AVX2) stay in L2 for all
+// the groups, where whole rows of weights, group after group, came from L3
+// once a layer's weights outgrow L2 (the seed net's 650 KB, on a 512 KB L2).
+void layer0_groups(const Layer& L, int groups, const int* idx, const int* nu, const float* xs,
+                   float* pre) {
+    const int n = L.n_in;
+    const std::size_t gx = static_cast<std::size_t>(kRows) * n, gp = static_cast<std::size_t>(kRows) * L.out_pad;
     int c = 0;
     for (; c + kRowAcc * W <= L.out_pad; c += kRowAcc * W)
-        layer0_rows_block<kRowAcc>(L, idx, xs, nu, c, pre);
-    layer0_rows_rest<kRowAcc - 1>(L, idx, xs, nu, c, pre, (L.out_pad - c) / W);
+        for (int g = 0; g < groups; ++g)
+            layer0_rows_block<kRowAcc>(L, idx + static_cast<std::size_t>(g) * n, xs + g * gx, nu[g], c, pre + g * gp);
+    if (c < L.out_pad)
+        for (int g = 0; g < groups; ++g)
+            layer0_rows_rest<kRowAcc - 1>(L, idx + static_cast<std::size_t>(g) * n, xs + g * gx, nu[g], c,
+                                          pre + g * gp, (L.out_pad - c) / W);
 }
 
 }  // namespace
@@ -729,6 +746,7 @@ namespace {
 // A thread's buffers for forward_rows, grown as needed and never shrunk.
 struct Scratch {
     std::vector<int> idx;
+    std::vector<int> gidx, nu;  // layer 0's groups of kRows rows: the union of their nonzero inputs, its size
     std::vector<float> xs, val, za, zb, h;
     std::vector<std::uint8_t> mask;
     PackedB w0;
@@ -740,7 +758,11 @@ struct Scratch {
             val.resize(n);
             mask.resize(n);
         }
-        if (xs.size() < n * kBlock) xs.resize(n * kBlock);
+        if (xs.size() < n * kBlock) {
+            xs.resize(n * kBlock);
+            gidx.resize(n * (kBlock / kRows));
+            nu.resize(kBlock / kRows);
+        }
         if (za.size() < width * kBlock) {
             za.resize(width * kBlock);
             zb.resize(width * kBlock);
@@ -795,12 +817,14 @@ void forward_rows_t(const Net& net, const T* x, float scale, std::size_t begin, 
             }
             gemm_packed(m, a, n_in, w0, sc.za.data(), P0);
         } else {
-            int r = 0;
-            for (; r + kRows <= m; r += kRows) {
+            int r = 0, groups = 0;
+            for (; r + kRows <= m; r += kRows, ++groups) {
                 const T* rows[kRows];
                 for (int k = 0; k < kRows; ++k) rows[k] = src + (r + k) * n_in;
-                layer0_rows(L0, rows, scale, idx, xs, mask, val, sc.za.data() + r * P0);
+                sc.nu[groups] = layer0_union(L0, rows, scale, sc.gidx.data() + static_cast<std::size_t>(groups) * n_in,
+                                             xs + static_cast<std::size_t>(r) * n_in, mask, val);
             }
+            layer0_groups(L0, groups, sc.gidx.data(), sc.nu.data(), xs, sc.za.data());
             for (; r < m; ++r) {
                 const int k = gather_nonzero(src + r * n_in, n_in, scale, idx, xs);
                 layer0_sparse(L0, idx, xs, k, sc.za.data() + r * P0);
