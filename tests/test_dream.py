@@ -153,7 +153,7 @@ def test_progress_bar_runs(default_net, capsys):
 
 @pytest.mark.parametrize("kwargs, exc, message", [
     (dict(target=10), ValueError, "0..9"),
-    (dict(target="3"), TypeError, "target"),
+    (dict(target="three"), ValueError, "not one of the model.s class names"),
     (dict(target=("hidden", 5, 0)), ValueError, "hidden layer"),
     (dict(target=("hidden", 0, 10**6)), ValueError, "out of range"),
     (dict(target=1, objective="fun"), ValueError, "objective"),

@@ -96,7 +96,7 @@ def test_ctrl_c_stops_evolution(default_net):
 
 @pytest.mark.parametrize("kwargs, exc, message", [
     (dict(target=10), ValueError, "0..9"),
-    (dict(target="x"), TypeError, "target"),
+    (dict(target="x"), ValueError, "not one of the model.s class names"),
     (dict(target=1, population=1), ValueError, "population"),
     (dict(target=1, elite=200), ValueError, "elite"),
     (dict(target=1, selection="roulette"), ValueError, "selection"),

@@ -48,3 +48,42 @@ def test_confidence_thresholds_as_scores():
     assert goals.score_of_confidence("prob", 0.9) == 0.9
     with pytest.raises(ValueError, match="logprob"):
         goals.score_of_confidence("margin", 0.9)
+
+
+def test_searches_take_a_class_by_its_name():
+    """Every search takes a class by its name (the model's class_names) as
+    well as by its index, with the same result; a name the model lacks is
+    refused with its names, and evolve's "all" stays MAP-Elites."""
+    from netdream.layers import Conv2D, Dense, Flatten, MaxPool2D
+    rng = np.random.default_rng(4)
+    names = ["circle", "cross", "line"]
+    net = netdream.Network([Conv2D(rng.normal(0, 0.5, (4, 1, 3, 3)), np.zeros(4), padding="same",
+                                   activation="relu"), MaxPool2D(2), Flatten(),
+                            Dense(rng.normal(0, 0.3, (3, 4 * 6 * 6)), np.zeros(3), "softmax")],
+                           image_shape=(12, 12), class_names=names)
+    x = rng.random((2, 12, 12))
+    by_name = netdream.hill_climb(net, "line", steps=300, runs=2, seed=1, progress=False)
+    by_index = netdream.hill_climb(net, 2, steps=300, runs=2, seed=1, progress=False)
+    np.testing.assert_array_equal(by_name.images, by_index.images)
+    assert by_name.target == 2
+    np.testing.assert_array_equal(
+        netdream.evolve(net, "cross", population=8, steps=3, seed=0, progress=False).images,
+        netdream.evolve(net, 1, population=8, steps=3, seed=0, progress=False).images)
+    np.testing.assert_array_equal(netdream.input_gradient(net, x, ["circle", "line"]),
+                                  netdream.input_gradient(net, x, [0, 2]))
+    np.testing.assert_array_equal(
+        netdream.gradient_ascent(net, "cross", runs=2, steps=5, progress=False).images,
+        netdream.gradient_ascent(net, 1, runs=2, steps=5, progress=False).images)
+    np.testing.assert_array_equal(netdream.morph(net, x[0], "line", steps=5, progress=False).images,
+                                  netdream.morph(net, x[0], 2, steps=5, progress=False).images)
+    np.testing.assert_array_equal(netdream.transfer(net, x, "cross").confidence,
+                                  netdream.transfer(net, x, 1).confidence)
+    assert netdream.evolve(net, "all", population=8, steps=2, seed=0,
+                           progress=False).images.shape[0] == 3
+    for search in (lambda t: netdream.hill_climb(net, t, steps=1, progress=False),
+                   lambda t: netdream.evolve(net, t, population=4, steps=1, progress=False),
+                   lambda t: netdream.gradient_ascent(net, t, steps=1, progress=False),
+                   lambda t: netdream.input_gradient(net, x, [t, "line"])):
+        with pytest.raises(ValueError, match=r"'square' is not one of the model's class names "
+                                             r"\(circle, cross, line\)"):
+            search("square")

@@ -1,7 +1,11 @@
 """netdream: see what a trained neural network has learned about images.
 
-Images are always given in one convention: shape ``(28, 28)`` or
-``(N, 28, 28)``, ``uint8`` 0..255 or float 0..1, ink high (MNIST's own).
+Images are always given in one convention: the model's image shape —
+``(H, W)`` / ``(N, H, W)`` for grey models such as MNIST's 28x28 ones,
+``(C, H, W)`` / ``(N, C, H, W)`` for colour ones — ``uint8`` 0..255 or float
+0..1, ink high (MNIST's own); each model encodes them as it was trained to.
+A search's target is a class, by index or by name (the model's
+``class_names``).
 
 Where each idea lives: models (:mod:`netdream.model`, files in
 :mod:`netdream.formats`, imports from other frameworks in

@@ -14,7 +14,7 @@ from . import _core
 from ._progress import progress_bar
 from ._validation import (as_unit_float, renamed, check_bool, check_choice, check_int, check_memory,
                           check_net, check_rate, check_real, check_seed, check_threads)
-from .goals import OBJECTIVES, make_goal, score_of_confidence
+from .goals import OBJECTIVES, class_index, make_goal, score_of_confidence
 from .regularizers import Regularizer, core_terms, reraise, smoothness as _smoothness
 from .results import SearchResult, Trajectory, _wrap_callback, average
 
@@ -39,8 +39,8 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start=None,
     Parameters
     ----------
     net : MLP
-    target : int, ("hidden", layer, unit) or ("channel", layer, c)
-        A class; a hidden unit of a dense layer to maximise (activation
+    target : int, str, ("hidden", layer, unit) or ("channel", layer, c)
+        A class (its index, or its name: one of ``net.class_names``); a hidden unit of a dense layer to maximise (activation
         maximisation: the climb maximises the unit's pre-activation, which is
         monotone in its activation and does not stall where a relu is off);
         or, for a convolutional network, a channel of a conv or pool layer
@@ -92,6 +92,7 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start=None,
     """
     regularizer, step_size = _deprecated_arguments(deprecated, regularizer, step_size)
     net = check_net(net)
+    target = class_index(net, target)
     goal = make_goal(net, target, objective if not isinstance(target, tuple) else "logprob")
     steps = check_int(steps, "steps", 0, _MAX_STEPS)
     runs = check_int(runs, "runs", 1)

@@ -18,7 +18,7 @@ from . import _core
 from ._progress import progress_bar
 from ._validation import (check_bool, renamed, check_choice, check_int, check_memory, check_net,
                           check_rate, check_real, check_seed, check_threads)
-from .goals import OBJECTIVES, make_goal, wanted_goal
+from .goals import OBJECTIVES, class_index, make_goal, wanted_goal
 from .priors import Prior
 from .regularizers import Regularizer, core_terms, reraise
 from .results import SearchResult, Trajectory, _wrap_callback
@@ -49,9 +49,10 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
 
     Parameters
     ----------
-    target : int, "all" or None
-        A class; ``"all"`` for a MAP-Elites archive with one elite per class
-        (Nguyen's MNIST setup); None with ``wanted``.
+    target : int, str, "all" or None
+        A class (its index, or its name: one of ``net.class_names``);
+        ``"all"`` for a MAP-Elites archive with one elite per class (Nguyen's
+        MNIST setup); None with ``wanted``.
     population : children per generation.
     steps : generations.
     elite : the best individuals copied unchanged into the next generation
@@ -105,6 +106,8 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
     net = check_net(net)
     k = net.n_classes
     map_elites = isinstance(target, str) and target == "all"
+    if not map_elites:
+        target = class_index(net, target)
     if wanted is not None:
         if map_elites:
             raise ValueError("wanted= does not combine with target='all'")
@@ -118,8 +121,6 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
     else:
         if target is None:
             raise ValueError("target=None needs wanted= (a whole wanted output vector)")
-        if isinstance(target, str):
-            raise TypeError(f"target must be a class index or 'all', got {target!r}")
         goal = make_goal(net, target, objective, allow_hidden=False)
     population = check_int(population, "population", 2, 10**7)
     steps = check_int(steps, "steps", 0, 10**9)

@@ -19,7 +19,7 @@ The seed demo minimised ``1 - p_t`` computed as the others' share of the
 probability mass, which saturates where ``p_t`` is about 0 (a hill climb
 with smoothness then never moves); ``hill_climb(recipe="seed")`` reproduces
 exactly that (the objective ``"seed_error"``, ``-(1 - p_t)``).
-A target is a class index, or ``("hidden", layer, unit)``: a unit of a hidden
+A target is a class index or name (one of the model's ``class_names``), or ``("hidden", layer, unit)``: a unit of a hidden
 layer, whose *pre-activation* is the score (it is monotone in the unit's
 activation and does not stall where a relu is off); the objective is then
 ignored. For a convolutional network, ``("channel", layer, c)`` targets
@@ -38,10 +38,22 @@ import numpy as np
 from . import _core
 from ._validation import check_choice, check_int
 
-__all__ = ["OBJECTIVES", "make_goal", "score_of_confidence"]
+__all__ = ["OBJECTIVES", "class_index", "make_goal", "score_of_confidence"]
 
 #: The objectives a class target can be scored by.
 OBJECTIVES = ("logprob", "prob", "margin", "logit")
+
+
+def class_index(net, target):
+    """``target`` with a class name (one of ``net.class_names``) replaced by
+    the class's index; anything else as given (checked where it is used)."""
+    if not isinstance(target, str):
+        return target
+    names = list(net.class_names)
+    if target in names:
+        return names.index(target)
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    raise ValueError(f"target {target!r} is not one of the model's class names ({shown})")
 
 
 def make_goal(net, target, objective: str = "logprob", *, allow_hidden: bool = True):
@@ -50,11 +62,12 @@ def make_goal(net, target, objective: str = "logprob", *, allow_hidden: bool = T
     what is wrong."""
     if isinstance(target, tuple):
         if not allow_hidden:
-            raise TypeError(f"target must be a class index, got {target!r}")
+            raise TypeError(f"target must be a class index or name, got {target!r}")
         return _inner_goal(net, target)
+    target = class_index(net, target)
     if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-        what = ("a class index, ('hidden', layer, unit) or ('channel', layer, c)" if allow_hidden
-                else "a class index")
+        what = ("a class index or name, ('hidden', layer, unit) or ('channel', layer, c)"
+                if allow_hidden else "a class index or name")
         raise TypeError(f"target must be {what}, got {target!r}")
     if not 0 <= int(target) < net.n_classes:
         raise ValueError(f"target must lie in 0..{net.n_classes - 1}, got {target}")

@@ -17,7 +17,7 @@ from . import _core
 from ._progress import progress_bar
 from ._validation import (as_images, as_unit_float, renamed, check_bool, check_choice, check_int,
                           check_net, check_rate, check_real, check_seed, check_threads)
-from .goals import make_goal
+from .goals import class_index, make_goal
 from .regularizers import Regularizer
 from .results import SearchResult, Trajectory
 
@@ -27,10 +27,17 @@ __all__ = ["input_gradient", "gradient_ascent", "morph", "MorphResult", "transfe
 MORPH_METHODS = ("gradient", "hill")
 
 
-def _targets(target, n, k):
+def _targets(net, target, n):
+    """One class index per image from ``target``: a class (index or name) or
+    one per image."""
+    k = net.n_classes
     t = np.asarray(target)
+    if t.dtype.kind in "UO" and t.ndim <= 1:  # class names
+        t = np.asarray([class_index(net, str(c) if isinstance(c, str) else c)
+                        for c in t.reshape(-1)] if t.ndim else class_index(net, t.item()))
     if t.dtype.kind not in "iu" or t.ndim > 1:
-        raise TypeError(f"target must be a class index or one per image, got {target!r}")
+        raise TypeError(f"target must be a class (index or name) or one per image, got "
+                        f"{target!r}")
     t = np.broadcast_to(t.astype(np.int64), (n,)).copy() if t.ndim == 0 else t.astype(np.int64)
     if t.shape != (n,):
         raise ValueError(f"target must be one class or {n} classes, got shape {t.shape}")
@@ -52,7 +59,7 @@ def _goal_and_indices(net, target, objective, n):
     if isinstance(target, tuple):
         goal = make_goal(net, target)
         return goal, np.full(n, goal.index, dtype=np.int64)
-    t = _targets(target, n, net.n_classes)
+    t = _targets(net, target, n)
     goal = make_goal(net, int(t[0]) if n else 0, objective)
     return goal, t
 
@@ -63,8 +70,8 @@ def input_gradient(net, images, target, objective: str = "logprob", *,
 
     ``objective`` (to maximise): "logprob" (log p[target]), "prob",
     "margin" (target logit minus the best other) or "logit" (see
-    :mod:`netdream.goals`). ``target``: a class, one class per image, or
-    ``("hidden", layer, unit)`` (the unit's pre-activation).
+    :mod:`netdream.goals`). ``target``: a class (index or name), one class
+    per image, or ``("hidden", layer, unit)`` (the unit's pre-activation).
     """
     net = check_net(net)
     x, single = as_unit_float(images, shape=net.image_shape)
@@ -108,8 +115,8 @@ def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
     returned images may leave [0, 1]; their confidence is computed as they
     are). ``start``: None or "blank" (all background), "noise" (uniform: run
     ``r`` draws from random stream ``first_run + r`` of ``seed``, so runs can
-    be split over calls) or images. ``target``: a class, one per run, or ``("hidden",
-    layer, unit)``.
+    be split over calls) or images. ``target``: a class (index or name), one
+    per run, or ``("hidden", layer, unit)``.
     """
     net = check_net(net)
     runs = check_int(runs, "runs", 1)
@@ -189,7 +196,8 @@ class MorphResult(SearchResult):
 def morph(net, image, target, *, method: str = "gradient", steps: int = 1000,
           confidence: float = 0.9, step_size: float = 0.01, seed: int = 0,
           threads: int | None = None, progress: bool = True, **deprecated) -> MorphResult:
-    """The smallest change that makes the network call a real digit ``target``.
+    """The smallest change that makes the network call a real digit ``target``
+    (a class index or name).
 
     ``method="gradient"``: normalised gradient steps of L2 length
     ``step_size`` on log p[target], clamped to [0, 1], stopping as soon as
@@ -204,7 +212,7 @@ def morph(net, image, target, *, method: str = "gradient", steps: int = 1000,
     check_choice(method, "method", MORPH_METHODS)
     x0, single = as_unit_float(image, "image", net.image_shape)
     n = x0.shape[0]
-    t = _targets(target, n, net.n_classes)
+    t = _targets(net, target, n)
     confidence = check_rate(confidence, "confidence")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
@@ -301,7 +309,7 @@ def transfer(net, images, target=None, *, threshold: float = 0.5,
             target = np.arange(len(images.images))
     imgs = getattr(images, "images", images)
     x, _ = as_images(imgs, shape=net.image_shape)
-    t = _targets(target, x.shape[0], net.n_classes)
+    t = _targets(net, target, x.shape[0])
     p = net.predict_proba(x, threads=threads)
     pred = p.argmax(axis=1)
     conf = p[np.arange(len(t)), t].astype(np.float64)
