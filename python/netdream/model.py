@@ -21,6 +21,7 @@ Models are saved and loaded in netdream's ``.npz`` format, documented in
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from importlib import resources
 
@@ -282,7 +283,7 @@ class Network:
 
     @property
     def n_pixels(self) -> int:
-        return int(np.prod(self.input_shape))
+        return math.prod(self.input_shape)  # (np.prod of a tuple: 3 us per forward call)
 
     def __repr__(self) -> str:
         name = self.metadata.get("name")
