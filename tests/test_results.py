@@ -16,6 +16,10 @@ def test_average_of_a_result_and_of_arrays(default_net):
                                netdream.average(r), atol=0.5 / 255)
     with pytest.raises(ValueError, match="shape"):
         netdream.average(np.zeros(5))
+    colour = np.random.default_rng(0).random((5, 3, 8, 6))  # (N, C, H, W): one colour mean
+    np.testing.assert_allclose(netdream.average(colour), colour.mean(axis=0))
+    np.testing.assert_allclose(netdream.average((colour * 255).round().astype(np.uint8)),
+                               colour.mean(axis=0), atol=0.5 / 255)
 
 
 @pytest.mark.parametrize("search", ["hill_climb", "evolve", "gradient_ascent"])

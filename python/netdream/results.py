@@ -122,7 +122,7 @@ class SearchResult:
         return self.steps
 
     def average(self) -> np.ndarray:
-        """The mean image, (H, W) float64."""
+        """The mean image, (H, W) float64 ((C, H, W) in colour)."""
         return average(self)
 
     def _repr_png_(self):
@@ -136,14 +136,17 @@ class SearchResult:
 
 def average(result) -> np.ndarray:
     """The average of a search's images (the seed's "average of 1000 dreams"):
-    (H, W) float64. Takes a result with ``.images``, an image array, or a
+    (H, W) float64, or (C, H, W) for colour images. Takes a result with
+    ``.images``, an image array ((N, H, W), or (N, C, H, W) in colour), or a
     :class:`netdream.distributed.Summary`."""
     if isinstance(result, SearchResult):  # unclamped gradient ascent may leave [0, 1]
         return np.asarray(result.images, dtype=np.float64).mean(axis=0)
     if not hasattr(result, "images") and callable(getattr(result, "average", None)):
         return result.average()  # a netdream.distributed.Summary: its runs' sum / count
     arr = np.asarray(getattr(result, "images", result))
-    if arr.ndim < 2:
-        raise ValueError(f"images must have shape (H, W) or (N, H, W), got {arr.shape}")
-    x, _ = as_images(arr, shape=arr.shape[-2:], keep_float64=True)
+    if not 2 <= arr.ndim <= 4:
+        raise ValueError(f"images must have shape (H, W), (N, H, W) or (N, C, H, W), got "
+                         f"{arr.shape}")
+    x, _ = as_images(arr, shape=arr.shape[-2:] if arr.ndim < 4 else arr.shape[1:],
+                     keep_float64=True)
     return unit_float(x).mean(axis=0)
