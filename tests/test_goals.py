@@ -74,8 +74,10 @@ def test_searches_take_a_class_by_its_name():
     np.testing.assert_array_equal(
         netdream.gradient_ascent(net, "cross", runs=2, steps=5, progress=False).images,
         netdream.gradient_ascent(net, 1, runs=2, steps=5, progress=False).images)
-    np.testing.assert_array_equal(netdream.morph(net, x[0], "line", steps=5, progress=False).images,
+    morphed = netdream.morph(net, x[0], "line", steps=5, progress=False)
+    np.testing.assert_array_equal(morphed.images,
                                   netdream.morph(net, x[0], 2, steps=5, progress=False).images)
+    assert morphed.target == 2
     np.testing.assert_array_equal(netdream.transfer(net, x, "cross").confidence,
                                   netdream.transfer(net, x, 1).confidence)
     assert netdream.evolve(net, "all", population=8, steps=2, seed=0,

@@ -119,6 +119,7 @@ def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
     per run, or ``("hidden", layer, unit)``.
     """
     net = check_net(net)
+    target = class_index(net, target)  # a name: its index, as the result keeps it
     runs = check_int(runs, "runs", 1)
     steps = check_int(steps, "steps", 0)
     seed = check_seed(seed)
@@ -209,6 +210,7 @@ def morph(net, image, target, *, method: str = "gradient", steps: int = 1000,
     """
     steps = renamed("morph", deprecated, {"max_steps": "steps"}).get("steps", steps)
     net = check_net(net)
+    target = class_index(net, target)  # a name: its index, as the result keeps it
     check_choice(method, "method", MORPH_METHODS)
     x0, single = as_unit_float(image, "image", net.image_shape)
     n = x0.shape[0]
