@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -42,3 +44,25 @@ def test_scores_never_fall_along_a_hill_climb(default_net):
     assert r.trajectory.every == 100
     with pytest.warns(DeprecationWarning, match="scores"):
         np.testing.assert_array_equal(r.trajectory.values, -r.trajectory.scores)
+
+
+def test_a_result_shows_a_named_class_by_its_name():
+    """repr and the notebook picture of a search on a model with class names
+    show the target's name (a digit model's names add nothing: not shown)."""
+    from PIL import Image
+    from netdream.layers import Dense
+    rng = np.random.default_rng(3)
+    net = netdream.Network([Dense(rng.normal(0, 0.1, (3, 64)), np.zeros(3), "softmax")],
+                           image_shape=(8, 8), class_names=["cat", "dog", "owl"])
+    r = netdream.hill_climb(net, "dog", steps=50, runs=2, progress=False)
+    assert "target=1 (dog)" in repr(r)
+    assert r._class_name(0) == "dog"
+    every = netdream.evolve(net, "all", population=6, steps=2, progress=False)
+    assert [every._class_name(i) for i in range(3)] == ["cat", "dog", "owl"]
+    per_run = netdream.gradient_ascent(net, ["owl", "cat"], runs=2, steps=2, progress=False)
+    assert [per_run._class_name(i) for i in range(2)] == ["owl", "cat"]
+    digits = netdream.hill_climb(netdream.MLP.pretrained(), 3, steps=10, progress=False)
+    assert "target=3," in repr(digits) and digits._class_name() is None
+    # the labels make the picture taller than one without them would not: drawn, not blank
+    png = Image.open(io.BytesIO(r._repr_png_()))
+    assert png.size[1] > 0 and np.asarray(png).std() > 0

@@ -451,7 +451,8 @@ def _concat(job, parts):
     return SearchResult(cat("images"), cat("confidence"), job.target, cat("score"),
                         method=job.method, steps=max(r.steps for r in results),
                         accepted=cat("accepted"), trajectory=trajectory, history=history,
-                        settings=settings, stopped=any(r.stopped for r in results))
+                        settings=settings, stopped=any(r.stopped for r in results),
+                        class_names=r0.class_names)
 
 
 # ----------------------------------------------------------- the searches

@@ -182,7 +182,7 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start=None,
     return SearchResult(images, confidence, target, out["total"], method="hill_climb",
                         steps=steps, accepted=out["accepted"], trajectory=trajectory,
                         settings=settings, stopped=bool(out["stopped"]),
-                        _legacy_objective=-out["score"])
+                        _legacy_objective=-out["score"], class_names=tuple(net.class_names))
 
 
 def _confidence(net, images, target, threads):

@@ -202,7 +202,7 @@ def evolve(net, target, *, population: int = 200, steps: int = 200, elite: int |
     return SearchResult(images, confidence, target, fitness, method="evolve",
                         steps=int(out["generations"]), trajectory=trajectory,
                         history={"best": out["best"], "mean": out["mean"]}, settings=settings,
-                        stopped=bool(out["stopped"]))
+                        stopped=bool(out["stopped"]), class_names=tuple(net.class_names))
 
 
 def _deprecated_arguments(deprecated, steps, regularizer, start):

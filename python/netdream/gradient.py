@@ -166,7 +166,8 @@ def gradient_ascent(net, target, *, start=None, runs: int = 1, steps: int = 200,
                     regularizer=repr(regularizer) if regularizer is not None else None, seed=seed,
                     first_run=first_run)
     return SearchResult(images, confidence, target, v, method="gradient_ascent", steps=steps,
-                        trajectory=trajectory, settings=settings)
+                        trajectory=trajectory, settings=settings,
+                        class_names=tuple(net.class_names))
 
 
 def _confidence(net, images, target, idx, threads):
@@ -264,7 +265,8 @@ def morph(net, image, target, *, method: str = "gradient", steps: int = 1000,
         method=f"morph/{method}", steps=steps, original=x0.astype(np.float32),
         l2=np.sqrt((flat ** 2).sum(axis=1)), linf=np.abs(flat).max(axis=1),
         changed=moved.reshape(len(diff), -1).sum(axis=1), reached=done,
-        settings=dict(method=method, confidence=confidence, step_size=step_size, seed=seed))
+        settings=dict(method=method, confidence=confidence, step_size=step_size, seed=seed),
+        class_names=tuple(net.class_names))
 
 
 @dataclass

@@ -84,7 +84,8 @@ class SearchResult:
     per run (hill climbing). ``trajectory``: snapshots when recorded.
     ``history``: per-generation ``best`` and ``mean`` fitness (genetic search).
     ``stopped``: the search's ``callback`` stopped it before the end (the
-    result holds what it had reached).
+    result holds what it had reached). ``class_names``: the model's, for
+    showing a class target by its name.
     """
 
     images: np.ndarray
@@ -99,10 +100,31 @@ class SearchResult:
     settings: dict = field(default_factory=dict)
     stopped: bool = False
     _legacy_objective: np.ndarray | None = None
+    class_names: tuple | None = None
+
+    def _class_name(self, run: int | None = None) -> str | None:
+        """The name of the class run ``run`` aims at (of the one target when
+        None), where the model's names say more than its index."""
+        t = self.target
+        if isinstance(t, str) and t == "all":
+            t = run
+        elif not isinstance(t, (int, np.integer)):
+            t = np.asarray(t)
+            if run is None or t.dtype.kind not in "iuU" or t.ndim != 1 or run >= len(t):
+                return None
+            t = t[run]
+            if isinstance(t, str):  # given by name
+                return t
+        if t is None or not self.class_names or not 0 <= t < len(self.class_names):
+            return None
+        name = str(self.class_names[t])
+        return None if name == str(t) else name
 
     def __repr__(self):
         c = self.confidence
-        return (f"SearchResult({self.method}, target={self.target!r}, runs={len(self.images)}, "
+        name = self._class_name()
+        target = f"{self.target!r}" + (f" ({name})" if name else "")
+        return (f"SearchResult({self.method}, target={target}, runs={len(self.images)}, "
                 f"confidence min/median/max={c.min():.4f}/{np.median(c):.4f}/{c.max():.4f})")
 
     @property
@@ -128,7 +150,9 @@ class SearchResult:
     def _repr_png_(self):
         from .images import grid_image
         n = min(len(self.images), 32)
-        labels = [f"{c:.3f}" for c in self.confidence[:n]]
+        names = [self._class_name(i) for i in range(n)]
+        labels = [f"{name}: {c:.3f}" if name else f"{c:.3f}"
+                  for name, c in zip(names, self.confidence[:n])]
         buf = io.BytesIO()
         grid_image(np.clip(self.images[:n], 0, 1), labels=labels, cmap="gray").save(buf, format="PNG")
         return buf.getvalue()
