@@ -106,8 +106,8 @@ def test_classify_and_morph(tmp_path, capsys, mnist_test):
 
 @pytest.mark.parametrize("args, message", [
     (["eval", "--model", "/nonexistent/model.npz"], "no model file"),
-    (["dream", "12", "-o", "x.png"], "0..9"),
-    (["evolve", "seven", "-o", "x.png"], "DIGIT"),
+    (["dream", "12", "-o", "x.png"], "CLASS must be a class number 0..9 or name"),
+    (["evolve", "seven", "-o", "x.png"], "CLASS must be a class number 0..9 or name (0, 1, 2"),
     (["classify", "/nonexistent.png"], "nonexistent"),
 ])
 def test_errors_are_one_line(args, message, capsys):

@@ -38,11 +38,12 @@ def hill_climb(net, target, *, steps: int = 20000, runs: int = 1, start=None,
 
     Parameters
     ----------
-    net : MLP
+    net : MLP or Network
     target : int, str, ("hidden", layer, unit) or ("channel", layer, c)
-        A class (its index, or its name: one of ``net.class_names``); a hidden unit of a dense layer to maximise (activation
-        maximisation: the climb maximises the unit's pre-activation, which is
-        monotone in its activation and does not stall where a relu is off);
+        A class (its index, or its name: one of ``net.class_names``); a
+        hidden unit of a dense layer to maximise (activation maximisation:
+        the climb maximises the unit's pre-activation, which is monotone in
+        its activation and does not stall where a relu is off);
         or, for a convolutional network, a channel of a conv or pool layer
         (its mean activation: the filter's preferred pattern). Layers are
         numbered as ``net.layers`` (for an MLP, hidden layer 0 is the first).

@@ -116,12 +116,14 @@ def add_commands(sub) -> None:
                    help="pixels per image pixel (default: 6)")
     p.set_defaults(func=cmd_causal)
 
-    p = sub.add_parser("classify", help="classify hand-drawn digit images",
-                       description="Classify PNG/JPEG images of digits, prepared like MNIST "
-                                   "(greyscale, uneven lighting removed, inverted if dark on "
-                                   "light, cropped, 20x20, centred). A file that cannot be read "
-                                   "is reported and the others are still classified; the exit "
-                                   "status is then 1.")
+    p = sub.add_parser("classify", help="classify pictures (hand-drawn digits for MNIST models)",
+                       description="Classify PNG/JPEG pictures: for a 28x28 grey model, photos "
+                                   "of digits prepared like MNIST (greyscale, uneven lighting "
+                                   "removed, inverted if dark on light, cropped, 20x20, "
+                                   "centred); for other models, the picture resized to the "
+                                   "model's size, in colour for a colour model. A file that "
+                                   "cannot be read is reported and the others are still "
+                                   "classified; the exit status is then 1.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
     add_model(p)
     p.set_defaults(func=cmd_classify)

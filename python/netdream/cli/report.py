@@ -52,16 +52,16 @@ def add_commands(sub) -> None:
                        description="Write one self-contained HTML page (pictures embedded, no "
                                    "external resources): the model, accuracy and confusion "
                                    "matrix, causal index, dreams, average dreams, fooling "
-                                   "images, receptive fields, eigen-digits with the PCA "
-                                   "baseline, and the most confident mistakes.")
+                                   "images, receptive fields, eigen-images (eigen-digits) "
+                                   "with the PCA baseline, and the most confident mistakes.")
     add_model(p)
     p.add_argument("--data", metavar="DIR",
                    help="folder with the MNIST test files (default: download them to the "
                         "cache); train-* (or train10k-*) files there, if present, are used for "
-                        "the eigen-digits and the PCA baseline")
+                        "the eigen-images and the PCA baseline")
     p.add_argument("-o", "--output", required=True, metavar="HTML", help="the page to write")
     p.add_argument("--dreams", type=positive_int, default=200,
-                   help="dreams averaged per digit (default: 200)")
+                   help="dreams averaged per class (default: 200)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default: 0)")
     add_threads(p)
     add_progress(p)

@@ -34,14 +34,14 @@ def _dream_regularizer(args):
     return sum(terms[1:], terms[0]) if terms else None
 
 
-def _start(args, digit_name="DIGIT", inner=False):
+def _start(args, digit_name="CLASS", inner=False):
     """Check the output files, then load the model and turn the target
     argument into a class index (or, with ``inner``, a unit or channel)."""
     check_output(args.output, "-o/--output", (".png",))
     check_output(getattr(args, "average", None), "--average", (".png",))
     check_output(getattr(args, "gif", None), "--gif", (".gif",))
     net = load_model(args.model)
-    if digit_name == "DIGIT":
+    if digit_name == "CLASS":
         if args.digit != "all":
             args.digit = _target(net, args.digit, digit_name, inner)
     else:
@@ -66,11 +66,11 @@ def _target(net, text, what, inner):
     try:
         k = int(text)
     except ValueError:
+        k = None
+    if k is None or not 0 <= k < net.n_classes:
         shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
         raise CommandError(f"{what} must be a class number 0..{net.n_classes - 1} or name "
-                           f"({shown}), got {text!r}") from None
-    if not 0 <= k < net.n_classes:
-        raise CommandError(f"{what} must lie in 0..{net.n_classes - 1}, got {k}")
+                           f"({shown}), got {text!r}")
     return k
 
 
@@ -327,7 +327,7 @@ def add_commands(sub) -> None:
                        description="Hill climbing from a blank image: one pixel at a time, "
                                    "keeping changes that raise the class's probability, less a "
                                    "cost on ink and on its edges (--raw: no cost).")
-    p.add_argument("digit", metavar="DIGIT", help="the class to dream of (number or name), or "
+    p.add_argument("digit", metavar="CLASS", help="the class to dream of (number or name), or "
                    "hidden:LAYER:UNIT / channel:LAYER:C for a hidden unit or a CNN's channel")
     add_model(p)
     p.add_argument("--runs", type=positive_int, default=16, help="independent dreams (default: 16)")
@@ -370,9 +370,10 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("evolve", help="fooling images by a genetic search",
                        description="Breed images for the network's confidence (Nguyen, Yosinski "
-                                   "& Clune 2015). DIGIT may be 'all' for a MAP-Elites archive "
+                                   "& Clune 2015). CLASS may be 'all' for a MAP-Elites archive "
                                    "with one elite per class.")
-    p.add_argument("digit", metavar="DIGIT|all", help="the class to fool, or all")
+    p.add_argument("digit", metavar="CLASS|all",
+                   help="the class to fool (number or name), or all")
     add_model(p)
     p.add_argument("--population", type=positive_int, default=200,
                    help="children per generation (default: 200)")
@@ -416,8 +417,8 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_evolve)
 
     p = sub.add_parser("ascend", help="gradient ascent on the input",
-                       description="Normalised gradient steps on log p(DIGIT), clamped to [0, 1].")
-    p.add_argument("digit", metavar="DIGIT", help="the class to raise (number or name)")
+                       description="Normalised gradient steps on log p(CLASS), clamped to [0, 1].")
+    p.add_argument("digit", metavar="CLASS", help="the class to raise (number or name)")
     add_model(p)
     p.add_argument("--runs", type=positive_int, default=8, help="images (default: 8)")
     p.add_argument("--steps", type=nonneg_int, default=200, help="gradient steps (default: 200)")
@@ -438,11 +439,12 @@ def add_commands(sub) -> None:
     add_progress(p)
     p.set_defaults(func=cmd_ascend)
 
-    p = sub.add_parser("morph", help="change a real digit until the network calls it another",
+    p = sub.add_parser("morph", help="change a real image until the network calls it another class",
                        description="The smallest change (by gradient or hill climbing) that makes "
-                                   "the network call IMAGE the digit given by --to.")
-    p.add_argument("image", metavar="IMAGE", help="a picture of a digit (PNG, JPEG, ...)")
-    p.add_argument("--to", required=True, metavar="DIGIT",
+                                   "the network call IMAGE the class given by --to.")
+    p.add_argument("image", metavar="IMAGE", help="a picture (PNG, JPEG, ...): a digit for an "
+                   "MNIST model")
+    p.add_argument("--to", required=True, metavar="CLASS",
                    help="the class to reach (number or name)")
     add_model(p)
     p.add_argument("--method", default="gradient", choices=["gradient", "hill"],
