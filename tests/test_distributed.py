@@ -97,6 +97,18 @@ def test_gradient_ascent_splits_runs_and_targets(client, net):
     _same(dist, local)
 
 
+def test_a_class_by_name_on_the_cluster(client, net):
+    local = netdream.hill_climb(net, 3, runs=3, steps=200, progress=False)
+    dist = nd.hill_climb(net, "3", runs=3, steps=200, chunk=2, client=client, progress=False)
+    np.testing.assert_array_equal(dist.images, local.images)
+    ascent = nd.gradient_ascent(net, ["1", "2"], runs=2, steps=5, chunk=1, client=client,
+                                progress=False)
+    np.testing.assert_array_equal(
+        ascent.images, netdream.gradient_ascent(net, [1, 2], runs=2, steps=5, progress=False).images)
+    with pytest.raises(ValueError, match="'three' is not one of the model's class names"):
+        nd.hill_climb(net, "three", runs=2, client=client, progress=False)
+
+
 def test_arguments_are_checked_on_the_client(client, net):
     with pytest.raises(ValueError, match="steps must be >= 0"):
         nd.hill_climb(net, 3, runs=4, steps=-1, client=client, progress=False)

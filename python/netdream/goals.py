@@ -22,11 +22,12 @@ exactly that (the objective ``"seed_error"``, ``-(1 - p_t)``).
 A target is a class index or name (one of the model's ``class_names``), or
 ``("hidden", layer, unit)``: a unit of a hidden layer, whose *pre-activation*
 is the score (it is monotone in the unit's activation and does not stall
-where a relu is off); the objective is then ignored. For a convolutional network, ``("channel", layer, c)`` targets
-channel ``c`` of a conv or pool layer: its mean activation over the
-positions is the score (the filter's preferred pattern). Layers are
-numbered as in ``net.layers``. The genetic search also takes a whole wanted output vector
-(``wanted=``), scored ``-sum_k |p_k - wanted_k|``.
+where a relu is off); the objective is then ignored. For a convolutional
+network, ``("channel", layer, c)`` targets channel ``c`` of a conv or pool
+layer: its mean activation over the positions is the score (the filter's
+preferred pattern). Layers are numbered as in ``net.layers``. The genetic
+search also takes a whole wanted output vector (``wanted=``), scored
+``-sum_k |p_k - wanted_k|``.
 """
 
 from __future__ import annotations
