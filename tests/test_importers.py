@@ -1632,3 +1632,53 @@ def test_keras_global_pooling(keras, digits):
     with pytest.raises(ValueError, match=r"pools a 26x24 map; netdream pools square windows"):
         mlp_from_keras(keras.Sequential([keras.Input((28, 26, 1)), L.Conv2D(4, 3),
                                          L.GlobalAveragePooling2D(), L.Dense(3)]))
+
+
+def test_torch_sequential_cnn_reads_through_the_shared_steps(torch):
+    """A convolutional nn.Sequential is read module by module into the
+    importers' steps (one handler per torch.nn class) and assembled as the
+    ONNX importer's networks are: a BatchNorm2d that comes first is the
+    input's normalisation (the encoding's mean and std), PReLU with one
+    parameter is a leaky relu, and what cannot be represented is refused by
+    name."""
+    from torch import nn
+    from netdream.importers import torch_cnn
+    torch.manual_seed(0)
+    bn = nn.BatchNorm2d(3)
+    bn.running_mean.uniform_(0.2, 0.6)
+    bn.running_var.uniform_(0.02, 0.1)
+    bn.weight.data.uniform_(0.5, 2)
+    bn.bias.data.uniform_(-1, 1)
+    m = nn.Sequential(bn, nn.Conv2d(3, 4, 3, padding=1), nn.PReLU(), nn.MaxPool2d(2),
+                      nn.Flatten(), nn.Linear(4 * 16, 5)).eval()
+    net = mlp_from_torch(m, image_shape=(3, 8, 8))
+    assert net.metadata["input_normalisation"] == "layer 0 (BatchNorm2d)"
+    assert net.layers[0].activation == "leaky_relu" and net.leaky_slope == pytest.approx(0.25)
+    x = np.random.default_rng(0).random((6, 3, 8, 8))
+    with torch.no_grad():
+        ref = torch.softmax(m(torch.tensor(x, dtype=torch.float32)), 1).double().numpy()
+    np.testing.assert_allclose(net.predict_proba(x), ref, rtol=0, atol=ATOL)
+    assert "Conv2d" in torch_cnn.CONV_MODULES and "LSTM" not in torch_cnn.CONV_MODULES
+
+    def refused(model, match, **kw):
+        with pytest.raises(ValueError, match=match):
+            mlp_from_torch(model.eval(), **kw)
+
+    refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Flatten(),
+                          nn.Linear(2704, 10)),
+            r"layer 2 \(BatchNorm2d\) must directly follow a Conv2d \(before its activation\)")
+    refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.MaxPool2d(2), nn.LeakyReLU(-0.1), nn.Flatten(),
+                          nn.Linear(676, 10)),
+            r"layer 2 \(LeakyReLU\) has a negative slope, so it does not commute with the max "
+            r"pooling before it")
+    refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(3, 4, 3), nn.Flatten(),
+                          nn.Linear(2304, 10)),
+            r"layer 2 \(Conv2d\) takes 3 channels but the layer before it gives 4")
+    refused(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(2704, 10)),
+            r"the first Conv2d takes 3 channels; give image_shape=\(channels, height, width\)")
+    refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Linear(26, 10)),
+            r"layer 2 \(Linear\) follows a feature map: add nn.Flatten\(\) before it")
+    refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(2704, 10), nn.MaxPool2d(2)),
+            r"layer 3 \(MaxPool2d\) follows the Flatten: it must come before it")
+    refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU()),
+            r"the network has no linear \(dense\) layer")

@@ -270,6 +270,11 @@ def _acts_before_max_pools(steps):
     never decrease, except a leaky_relu with a negative slope)."""
     steps = list(steps)
     for i, st in enumerate(steps):
+        if st.kind == "act" and st.act == "leaky_relu" and st.slope < 0 and i and \
+                steps[i - 1].kind == "maxpool":
+            raise ValueError(f"{st.where} has a negative slope, so it does not commute with "
+                             f"the max pooling before it ({steps[i - 1].where}); put it before "
+                             "the pooling")
         if st.kind == "act" and (st.act != "leaky_relu" or st.slope >= 0):
             j = i
             while j > 0 and steps[j - 1].kind == "maxpool":

@@ -246,10 +246,18 @@ def _check_no_training_layers(module, nn):
 # ------------------------------------------------- nn.Sequential: the driver
 @dataclass
 class TorchContext(Context):
-    """What the ``nn.Module`` handlers share: ``nn`` is ``torch.nn``. The
-    per-sample ``shape`` is not tracked yet (``None``)."""
+    """What the ``nn.Module`` handlers share: ``nn`` is ``torch.nn``, and
+    ``table`` the handlers that read the modules (:data:`MODULES`; a
+    convolutional network's: :data:`.torch_cnn.CONV_MODULES`). The
+    per-sample ``shape`` is not tracked here (``None``)."""
 
     nn: object = None
+    table: object = None
+    last: str = ""  # the kind of the module read before this one
+
+    def refuse(self, where):
+        """The error for a module no handler reads."""
+        return (self.table or MODULES).not_supported(where)
 
 
 def _sequential_steps(seq, ctx, prefix=""):
@@ -266,20 +274,22 @@ def _sequential_steps(seq, ctx, prefix=""):
             names += sub_names
             continue
         names.append(f"{full}: {m!r}")
-        ctx.where, ctx.op = where, _module_kind(m, ctx.nn)
-        handler = MODULES.get(ctx.op)
+        table = ctx.table or MODULES
+        ctx.where, ctx.op = where, _module_kind(m, ctx.nn, table)
+        handler = table.get(ctx.op)
         if handler is None:
-            raise MODULES.not_supported(where)
+            raise ctx.refuse(where)
         steps += handler(m, ctx)
+        ctx.last = ctx.op
     return steps, names
 
 
-def _module_kind(m, nn):
-    """The :data:`MODULES` name that reads ``m``: that of the first registered
+def _module_kind(m, nn, table):
+    """The name in ``table`` that reads ``m``: that of the first registered
     ``torch.nn`` class in its type's MRO, provided ``m`` keeps its forward;
     otherwise ``None``."""
     for cls in type(m).__mro__:
-        if cls.__name__ in MODULES and getattr(nn, cls.__name__, None) is cls:
+        if cls.__name__ in table and getattr(nn, cls.__name__, None) is cls:
             return cls.__name__ if type(m).forward is cls.forward else None
     return None
 
