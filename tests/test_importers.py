@@ -1682,3 +1682,40 @@ def test_torch_sequential_cnn_reads_through_the_shared_steps(torch):
             r"layer 3 \(MaxPool2d\) follows the Flatten: it must come before it")
     refused(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU()),
             r"the network has no linear \(dense\) layer")
+
+
+def test_keras_cnn_reads_through_the_shared_steps(keras):
+    """A Keras CNN is read layer by layer into the importers' steps, one
+    handler per keras.layers class (the dense importer's activations shared),
+    and what cannot be represented is refused by name."""
+    from netdream.importers import keras_cnn
+    L = keras.layers
+    assert "Conv2D" in keras_cnn.CONV_LAYERS and "ReLU" in keras_cnn.CONV_LAYERS
+    keras.utils.set_random_seed(6)
+    model = keras.Sequential([keras.Input((10, 10, 2)), L.Conv2D(3, 3, padding="same"),
+                              L.ReLU(negative_slope=0.05), L.MaxPooling2D(2), L.Flatten(),
+                              L.Dense(4, activation="sigmoid")])
+    net = mlp_from_keras(model)
+    assert net.layers[-1].activation == "sigmoid" and net.leaky_slope == pytest.approx(0.05)
+    x = np.random.default_rng(2).random((5, 2, 10, 10))
+    np.testing.assert_allclose(net.predict_proba(x),
+                               _keras_out(model, x.transpose(0, 2, 3, 1).astype(np.float32)),
+                               rtol=0, atol=ATOL)
+
+    def refused(layers, match):
+        with pytest.raises(ValueError, match=match):
+            mlp_from_keras(keras.Sequential([keras.Input((28, 28, 1)), *layers]))
+
+    refused([L.Conv2D(4, 3, activation="relu", name="c"), L.BatchNormalization(name="bn"),
+             L.Flatten(), L.Dense(10)],
+            r"layer 1 'bn' \(BatchNormalization\) must directly follow a Conv2D or Dense layer "
+            r"\(before its activation\)")
+    refused([L.Conv2D(4, 3), L.Dense(10, name="d")],
+            r"layer 1 'd' \(Dense\) follows a feature map: add a Flatten before it")
+    refused([L.Rescaling(1 / 255, name="r"), L.MaxPooling2D(2), L.Conv2D(4, 3), L.Flatten(),
+             L.Dense(10)], r"layer 0 'r' \(Rescaling\) must come right before a Conv2D")
+    refused([L.Conv2D(4, 3), L.UnitNormalization(name="u"), L.Flatten(), L.Dense(10)],
+            r"layer 1 'u' \(UnitNormalization\) is not supported in a convolutional network: "
+            r"netdream reads .*Conv2D")
+    refused([L.Conv2D(4, 3, activation="gelu", name="g"), L.Flatten(), L.Dense(10)],
+            r"layer 0 'g' \(Conv2D\) has activation 'gelu', which netdream does not support")

@@ -159,23 +159,6 @@ def assemble(steps, output, encoding, metadata) -> MLP:
                leaky_slope=_one_slope(slopes), metadata=metadata)
 
 
-def cnn_output(out_act, pending_act, output, linear):
-    """The output activation of a CNN read layer by layer, and whether
-    netdream added it: ``out_act`` the model's explicit last activation (or
-    None), ``pending_act`` the activation already on its last linear layer,
-    ``output`` the caller's ``output=``, ``linear`` the framework's name for a
-    linear layer (for the messages)."""
-    explicit = out_act is not None
-    if out_act is None:
-        if pending_act is not None:
-            raise ValueError(f"the last {linear} layer is followed by {pending_act}; netdream's "
-                             "output activations are softmax, sigmoid and identity")
-        out_act = output or "softmax"
-    elif output is not None and output != out_act:
-        raise ValueError(f"output={output!r} but the network ends in {out_act}")
-    return out_act, not explicit and out_act == "softmax" and output is None
-
-
 def assemble_network(steps, output, encoding, metadata, image_shape) -> Network:
     """Fold and check the steps of a convolutional network on images of
     ``image_shape`` and build the :class:`Network`: each convolution or

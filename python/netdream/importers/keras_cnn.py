@@ -1,19 +1,22 @@
 """A Keras 3 ``Sequential`` with convolutions as a netdream
 :class:`~netdream.Network` (see :func:`netdream.importers.keras.from_keras`).
 
-Read layer by layer (``channels_last`` throughout, Keras's default):
-``Conv2D`` (any kernel, strides equal along y and x, padding "valid" or
-"same" -- TensorFlow's "same", which is netdream's; no dilation or groups),
-``MaxPooling2D`` and ``AveragePooling2D`` (square windows, padding "valid"),
-``GlobalAveragePooling2D`` and ``GlobalMaxPooling2D`` (of a square map),
-``Flatten``, ``Dense``; ``BatchNormalization`` folded exactly into the
-convolution or dense layer before it; activations given as a layer's
-``activation`` or as ``Activation`` / ``ReLU`` / ``LeakyReLU`` layers
-(linear, relu, leaky_relu, sigmoid, tanh; softmax last); ``Dropout`` and the
-other layers inactive at inference. ``Rescaling`` and ``Normalization`` layers
-(of one value or one per channel) before the first ``Conv2D`` — the input's
-normalisation — become the encoding, after the caller's. Anything else is
-refused, naming the layer.
+Read layer by layer into the importers' steps (:mod:`._steps`), one handler
+per ``keras.layers`` class (:data:`CONV_LAYERS`, sharing the dense
+importer's), and assembled as every importer's convolutional network is
+(:func:`._steps.assemble_network`). ``channels_last`` throughout, Keras's
+default: ``Conv2D`` (any kernel, strides equal along y and x, padding
+"valid" or "same" -- TensorFlow's "same", which is netdream's; no dilation
+or groups), ``MaxPooling2D`` and ``AveragePooling2D`` (square windows,
+padding "valid"), ``GlobalAveragePooling2D`` and ``GlobalMaxPooling2D`` (of
+a square map), ``Flatten``, ``Dense``; ``BatchNormalization`` folded exactly
+into the convolution or dense layer before it; activations given as a
+layer's ``activation`` or as ``Activation`` / ``ReLU`` / ``LeakyReLU`` /
+``Softmax`` layers (linear, relu, leaky_relu, sigmoid, tanh; softmax last);
+``Dropout`` and the other layers inactive at inference. ``Rescaling`` and
+``Normalization`` layers (of one value or one per channel) before the first
+``Conv2D`` — the input's normalisation — become the encoding, after the
+caller's. Anything else is refused, naming the layer.
 
 Keras flattens a feature map in (height, width, channels) order, netdream
 in (channels, height, width) order: the columns of the first dense layer
@@ -24,18 +27,21 @@ channel) or ``(C, H, W)``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from ..layers import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, output_shape
+from ..layers import AvgPool2D, Conv2D, MaxPool2D, output_shape
 from ..model import Encoding, Network
-from ._steps import batchnorm_scale_shift, cnn_output, fold_batchnorm, normalised_encoding
+from . import _steps as steps_
+from ._handlers import Handlers
+from .keras import LAYERS, KerasContext, _activation_steps
 
-__all__ = ["is_convolutional", "network_from_sequential"]
+__all__ = ["is_convolutional", "network_from_sequential", "CONV_LAYERS"]
 
 _CONV_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
                "GlobalMaxPooling2D")
-_ACTS = {"linear": None, "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh",
-         "leaky_relu": "leaky_relu", "softmax": "softmax"}
+_NORMALISATION = ("Rescaling", "Normalization")
 _INACTIVE = ("InputLayer", "Dropout", "SpatialDropout2D", "AlphaDropout", "GaussianDropout",
              "GaussianNoise", "ActivityRegularization")
 
@@ -43,6 +49,24 @@ _INACTIVE = ("InputLayer", "Dropout", "SpatialDropout2D", "AlphaDropout", "Gauss
 def is_convolutional(model) -> bool:
     """Whether a Keras Sequential holds a convolution or pooling layer."""
     return any(type(layer).__name__ in _CONV_KINDS for layer in model.layers)
+
+
+@dataclass
+class ConvContext(KerasContext):
+    """What the convolutional network's handlers share besides the dense
+    importer's: ``shape``, netdream's (channels, height, width) of what the
+    layer receives (then (n,)), ``flattened`` Keras's (height, width,
+    channels) at the Flatten until the dense layer after it reads it,
+    ``norm`` the input's normalisation read so far ([scale, shift, names]),
+    ``tail`` the kind of the last step made and ``to_numpy`` the reader of
+    Keras variables."""
+
+    to_numpy: object = None
+    flattened: tuple | None = None
+    norm: list | None = None
+    tail: str = ""
+    layers_read: int = 0
+    names: list = field(default_factory=list)
 
 
 def network_from_sequential(model, keras, *, encoding, output, to_numpy,
@@ -56,202 +80,175 @@ def network_from_sequential(model, keras, *, encoding, output, to_numpy,
         shape_in = (*shape_in, 1)
     h, w, c = (int(s) for s in shape_in)
     image_shape = (c, h, w)
-    layers, names = [], []
-    pending = None  # [kind, weight, bias, activation, extra]
-    shape = image_shape  # netdream's shape of what the next layer receives
-    slope = None
-    out_act = None
-    keras_flatten_shape = None  # (h, w, c) at the Flatten, for the dense layer after it
-    norm = None  # the input's normalisation: [scale, shift, layer names]
-
-    def flush():
-        nonlocal pending, shape
-        if pending is None:
-            return
-        kind, wt, b, a, extra = pending
-        layer = (Conv2D(wt, b, stride=extra[0], padding=extra[1], activation=a or "identity")
-                 if kind == "conv" else Dense(wt, b, a or "identity"))
-        shape = output_shape(layer, shape, f"layer {len(layers)}")
-        layers.append(layer)
-        pending = None
-
-    def set_activation(a, where, layer=None, last=False):
-        nonlocal slope, out_act
-        if a is None:
-            return
-        if pending is None or pending[3] is not None:
-            raise ValueError(f"{where}: an activation must follow a Conv2D or Dense layer")
-        if a == "softmax":
-            if not last or pending[0] != "dense":
-                raise ValueError(f"{where}: softmax only on the last Dense layer")
-            out_act = "softmax"
-            return
-        if a == "leaky_relu":
-            s = float(getattr(layer, "negative_slope", 0.2)) if layer is not None else 0.2
-            if slope is not None and slope != s:
-                raise ValueError(f"{where}: netdream supports one negative slope per network")
-            slope = s
-        if a == "sigmoid" and last and pending[0] == "dense":
-            out_act = "sigmoid"
-            return
-        pending[3] = a
-
     all_layers = list(model.layers)
     first = all_layers[0] if all_layers else None
-    if first is not None and type(first).__name__ == "Reshape" and len(shape_in) == 3 and \
+    if first is not None and type(first).__name__ == "Reshape" and \
             len(tuple(model.inputs[0].shape[1:])) == 2 and tuple(first.target_shape) == (h, w, 1):
         all_layers = all_layers[1:]  # (H, W) -> (H, W, 1): only names the channel axis
-
-    def is_last(i):
-        return all(type(x).__name__ in _INACTIVE for x in all_layers[i + 1:])
-
+    ctx = ConvContext(keras=keras, shape=image_shape, to_numpy=to_numpy)
+    steps = []
     for i, layer in enumerate(all_layers):
         kind = type(layer).__name__
-        where = f"layer {i} '{layer.name}' ({kind})"
+        ctx.where, ctx.op = f"layer {i} '{layer.name}' ({kind})", kind
         if getattr(keras.layers, kind, None) is not type(layer):
-            raise ValueError(f"{where} is not a keras.layers layer (a subclass may compute "
+            raise ValueError(f"{ctx.where} is not a keras.layers layer (a subclass may compute "
                              "something else)")
-        names.append(f"{layer.name}: {kind}")
+        ctx.names.append(f"{layer.name}: {kind}")
         if getattr(layer, "data_format", "channels_last") != "channels_last":
-            raise ValueError(f"{where} has data_format={layer.data_format!r}; netdream reads "
-                             "channels_last Keras models")
-        act = getattr(layer, "activation", None)
-        act = (getattr(act, "__name__", None) or str(act)) if act is not None else None
-        if act is not None and act not in _ACTS:
-            raise ValueError(f"{where} has activation {act!r}; netdream supports "
-                             f"{', '.join(_ACTS)}")
-        if kind in ("Rescaling", "Normalization"):
-            if layers or pending is not None:
-                raise ValueError(f"{where} comes after the first layer; netdream takes a "
-                                 "Rescaling or Normalization only before the first Conv2D, as "
-                                 "the input's normalisation (the encoding)")
-            norm = _normalisation_step(layer, kind, c, norm, where, to_numpy)
-            continue
-        if kind == "Conv2D":
-            if norm is not None and not layers and pending is None:  # into the encoding
-                where_norm = ", ".join(norm[2])
-                encoding = normalised_encoding(encoding, norm[0], norm[1], image_shape,
-                                               where_norm)
-            flush()
-            if tuple(layer.dilation_rate) != (1, 1) or getattr(layer, "groups", 1) != 1:
-                raise ValueError(f"{where} uses dilation or groups, which netdream does not "
-                                 "represent")
-            sy, sx = layer.strides
-            if sy != sx:
-                raise ValueError(f"{where} has different strides along y and x: {layer.strides}")
-            if layer.padding not in ("valid", "same"):
-                raise ValueError(f"{where} has padding {layer.padding!r}")
-            k = to_numpy(layer.kernel)  # (kh, kw, in, out)
-            b = to_numpy(layer.bias) if layer.use_bias else np.zeros(k.shape[3])
-            pending = ["conv", k.transpose(3, 2, 0, 1), b, None, (int(sy), layer.padding)]
-            set_activation(_ACTS[act], where, last=is_last(i))
-        elif kind == "Dense":
-            flush()
-            if len(shape) != 1:
-                raise ValueError(f"{where} follows a feature map: add a Flatten before it")
-            k = to_numpy(layer.kernel).T  # (out, in)
-            if keras_flatten_shape is not None:
-                fh, fw, fc = keras_flatten_shape
-                # netdream's input j = (c, y, x) is Keras's input (y, x, c)
-                cc, yy, xx = np.meshgrid(np.arange(fc), np.arange(fh), np.arange(fw),
-                                         indexing="ij")
-                k = k[:, ((yy * fw + xx) * fc + cc).ravel()]
-                keras_flatten_shape = None
-            b = to_numpy(layer.bias) if layer.use_bias else np.zeros(k.shape[0])
-            pending = ["dense", k, b, None, None]
-            set_activation(_ACTS[act], where, last=is_last(i))
-        elif kind == "BatchNormalization":
-            if pending is None or pending[3] is not None:
-                raise ValueError(f"{where} must directly follow a Conv2D or Dense layer (before "
-                                 "its activation), to be folded into it")
-            if layer.axis not in (-1, 3, [-1], [3]) and not (pending[0] == "dense" and
-                                                             layer.axis in (1, [1])):
-                raise ValueError(f"{where} normalises axis {layer.axis}; netdream needs the "
-                                 "channel axis (-1)")
-            s, t = batchnorm_scale_shift(to_numpy(layer.moving_mean),
-                                         to_numpy(layer.moving_variance), layer.epsilon,
-                                         to_numpy(layer.gamma) if layer.scale else None,
-                                         to_numpy(layer.beta) if layer.center else None)
-            pending[1], pending[2] = fold_batchnorm(pending[1], pending[2], s, t)
-        elif kind in ("Activation", "ReLU", "LeakyReLU", "Softmax"):
-            if kind == "ReLU":
-                if layer.max_value is not None or float(layer.threshold) != 0.0 or \
-                        float(layer.negative_slope) != 0.0:
-                    raise ValueError(f"{where}: netdream supports only a plain ReLU layer")
-                a = "relu"
-            elif kind == "LeakyReLU":
-                a = "leaky_relu"
-            elif kind == "Softmax":
-                a = "softmax"
-            else:
-                a = _ACTS[act]
-            set_activation(a, where, layer, last=is_last(i))
-        elif kind in ("MaxPooling2D", "AveragePooling2D"):
-            flush()
-            ps, st = tuple(layer.pool_size), tuple(layer.strides)
-            if ps[0] != ps[1] or st[0] != st[1] or layer.padding != "valid":
-                raise ValueError(f"{where}: netdream pools square windows with equal strides "
-                                 "and padding 'valid'")
-            pool = (MaxPool2D if kind == "MaxPooling2D" else AvgPool2D)(int(ps[0]), int(st[0]))
-            shape = output_shape(pool, shape, f"layer {len(layers)}")
-            layers.append(pool)
-        elif kind in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-            flush()
-            if getattr(layer, "data_format", "channels_last") != "channels_last" or \
-                    len(shape) != 3:
-                raise ValueError(f"{where} must pool a channels_last feature map")
-            if shape[1] != shape[2]:
-                raise ValueError(f"{where} pools a {shape[1]}x{shape[2]} map; netdream pools "
-                                 "square windows, so it reads global pooling of a square map")
-            pool = (MaxPool2D if kind == "GlobalMaxPooling2D" else AvgPool2D)(shape[1], shape[1])
-            shape = output_shape(pool, shape, f"layer {len(layers)}")
-            layers.append(pool)
-            if not getattr(layer, "keepdims", False):  # (N, C): flat (1x1: the same order)
-                layers.append(Flatten())
-                shape = output_shape(layers[-1], shape, f"layer {len(layers) - 1}")
-        elif kind == "Flatten":
-            flush()
-            if len(shape) == 3:
-                keras_flatten_shape = (shape[1], shape[2], shape[0])
-            layers.append(Flatten())
-            shape = output_shape(layers[-1], shape, f"layer {len(layers) - 1}")
-        elif kind in _INACTIVE:
-            continue
-        elif kind == "Reshape":
-            raise ValueError(f"{where} reshapes to {tuple(layer.target_shape)}; netdream reads "
-                             "a Reshape only as the first layer, adding the channel axis "
-                             "((H, W) -> (H, W, 1))")
-        else:
-            raise ValueError(f"{where} is not supported in a convolutional network: netdream "
-                             "reads Conv2D, MaxPooling2D, AveragePooling2D, "
-                             "GlobalAveragePooling2D, GlobalMaxPooling2D, "
-                             "BatchNormalization, Flatten, Dense, Activation, ReLU, LeakyReLU, "
-                             "Softmax, Dropout")
-    if norm is not None and (not layers or not isinstance(layers[0], Conv2D)):
-        raise ValueError(f"{', '.join(norm[2])} must come right before a Conv2D: netdream "
-                         "takes the input's normalisation into the encoding there")
-    if pending is None or pending[0] != "dense":
-        raise ValueError("the network must end in a Dense layer (the class outputs)")
-    out_act, added = cnn_output(out_act, pending[3], output, "Dense")
-    pending[3] = out_act
-    flush()
-    metadata = {"source": source, "layers": names, "keras_version": str(keras.__version__),
-                "output_added": added}
-    if norm is not None:
-        metadata["input_normalisation"] = ", ".join(norm[2])
-    return Network(layers, image_shape=image_shape, encoding=encoding or Encoding(),
-                   leaky_slope=0.01 if slope is None else slope, metadata=metadata)
+            raise ValueError(f"{ctx.where} has data_format={layer.data_format!r}; netdream "
+                             "reads channels_last Keras models")
+        if ctx.norm is not None and kind not in ("Conv2D", *_NORMALISATION, *_INACTIVE):
+            _normalisation_misplaced(ctx)
+        handler = CONV_LAYERS.get(kind)
+        if handler is None:
+            raise ValueError(f"{ctx.where} is not supported in a convolutional network: "
+                             f"netdream reads {', '.join(CONV_LAYERS.names())}")
+        made = handler(layer, ctx)
+        steps += made
+        if made:
+            ctx.tail = made[-1].kind
+        if kind not in _INACTIVE:
+            ctx.layers_read += 1
+    if ctx.norm is not None:
+        _normalisation_misplaced(ctx)
+    metadata = {"source": source, "layers": ctx.names, "keras_version": str(keras.__version__)}
+    return steps_.assemble_network(steps, output, encoding or Encoding(), metadata, image_shape)
 
 
-def _normalisation_step(layer, kind, channels, norm, where, to_numpy):
-    """``norm`` (scale, shift, names) after a Rescaling (x * scale +
-    offset) or Normalization ((x - mean) / max(sqrt(variance), 1e-7), as
-    Keras 3 computes it) layer, of one value or one per channel."""
-    if kind == "Rescaling":
+def _normalisation_misplaced(ctx):
+    raise ValueError(f"{', '.join(ctx.norm[2])} must come right before a Conv2D: netdream "
+                     "takes the input's normalisation into the encoding there")
+
+
+# ------------------------------------------------------------ the handlers
+CONV_LAYERS = Handlers("Keras layers")
+for _name in ("Activation", "ReLU", "LeakyReLU", "Softmax"):  # the dense importer's
+    CONV_LAYERS.register(_name)(LAYERS.get(_name))
+
+
+@CONV_LAYERS.register(*_INACTIVE)
+def _inactive_at_inference(layer, ctx):
+    return []
+
+
+@CONV_LAYERS.register("Conv2D")
+def _conv(layer, ctx):
+    if tuple(layer.dilation_rate) != (1, 1) or getattr(layer, "groups", 1) != 1:
+        raise ValueError(f"{ctx.where} uses dilation or groups, which netdream does not "
+                         "represent")
+    sy, sx = layer.strides
+    if sy != sx:
+        raise ValueError(f"{ctx.where} has different strides along y and x: {layer.strides}")
+    if layer.padding not in ("valid", "same"):
+        raise ValueError(f"{ctx.where} has padding {layer.padding!r}")
+    _feature_map(ctx)
+    made = []
+    if ctx.norm is not None:  # the input's normalisation, for the encoding
+        scale, shift, names = ctx.norm
+        made.append(steps_.affine(", ".join(names), scale, shift))
+        ctx.norm = None
+    k = ctx.to_numpy(layer.kernel).transpose(3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, kh, kw)
+    b = ctx.to_numpy(layer.bias) if layer.use_bias else np.zeros(k.shape[0])
+    ctx.shape = output_shape(Conv2D(k, b, stride=int(sy), padding=layer.padding), ctx.shape,
+                             ctx.where)
+    made.append(steps_.conv(ctx.where, k, b, int(sy), layer.padding))
+    return made + _activation_steps(layer, ctx)
+
+
+@CONV_LAYERS.register("Dense")
+def _dense(layer, ctx):
+    if len(ctx.shape) != 1:
+        raise ValueError(f"{ctx.where} follows a feature map: add a Flatten before it")
+    made = LAYERS.get("Dense")(layer, ctx)
+    if ctx.flattened is not None:  # netdream's input j = (c, y, x) is Keras's input (y, x, c)
+        fh, fw, fc = ctx.flattened
+        cc, yy, xx = np.meshgrid(np.arange(fc), np.arange(fh), np.arange(fw), indexing="ij")
+        made[0].w = made[0].w[:, ((yy * fw + xx) * fc + cc).ravel()]
+        ctx.flattened = None
+    ctx.shape = (made[0].w.shape[0],)
+    return made
+
+
+@CONV_LAYERS.register("BatchNormalization")
+def _batch_normalization(layer, ctx):
+    if ctx.tail not in ("conv", "linear", "affine"):
+        raise ValueError(f"{ctx.where} must directly follow a Conv2D or Dense layer (before "
+                         "its activation), to be folded into it")
+    axes = (-1, 3, [-1], [3]) if len(ctx.shape) == 3 else (-1, 1, [-1], [1])
+    if layer.axis not in axes:
+        raise ValueError(f"{ctx.where} normalises axis {layer.axis}; netdream needs the "
+                         "channel axis (-1)")
+    to_numpy = ctx.to_numpy
+    return [steps_.batchnorm(
+        ctx.where, to_numpy(layer.moving_mean), to_numpy(layer.moving_variance), layer.epsilon,
+        to_numpy(layer.gamma) if layer.scale else None,
+        to_numpy(layer.beta) if layer.center else None)]
+
+
+@CONV_LAYERS.register("MaxPooling2D", "AveragePooling2D")
+def _pooling(layer, ctx):
+    ps, st = tuple(layer.pool_size), tuple(layer.strides)
+    if ps[0] != ps[1] or st[0] != st[1] or layer.padding != "valid":
+        raise ValueError(f"{ctx.where}: netdream pools square windows with equal strides "
+                         "and padding 'valid'")
+    return _pool(ctx, "max" if ctx.op == "MaxPooling2D" else "avg", int(ps[0]), int(st[0]))
+
+
+@CONV_LAYERS.register("GlobalAveragePooling2D", "GlobalMaxPooling2D")
+def _global_pooling(layer, ctx):
+    if len(ctx.shape) != 3:
+        raise ValueError(f"{ctx.where} must pool a channels_last feature map")
+    _, h, w = ctx.shape
+    if h != w:
+        raise ValueError(f"{ctx.where} pools a {h}x{w} map; netdream pools square windows, "
+                         "so it reads global pooling of a square map")
+    made = _pool(ctx, "max" if ctx.op == "GlobalMaxPooling2D" else "avg", h, h)
+    if not getattr(layer, "keepdims", False):  # (N, C): flat (1x1: the same order)
+        ctx.shape = (ctx.shape[0],)
+        made.append(steps_.flatten(ctx.where))
+    return made
+
+
+def _pool(ctx, kind, size, stride):
+    _feature_map(ctx)
+    ctx.shape = output_shape((MaxPool2D if kind == "max" else AvgPool2D)(size, stride),
+                             ctx.shape, ctx.where)
+    return [steps_.pool(ctx.where, kind, size, stride)]
+
+
+@CONV_LAYERS.register("Flatten")
+def _flatten(layer, ctx):
+    if len(ctx.shape) == 1:  # flat already
+        return []
+    c, h, w = ctx.shape
+    ctx.flattened = (h, w, c)
+    ctx.shape = (c * h * w,)
+    return [steps_.flatten(ctx.where)]
+
+
+@CONV_LAYERS.register("Reshape")
+def _reshape(layer, ctx):
+    raise ValueError(f"{ctx.where} reshapes to {tuple(layer.target_shape)}; netdream reads "
+                     "a Reshape only as the first layer, adding the channel axis "
+                     "((H, W) -> (H, W, 1))")
+
+
+@CONV_LAYERS.register(*_NORMALISATION)
+def _normalisation(layer, ctx):
+    """The input's normalisation, kept in ``ctx.norm`` for the first Conv2D:
+    a Rescaling (x * scale + offset) or Normalization ((x - mean) /
+    max(sqrt(variance), 1e-7), as Keras 3 computes it), of one value or one
+    per channel."""
+    if ctx.layers_read > (0 if ctx.norm is None else len(ctx.norm[2])):
+        raise ValueError(f"{ctx.where} comes after the first layer; netdream takes a "
+                         "Rescaling or Normalization only before the first Conv2D, as the "
+                         "input's normalisation (the encoding)")
+    to_numpy, where, channels = ctx.to_numpy, ctx.where, ctx.shape[0]
+    if ctx.op == "Rescaling":
         a = np.asarray(to_numpy(layer.scale) if hasattr(layer.scale, "shape") else layer.scale,
                        float).ravel()
-        b = np.asarray(to_numpy(layer.offset) if hasattr(layer.offset, "shape") else layer.offset,
-                       float).ravel()
+        b = np.asarray(to_numpy(layer.offset) if hasattr(layer.offset, "shape") else
+                       layer.offset, float).ravel()
     else:
         if getattr(layer, "invert", False):
             raise ValueError(f"{where} inverts a normalisation; netdream reads (x - mean) / std")
@@ -268,5 +265,12 @@ def _normalisation_step(layer, kind, channels, norm, where, to_numpy):
                              f"one per channel ({channels})")
         if not np.all(np.isfinite(v)):
             raise ValueError(f"{where} has a {what} that is not finite")
-    s, t = (np.ones(1), np.zeros(1)) if norm is None else (norm[0], norm[1])
-    return [s * a, t * a + b, ([] if norm is None else norm[2]) + [where]]
+    s, t, names = (np.ones(1), np.zeros(1), []) if ctx.norm is None else ctx.norm
+    ctx.norm = [s * a, t * a + b, names + [where]]
+    return []
+
+
+def _feature_map(ctx):
+    """Refuses a layer of images after the Flatten."""
+    if len(ctx.shape) != 3:
+        raise ValueError(f"{ctx.where} follows the Flatten: it must come before it")
