@@ -506,9 +506,14 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path):
     driver.get(server)
     wait_for(driver, "return document.getElementById('status').dataset.state === 'open'")
     draw_seven(driver)
-    digit = wait_for(driver, "const t = document.getElementById('pred-digit').textContent;"
-                             "return t !== '–' && t")
-    assert digit == "7", driver.execute_script("return document.getElementById('bars').innerText")
+    # (predictions of the stroke so far arrive while it is drawn: a 7 half drawn may read
+    # as a 4, so the test waits for the drawing's final prediction, not the first)
+    try:
+        wait_for(driver, "return document.getElementById('pred-digit').textContent === '7'")
+    except AssertionError:
+        raise AssertionError(driver.execute_script(
+            "return document.getElementById('pred-digit').textContent + ' / ' + "
+            "document.getElementById('bars').innerText")) from None
     # a dream of 3: frames change and the confidence rises above 0.9
     driver.find_element("css selector", "#classes button[data-k='3']").click()
     driver.find_element("id", "run").click()
