@@ -102,7 +102,7 @@ def _name(net, target) -> str:
 
 def cmd_dream(args) -> int:
     from ..dream import hill_climb
-    from ..images import save_gif, save_grid
+    from ..images import save_grid
     net = _start(args, inner=True)
     every = max(1, args.steps // args.frames) if args.gif else 0
     kwargs = dict(steps=args.steps, objective=args.objective,
