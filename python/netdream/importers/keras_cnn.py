@@ -58,8 +58,9 @@ class ConvContext(KerasContext):
     layer receives (then (n,)), ``flattened`` Keras's (height, width,
     channels) at the Flatten until the dense layer after it reads it,
     ``norm`` the input's normalisation read so far ([scale, shift, names]),
-    ``tail`` the kind of the last step made and ``to_numpy`` the reader of
-    Keras variables."""
+    ``tail`` the kind of the last step made, ``layers_read`` how many layers
+    that compute something were read, ``names`` the layers' names for the
+    metadata and ``to_numpy`` the reader of Keras variables."""
 
     to_numpy: object = None
     flattened: tuple | None = None
