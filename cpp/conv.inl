@@ -857,6 +857,12 @@ struct ConvProbeImpl {
         std::size_t set_updates = 0;      // rank-1 updates since M was made
     };
     std::vector<Lazy> lazy;
+    // Narrower layers are read whole (stream_columns): measured on an AVX2
+    // machine, the lazy layer's bookkeeping cost the shipped CNNs' dense
+    // layers (1568 -> 128 and -> 64 units) more than it saved (their hill
+    // climbing 5-14% slower with it), even on trained Deep-MNIST-like
+    // layers of 256 to 1024 units, faster on the random Deep-MNIST (10%).
+    static constexpr int kLazyUnits = 256;
     // Per conv or pooling layer, what the candidates' bookkeeping would
     // otherwise divide for (tens of integer divisions per candidate: 5-10%
     // of a trained Deep-MNIST CNN's candidate): each position's row and
@@ -881,7 +887,10 @@ struct ConvProbeImpl {
     ConvProbeImpl(const ConvProbeImpl&) = delete;
     ConvProbeImpl& operator=(const ConvProbeImpl&) = delete;
 
-    ConvProbeImpl(const Net& n, const Goal& g) : net(n), goal(g) {
+    // use_lazy: the lazy dense layer (see Lazy) for a layer of kLazyUnits
+    // units or more (-1), for none (0), for every layer it can serve (1:
+    // tests).
+    ConvProbeImpl(const Net& n, const Goal& g, int use_lazy) : net(n), goal(g) {
         base.prepare(net);
         const std::size_t L = net.layers.size();
         top = goal.kind == TargetKind::Class ? L - 1 : static_cast<std::size_t>(goal.layer);
@@ -938,7 +947,8 @@ struct ConvProbeImpl {
         lazy.assign(L, Lazy{});
         for (std::size_t l = 2; l < top; ++l)
             if (net.layers[l].kind == Kind::Dense && net.layers[l].act == Act::Relu &&
-                net.layers[l - 1].kind == Kind::Flatten)
+                net.layers[l - 1].kind == Kind::Flatten && use_lazy != 0 &&
+                (use_lazy > 0 || net.layers[l].n_out >= kLazyUnits))
                 prepare_lazy(l);
     }
 
@@ -1874,7 +1884,7 @@ struct ConvProbeImpl {
 
 }  // namespace
 
-void* conv_probe_new(const Net& net, const Goal& goal) { return new ConvProbeImpl(net, goal); }
+void* conv_probe_new(const Net& net, const Goal& goal, int lazy) { return new ConvProbeImpl(net, goal, lazy); }
 void conv_probe_free(void* p) { delete static_cast<ConvProbeImpl*>(p); }
 double conv_probe_reset(void* p, const double* x) { return static_cast<ConvProbeImpl*>(p)->reset(x); }
 double conv_probe_propose(void* p, int i, double d) { return static_cast<ConvProbeImpl*>(p)->propose(i, d); }
