@@ -1562,7 +1562,7 @@ struct ConvProbeImpl {
     void conv_step(std::size_t l, const Changes& in) {
         const Layer& L = net.layers[l];
         const float slope = static_cast<float>(net.leaky_slope);
-        const int IW = L.in.w, OW = L.out.w, CP = L.out.cp;
+        const int IW = L.in.w, CP = L.out.cp;
         // the input changes, grouped by position (in the order they came)
         Grouped& g = grouped[l];
         g.changed.clear();
