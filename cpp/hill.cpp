@@ -86,8 +86,8 @@ private:
 // float32; see conv.inl): the kernels of this CPU's instruction set.
 class ConvProbe {
 public:
-    ConvProbe(const Net& net, const Goal& goal, int lazy = -1)
-        : k_(kernels()), p_(k_.conv_probe_new(net, goal, lazy)) {}
+    ConvProbe(const Net& net, const Goal& goal, int lazy = -1, int sums = -1)
+        : k_(kernels()), p_(k_.conv_probe_new(net, goal, lazy, sums)) {}
     ~ConvProbe() { k_.conv_probe_free(p_); }
     ConvProbe(const ConvProbe&) = delete;
     ConvProbe& operator=(const ConvProbe&) = delete;
@@ -235,10 +235,10 @@ bool HillClimber::run(std::int64_t r, HillRun& run, const std::atomic<bool>& sto
 
 double conv_probe_replay(const Net& net, const Goal& goal, const double* x, const int* pixels,
                          const double* deltas, const std::uint8_t* accept, std::size_t n,
-                         int check_every, int lazy) {
+                         int check_every, int lazy, int sums) {
     if (!net.conv) throw std::invalid_argument("conv_probe_replay needs a convolutional network");
     check_goal(goal, net);
-    ConvProbe probe(net, goal, lazy);
+    ConvProbe probe(net, goal, lazy, sums);
     probe.reset(x);
     double worst = 0.0;
     std::int64_t accepted = 0;

@@ -261,21 +261,22 @@ void register_search(py::module_& m) {
         [](const Net& net, const Goal& goal, const DoubleArray& image,
            const py::array_t<int, py::array::c_style | py::array::forcecast>& pixels,
            const DoubleArray& deltas, const py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>& accept,
-           int check_every, int lazy) {
+           int check_every, int lazy, int sums) {
             const std::size_t n = static_cast<std::size_t>(pixels.size());
             if (image.size() != net.n_in() || static_cast<std::size_t>(deltas.size()) != n ||
                 static_cast<std::size_t>(accept.size()) != n)
                 throw std::invalid_argument("image, pixels, deltas and accept do not match");
             py::gil_scoped_release nogil;
             return conv_probe_replay(net, goal, image.data(), pixels.data(), deltas.data(), accept.data(), n,
-                                     check_every, lazy);
+                                     check_every, lazy, sums);
         },
         py::arg("net"), py::arg("goal"), py::arg("image"), py::arg("pixels"), py::arg("deltas"),
-        py::arg("accept"), py::arg("check_every"), py::arg("lazy") = -1,
+        py::arg("accept"), py::arg("check_every"), py::arg("lazy") = -1, py::arg("sums") = -1,
         "For tests: the hill climber's incremental state of a CNN through the given proposals "
         "(accepted where accept); the largest relative difference from a full recomputation. "
         "lazy: the lazy dense layer as hill climbing chooses (-1), never (0), wherever it "
-        "can serve (1).");
+        "can serve (1); sums: each conv layer's changed sums gathered or scattered as hill "
+        "climbing chooses (-1), always gathered (0), always scattered (1).");
     m.def("evolve", &evolve_py, py::arg("net"), py::arg("spec"), py::arg("threads"),
           py::arg("progress") = py::none(), py::arg("callback") = py::none(),
           "A genetic search. callback(images, scores, steps), when given, is called about every "

@@ -83,6 +83,6 @@ private:
 // proposals and at the end.
 double conv_probe_replay(const Net& net, const Goal& goal, const double* x, const int* pixels,
                          const double* deltas, const std::uint8_t* accept, std::size_t n,
-                         int check_every, int lazy = -1);
+                         int check_every, int lazy = -1, int sums = -1);
 
 }  // namespace netdream

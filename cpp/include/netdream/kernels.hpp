@@ -49,7 +49,7 @@ struct Kernels {
     // reset from an image (returns its score), propose a change d of pixel
     // i (returns the candidate's score; the state is unchanged), accept the
     // last proposal.
-    void* (*conv_probe_new)(const Net& net, const Goal& goal, int lazy);
+    void* (*conv_probe_new)(const Net& net, const Goal& goal, int lazy, int sums);
     void (*conv_probe_free)(void* probe);
     double (*conv_probe_reset)(void* probe, const double* x);
     double (*conv_probe_propose)(void* probe, int i, double d);
