@@ -480,6 +480,11 @@ struct PackedB {
     void pack_picked(int k_, int n_, const float* b, std::size_t ldb, const int* rows) {
         pack_by(k_, n_, [&](int kk) { return b + static_cast<std::size_t>(rows[kk]) * ldb; });
     }
+    // Row by row (each row read once, in order, its pieces written to the
+    // block's panels): panel by panel read a block's rows once per panel, a
+    // block of a large layer (256 rows of 2-4 KB) from L3 each time (the
+    // picked columns of a Deep-MNIST CNN's first dense layer, 12% of a
+    // genetic search on the random one).
     template <class Row>
     void pack_by(int k_, int n_, Row&& row) {
         k = k_;
@@ -488,13 +493,16 @@ struct PackedB {
         float* p = data.data();
         for (int k0 = 0; k0 < k; k0 += kKC) {
             const int kc = std::min(kKC, k - k0);
-            int j = 0;
-            for (; j + kNR <= n; j += kNR, p += kc * kNR)
-                for (int kk = 0; kk < kc; ++kk)
-                    std::memcpy(p + kk * kNR, row(k0 + kk) + j, sizeof(float) * kNR);
-            for (; j < n; j += W, p += kc * W)
-                for (int kk = 0; kk < kc; ++kk)
-                    std::memcpy(p + kk * W, row(k0 + kk) + j, sizeof(float) * W);
+            for (int kk = 0; kk < kc; ++kk) {
+                const float* r = row(k0 + kk);
+                float* q = p;
+                int j = 0;
+                for (; j + kNR <= n; j += kNR, q += static_cast<std::size_t>(kc) * kNR)
+                    std::memcpy(q + kk * kNR, r + j, sizeof(float) * kNR);
+                for (; j < n; j += W, q += static_cast<std::size_t>(kc) * W)
+                    std::memcpy(q + kk * W, r + j, sizeof(float) * W);
+            }
+            p += static_cast<std::size_t>(kc) * n;
         }
     }
     // B = H^T for `rows` rows of H (k floats each, row stride ldh): n is
