@@ -480,11 +480,11 @@ struct PackedB {
     void pack_picked(int k_, int n_, const float* b, std::size_t ldb, const int* rows) {
         pack_by(k_, n_, [&](int kk) { return b + static_cast<std::size_t>(rows[kk]) * ldb; });
     }
-    // Row by row (each row read once, in order, its pieces written to the
-    // block's panels): panel by panel read a block's rows once per panel, a
-    // block of a large layer (256 rows of 2-4 KB) from L3 each time (the
-    // picked columns of a Deep-MNIST CNN's first dense layer, 12% of a
-    // genetic search on the random one).
+    // Packed row by row (each row read once, in order, its pieces written
+    // to the block's panels), not panel by panel, which read each of a
+    // block's rows once per panel: for a large layer (256 rows of 2-4 KB a
+    // block) from L3 each time (the picked columns of a Deep-MNIST CNN's
+    // first dense layer: 12% of a genetic search on the random one).
     template <class Row>
     void pack_by(int k_, int n_, Row&& row) {
         k = k_;
