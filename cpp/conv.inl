@@ -797,7 +797,8 @@ struct ConvProbeImpl {
     // (Deep-MNIST: about 80 columns of 4 KB from L3). But most units are off
     // and provably stay off: |the change of unit j| <= the sum over the
     // changed input positions P of (the sum of |d| there) * peak[P, j], the
-    // largest |weight| of j from P's channels; a unit whose sum stays below
+    // largest |weight| of j from P's channels (or of the norm of the d
+    // there * the norm of those weights, if smaller); a unit whose sum stays below
     // 0 outputs 0 whatever its exact sum, so the score does not need it.
     // The units are kept in an order (slots) with those that are on first,
     // set from the state at a reset, and the weights in that order, so that
@@ -829,14 +830,14 @@ struct ConvProbeImpl {
         HugeVector wtp;                   // wt, its columns in slot order (n_in x out_pad) ...
         std::vector<std::uint32_t> row_version;  // ... where a row's version is the order's
         std::uint32_t version = 0;
-        std::vector<float> peak;          // the layer's peak (positions x out_pad), in slot order
+        std::vector<float> peak, norm;    // the layer's peak and norm (positions x out_pad), in slot order
         int lines_pad = 0;                // lines, rounded up to whole vectors
         std::vector<float> peak_line;     // positions x lines_pad: a line's largest peak
         std::vector<float> bound_line;    // by line: a candidate's bound from peak_line
         std::vector<float> z;             // by slot: the state's sums
         std::vector<float> zc;            // by slot: a candidate's sums (live lines)
-        std::vector<float> spos;          // per position: sum of |d| of a candidate's changes
-        std::vector<float> sp;            // ... by touched position, in order
+        std::vector<float> spos, spos2;   // per position: sum of |d|, of d^2, of a candidate's changes
+        std::vector<float> sp, sp2;       // ... by touched position, in order (sp2: the root)
         std::vector<int> touched_pos, live, rest;  // rest: the lines not live
         std::vector<float> dv;            // the candidate's changes: differences
         std::vector<const float*> rows;   // ... and their rows of weights
@@ -1001,7 +1002,7 @@ struct ConvProbeImpl {
         const Layer& L = net.layers[l];
         const Shape& src = net.layers[l - 2].out;  // the flattened grid
         if (src.size() != static_cast<std::size_t>(L.n_in) || L.out_pad % W ||
-            L.peak.size() != src.positions() * L.out_pad)
+            L.peak.size() != src.positions() * L.out_pad || L.norm.size() != L.peak.size())
             return;
         Lazy& z = lazy[l];
         z.on = true;
@@ -1012,6 +1013,7 @@ struct ConvProbeImpl {
         z.z.assign(op, 0.0f);
         z.zc.assign(op, 0.0f);
         z.spos.assign(P, 0.0f);
+        z.spos2.assign(P, 0.0f);
         const Layer& N = net.layers[l + 1];
         if (l + 1 <= top && N.kind == Kind::Dense && N.n_in == L.n_out && 4 * N.out_pad <= L.out_pad &&
             N.wt.size() == static_cast<std::size_t>(N.n_in) * N.out_pad) {
@@ -1108,6 +1110,7 @@ struct ConvProbeImpl {
         if (lazy_scattered(z, pre)) {
             if (z.wtp.size() != L.wt.size()) z.wtp = buffer_pool().take(L.wt.size());
             z.peak.resize(L.peak.size());
+            z.norm.resize(L.norm.size());
             std::vector<int> order(op);
             std::iota(order.begin(), order.end(), 0);
             auto key = [&](int j) { return std::isnan(pre[j]) ? std::numeric_limits<float>::infinity() : pre[j]; };
@@ -1120,7 +1123,10 @@ struct ConvProbeImpl {
                 z.version = 1;
             }
             for (std::size_t p = 0; p < P; ++p)
-                for (std::size_t j = 0; j < op; ++j) z.peak[p * op + j] = L.peak[p * op + z.perm[j]];
+                for (std::size_t j = 0; j < op; ++j) {
+                    z.peak[p * op + j] = L.peak[p * op + z.perm[j]];
+                    z.norm[p * op + j] = L.norm[p * op + z.perm[j]];
+                }
             z.lines_pad = (z.lines + W - 1) / W * W;
             z.peak_line.assign(P * static_cast<std::size_t>(z.lines_pad), 0.0f);
             z.bound_line.assign(static_cast<std::size_t>(z.lines_pad), 0.0f);
@@ -1182,19 +1188,26 @@ struct ConvProbeImpl {
             const int p = in.y[e] * z.src_w + in.x[e];
             if (z.spos[p] == 0.0f) z.touched_pos.push_back(p);
             z.spos[p] += std::fabs(z.dv[e]);
+            z.spos2[p] += z.dv[e] * z.dv[e];
         }
         // the bound on each slot's change: first one for a whole line, from
         // the line's largest peak at each position (vectors of lines, four
         // at a time, summed over the positions in registers); each slot's
-        // own (its peaks) only for a line that the line's bound leaves
-        // unsettled (a trained Deep-MNIST CNN: most lines are far from 0,
-        // and the slots' bounds for every line were half the lazy layer's
-        // time)
+        // own only for a line that the line's bound leaves unsettled (a
+        // trained Deep-MNIST CNN: most lines are far from 0, and the slots'
+        // bounds for every line were half the lazy layer's time), at each
+        // position the smaller of (the sum of |d|) * peak and (the root of
+        // the sum of d^2) * norm (Cauchy-Schwarz: on the random Deep-MNIST
+        // CNN, 38 lines of 128 left to read per candidate, where the peaks
+        // alone left 49)
         const std::size_t np = z.touched_pos.size();
         z.sp.resize(np);
+        z.sp2.resize(np);
         for (std::size_t t = 0; t < np; ++t) {
             z.sp[t] = z.spos[z.touched_pos[t]];
+            z.sp2[t] = std::sqrt(z.spos2[z.touched_pos[t]]);
             z.spos[z.touched_pos[t]] = 0.0f;
+            z.spos2[z.touched_pos[t]] = 0.0f;
         }
         const int lp = z.lines_pad;
         for (int g0 = 0; g0 < lp; g0 += 4 * W) by_vectors(std::min(4, (lp - g0) / W), [&](auto nvc) {
@@ -1229,10 +1242,13 @@ struct ConvProbeImpl {
             if (settled(ln, splat(z.bound_line[ln]))) continue;
             vf acc[2] = {};
             std::size_t t = 0;
+            auto term = [&](std::size_t u) {
+                const std::size_t at = static_cast<std::size_t>(z.touched_pos[u]) * op + ln * W;
+                return vmin(splat(z.sp[u]) * load(z.peak.data() + at), splat(z.sp2[u]) * load(z.norm.data() + at));
+            };
             for (; t + 2 <= np; t += 2)
-                ND_UNROLL for (int u = 0; u < 2; ++u)
-                    acc[u] += splat(z.sp[t + u]) * load(z.peak.data() + static_cast<std::size_t>(z.touched_pos[t + u]) * op + ln * W);
-            if (t < np) acc[0] += splat(z.sp[t]) * load(z.peak.data() + static_cast<std::size_t>(z.touched_pos[t]) * op + ln * W);
+                ND_UNROLL for (int u = 0; u < 2; ++u) acc[u] += term(t + u);
+            if (t < np) acc[0] += term(t);
             if (!settled(ln, acc[0] + acc[1])) z.live.push_back(ln);
         }
         // the live lines' sums

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 
 namespace netdream {
 
@@ -331,12 +332,21 @@ Net make_conv_net(const std::vector<LayerSpec>& specs, int channels, int height,
                 if (after_flatten) {
                     const std::size_t P = src.positions();
                     L.peak.assign(P * L.out_pad, 0.0f);
+                    L.norm.assign(P * L.out_pad, 0.0f);
                     for (int o = 0; o < n_out; ++o)
                         for (std::size_t p = 0; p < P; ++p) {
                             const float* w = L.w.data() + static_cast<std::size_t>(o) * L.in_pad + p * src.cp;
                             float m = 0.0f;
-                            for (int c = 0; c < src.c; ++c) m = std::max(m, std::fabs(w[c]));
+                            double s = 0.0;
+                            for (int c = 0; c < src.c; ++c) {
+                                m = std::max(m, std::fabs(w[c]));
+                                s += static_cast<double>(w[c]) * w[c];
+                            }
                             L.peak[p * L.out_pad + o] = m;
+                            const double n = std::sqrt(s);
+                            float f = static_cast<float>(n);
+                            if (f < n) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+                            L.norm[p * L.out_pad + o] = f;
                         }
                 }
                 break;

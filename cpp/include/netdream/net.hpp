@@ -71,8 +71,9 @@ struct Layer {
     std::vector<double> bias_map64;
     // a dense layer after a flatten: for each position of the flattened grid
     // and each output (out_pad floats per position), the largest |weight|
-    // from that position's channels (the hill climber's bound on a change)
-    std::vector<float> peak;
+    // from that position's channels (the hill climber's bound on a change),
+    // and the norm of those weights (rounded up)
+    std::vector<float> peak, norm;
 };
 
 // The most values a convolutional network's layers may output for one
