@@ -841,9 +841,7 @@ struct ConvProbeImpl {
         std::vector<float> sp, sp2;       // ... by touched position, in order (sp2: the root)
         std::vector<int> touched_pos, live, rest;  // rest: the lines not live
         std::vector<float> dv;            // the candidate's changes: differences
-        std::vector<const float*> rows;   // ... and their rows of weights
-        const Changes* changes = nullptr;  // ... and where
-        float eps = 0.0f;                 // the candidate's rounding allowance
+        std::vector<const float*> rows;   // ... and their rows of weights (slot order)
         std::size_t accepted = 0;
         bool whole = false;               // the candidate took the whole product instead
         // fold (see above)
@@ -1180,7 +1178,6 @@ struct ConvProbeImpl {
         const Layer& L = net.layers[l];
         Lazy& z = lazy[l];
         const std::size_t op = static_cast<std::size_t>(L.out_pad), m = in.size();
-        z.changes = &in;
         z.whole = false;
         z.dv.resize(m);
         z.touched_pos.clear();
@@ -1225,8 +1222,8 @@ struct ConvProbeImpl {
         // eps covers the float rounding of the bound and of the sums (the
         // candidate's m terms: at most m + 1 roundings of 2^-24 each), with
         // a margin of 2 and more.
-        z.eps = 1e-4f + static_cast<float>(m) * 0x1p-22f;
-        const vf one_eps = splat(1.0f + z.eps), eps = splat(z.eps), zero = splat(0.0f);
+        const float e = 1e-4f + static_cast<float>(m) * 0x1p-22f;
+        const vf one_eps = splat(1.0f + e), eps = splat(e), zero = splat(0.0f);
         // (fold: on for sure when z - (1 + eps) bound - eps |z| > 0)
         auto settled = [&](int ln, vf bound) {
             const vf zz = load(z.z.data() + ln * W);
