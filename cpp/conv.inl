@@ -1123,8 +1123,6 @@ struct ConvProbeImpl {
         Lazy& z = lazy[l];
         const std::size_t op = static_cast<std::size_t>(L.out_pad);
         if (lazy_scattered(z, pre)) {
-            if (z.wtp.size() != L.wt.size()) z.wtp = buffer_pool().take(L.wt.size());
-            if (z.wl.size() != L.wt.size()) z.wl = buffer_pool().take(L.wt.size());
             z.zeros.assign(static_cast<std::size_t>(L.n_in), 0.0f);
             z.peak.resize(L.peak.size());
             z.norm.resize(L.norm.size());
@@ -1204,9 +1202,17 @@ struct ConvProbeImpl {
         const std::size_t m = z.dv.size();
         const int nl = static_cast<int>(lines_of.size());
         if (z.by_row) {
+            if (z.wtp.size() != L.wt.size()) {  // made when first read (its rows all out of date)
+                z.wtp = buffer_pool().take(L.wt.size());
+                std::fill(z.row_version.begin(), z.row_version.end(), 0);
+            }
             z.rows.resize(m);
             for (std::size_t e = 0; e < m; ++e) z.rows[e] = lazy_row(z, L, z.at[e] / W);
         } else {
+            if (z.wl.size() != L.wt.size()) {  // likewise
+                z.wl = buffer_pool().take(L.wt.size());
+                std::fill(z.line_version.begin(), z.line_version.end(), 0);
+            }
             for (int ln : lines_of)
                 if (z.line_version[ln] != z.version) lazy_line(z, L, ln);
         }

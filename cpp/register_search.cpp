@@ -275,8 +275,9 @@ void register_search(py::module_& m) {
         "For tests: the hill climber's incremental state of a CNN through the given proposals "
         "(accepted where accept); the largest relative difference from a full recomputation. "
         "lazy: the lazy dense layer as hill climbing chooses (-1), never (0), wherever it "
-        "can serve (1; 2, 3: its weights always read by row, by line); sums: each conv layer's changed sums gathered or scattered as hill "
-        "climbing chooses (-1), always gathered (0), always scattered (1).");
+        "can serve (1; 2, 3: its weights always read by row, by line); sums: each conv "
+        "layer's changed sums gathered or scattered as hill climbing chooses (-1), always "
+        "gathered (0), always scattered (1).");
     m.def("evolve", &evolve_py, py::arg("net"), py::arg("spec"), py::arg("threads"),
           py::arg("progress") = py::none(), py::arg("callback") = py::none(),
           "A genetic search. callback(images, scores, steps), when given, is called about every "
