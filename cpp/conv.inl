@@ -1197,7 +1197,7 @@ struct ConvProbeImpl {
     // 447 inputs at 11.7 positions of 64 channels, 37 of 128 lines read)
     // 0.98-1.54x by line, the trained one (100 inputs at 11.6 positions,
     // 2 lines read; nearly all the lines at an accepted candidate, where a
-    // row is read whole) 0.7-0.9x by line, 0.88-1.37x with the choice.
+    // row is read whole) 0.64-0.83x by line, 0.88-1.37x with the choice.
     void lazy_sums(Lazy& z, const Layer& L, const std::vector<int>& lines_of, float* to) {
         const std::size_t m = z.dv.size();
         const int nl = static_cast<int>(lines_of.size());
