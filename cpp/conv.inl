@@ -1029,6 +1029,7 @@ struct ConvProbeImpl {
         z.zc.assign(op, 0.0f);
         z.spos.assign(P, 0.0f);
         z.spos2.assign(P, 0.0f);
+        z.zeros.assign(static_cast<std::size_t>(L.n_in), 0.0f);
         const Layer& N = net.layers[l + 1];
         if (l + 1 <= top && N.kind == Kind::Dense && N.n_in == L.n_out && 4 * N.out_pad <= L.out_pad &&
             N.wt.size() == static_cast<std::size_t>(N.n_in) * N.out_pad) {
@@ -1123,7 +1124,6 @@ struct ConvProbeImpl {
         Lazy& z = lazy[l];
         const std::size_t op = static_cast<std::size_t>(L.out_pad);
         if (lazy_scattered(z, pre)) {
-            z.zeros.assign(static_cast<std::size_t>(L.n_in), 0.0f);
             z.peak.resize(L.peak.size());
             z.norm.resize(L.norm.size());
             std::vector<int> order(op);
