@@ -12,7 +12,7 @@ the same number of threads.
   re-evaluation (``hill_climb``), against netdream's own full forward pass per
   candidate and against PyTorch evaluating each candidate (B = 1); the full
   passes see a plain hill climb's candidates (one pixel of the image the
-  incremental climb ended on, changed by the step), and the three sides take
+  incremental climb ended on, moved by the step), and the three sides take
   turns, round by round.
 - genetic search: ``evolve`` against a PyTorch GA that evaluates the whole
   population in one batch per generation (the same population, truncation
@@ -128,8 +128,8 @@ def test_hill_climbing_per_candidate(benchmark, record, note, model):
                                    progress=False)
 
     # the full passes evaluate candidates as a plain hill climb would: one
-    # pixel of the image the incremental climb ended on changed by the step
-    # (0.1), each candidate rejected (the image goes back) before the next
+    # pixel of the image the incremental climb ended on moved by U(-0.1, 0.1)
+    # (hill_climb's step), each candidate rejected (the image goes back)
     rng = np.random.default_rng(0)
     ends = {"blank": climb().images[0], "grey": climb("grey").images[0]}
 
@@ -139,7 +139,7 @@ def test_hill_climbing_per_candidate(benchmark, record, note, model):
         for _ in range(n_full):
             x = base.copy()
             i = rng.integers(784)
-            x[i] = np.clip(x[i] + rng.choice([-0.1, 0.1]), 0, 1)
+            x[i] = np.clip(x[i] + rng.uniform(-0.1, 0.1), 0, 1)
             out.append((x.reshape(1, 28, 28), torch.from_numpy(x).reshape(1, 1, 28, 28)))
         return out
 
@@ -166,7 +166,7 @@ def test_hill_climbing_per_candidate(benchmark, record, note, model):
         per["full grey"].append(_timed(lambda: full_round(xs)) / n_full)
         per["torch grey"].append(_timed(lambda: torch_round(xs)) / n_full)
     torch.set_num_threads(THREADS)
-    # the incremental side's rounds also as the benchmark's (for the summary's table)
+    # one more incremental climb through pytest-benchmark (the summary's table)
     benchmark.pedantic(climb, rounds=1)
     record(f"cnn {name} hill climb, per candidate", "netdream", benchmark, per=steps)
     a = {k: np.array(v) for k, v in per.items()}
