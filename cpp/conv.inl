@@ -397,10 +397,11 @@ void dense_cols(const Layer& L, const float* h, float* z, int o0, int o1) {
 // zero in every row of the block (a trained Deep-MNIST CNN: about 80% of
 // the columns, on digits and on noise alike). When few enough columns have
 // a nonzero, the block is H' . W' over those columns only: H' the rows'
-// values there, W' the picked rows of the transposed weights packed (a
-// copy of each kept column per block, worth it while the kept columns are
-// a small enough share; m rows share it). A skipped column adds 0 * w to
-// every row, so each row's result is the same either way.
+// values there, W' the picked rows of the transposed weights, packed piece
+// by piece as the product goes (gemm_picked; worth it while the kept
+// columns are a small enough share, m rows sharing each piece). A skipped
+// column adds 0 * w to every row, so each row's result is the same either
+// way.
 void dense_gemm(const Layer& L, const float* h, std::size_t ldh, int m, float* z, std::size_t ldz,
                 int o0, int o1) {
     thread_local std::vector<int> cols;
@@ -424,10 +425,10 @@ void dense_gemm(const Layer& L, const float* h, std::size_t ldh, int m, float* z
         for (int r = 0; r < m; ++r)
             for (std::size_t j = 0; j < kk; ++j)
                 hc[r * kk + j] = h[static_cast<std::size_t>(r) * ldh + cols[j]];
-        hp.pack_picked(kept, o1 - o0, L.wt.data() + o0, static_cast<std::size_t>(L.out_pad), cols.data());
         for (int r = 0; r < m; ++r)
             std::memcpy(z + static_cast<std::size_t>(r) * ldz + o0, L.b.data() + o0, sizeof(float) * (o1 - o0));
-        gemm_packed(m, hc.data(), kk, hp, z + o0, ldz);
+        gemm_picked(m, hc.data(), kk, kept, o1 - o0, L.wt.data() + o0, static_cast<std::size_t>(L.out_pad),
+                    cols.data(), z + o0, ldz);
         return;
     }
     thread_local std::vector<float> ct;  // outputs x columns

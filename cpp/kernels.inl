@@ -476,15 +476,12 @@ struct PackedB {
     void pack(int k_, int n_, const float* b, std::size_t ldb) {
         pack_by(k_, n_, [&](int kk) { return b + static_cast<std::size_t>(kk) * ldb; });
     }
-    // B's rows picked from a larger matrix: row kk is b + rows[kk] * ldb.
-    void pack_picked(int k_, int n_, const float* b, std::size_t ldb, const int* rows) {
-        pack_by(k_, n_, [&](int kk) { return b + static_cast<std::size_t>(rows[kk]) * ldb; });
-    }
     // Packed row by row (each row read once, in order, its pieces written
     // to the block's panels), not panel by panel, which read each of a
     // block's rows once per panel: for a large layer (256 rows of 2-4 KB a
     // block) from L3 each time (the picked columns of a Deep-MNIST CNN's
-    // first dense layer: 12% of a genetic search on the random one).
+    // first dense layer: 12% of a genetic search on the random one). Row kk
+    // is row(kk).
     template <class Row>
     void pack_by(int k_, int n_, Row&& row) {
         k = k_;
@@ -561,6 +558,43 @@ void gemm_packed(int m, const float* a, std::size_t lda, const PackedB& b, float
                 else
                     gemm_edge<1, false>(rows, kc, ai, lda, bp, ci, ldc);
             }
+    }
+}
+
+// C (m x n, row stride ldc) += A (m x k, row stride lda) . B, B the rows
+// rows[0..k) of a larger matrix (row kk at b + rows[kk] * ldb; n a multiple
+// of W), packed a block of kKC rows by kGroup panels at a time as the
+// product goes rather than all of it first: the part packed (128 KB) stays
+// in L2 while every row of A passes, and B is neither written to memory
+// nor read back. For the kept columns of a Deep-MNIST CNN's first dense
+// layer (11 MB, in two threads' buffers at once) that made a genetic search
+// on the random one about 10% faster (the same binary either way,
+// alternating; the forward pass of a block on one thread, 4%). The same
+// sums as gemm_packed over B packed whole.
+constexpr int kGroup = 8;
+void gemm_picked(int m, const float* a, std::size_t lda, int k, int n, const float* b, std::size_t ldb,
+                 const int* rows, float* c, std::size_t ldc) {
+    thread_local PackedB part;
+    for (int k0 = 0; k0 < k; k0 += kKC) {
+        const int kc = std::min(kKC, k - k0);
+        for (int j0 = 0; j0 < n; j0 += kGroup * kNR) {
+            const int j1 = std::min(n, j0 + kGroup * kNR);
+            part.pack_by(kc, j1 - j0, [&](int kk) {
+                return b + static_cast<std::size_t>(rows[k0 + kk]) * ldb + j0;
+            });
+            // (gemm_packed's loops, written out: with gemm_packed called
+            // here, GCC's link-time inlining made the whole pass 1.45x slower)
+            const float* bp = part.data.data();
+            int j = j0;
+            for (; j + kNR <= j1; j += kNR, bp += kc * kNR)
+                for (int i0 = 0; i0 < m; i0 += kMR)
+                    gemm_edge<kNV, false>(std::min(kMR, m - i0), kc, a + i0 * lda + k0, lda, bp,
+                                          c + i0 * ldc + j, ldc);
+            for (; j < j1; j += W, bp += kc * W)
+                for (int i0 = 0; i0 < m; i0 += kMR)
+                    gemm_edge<1, false>(std::min(kMR, m - i0), kc, a + i0 * lda + k0, lda, bp,
+                                        c + i0 * ldc + j, ldc);
+        }
     }
 }
 
