@@ -208,14 +208,15 @@ def test_winograd_convolution(seed, side, ic, oc, padding):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), dead=st.integers(0, 16))
-def test_dense_layer_over_live_columns_only(seed, dead):
+@given(seed=st.integers(0, 2**32 - 1), dead=st.integers(0, 16), hidden=st.sampled_from([64, 300]))
+def test_dense_layer_over_live_columns_only(seed, dead, hidden):
     """Channels that never fire leave most of the first dense layer's inputs
     zero in every row of a block, and the batched pass then multiplies by
-    the other columns only: the same bits as one image at a time, and the
-    float64 reference."""
+    the other columns only (their weights packed piece by piece: 300 units
+    are more than one piece, the last one partial): the same bits as one
+    image at a time, and the float64 reference."""
     rng = np.random.default_rng(seed)
-    net = deep_mnist_shape(rng)
+    net = deep_mnist_shape(rng, hidden=hidden)
     conv = net.layers[2]
     bias = conv.bias.copy()
     bias[rng.permutation(16)[:dead]] = -100.0  # these channels are zero everywhere
