@@ -15,7 +15,7 @@ from netdream.cli import build_parser, main
 from netdream.cli.train import cmd_train
 from netdream.images import save_image
 
-from conftest import MNIST, NETJS, bars, needs_mnist, needs_netjs, write_idx
+from conftest import MNIST, NETJS, bars, needs_mnist, needs_netjs, random_mlp, write_idx
 
 
 @needs_mnist
@@ -147,6 +147,63 @@ def test_a_test_set_of_another_shape_is_named(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.endswith(f"--data {data}: its images are 28x28; the model takes 3x8x8 images")
         assert "\n" not in err
+
+
+def test_the_default_test_set_only_for_models_of_mnist_digits(tmp_path, monkeypatch, capsys):
+    """Without --data, eval and report fall back to MNIST's test set only for
+    a model of 28x28 grey digits: for one of other images, or of other
+    classes, they say what --data must hold, before any download."""
+    from netdream import datasets
+    from netdream.layers import Conv2D, Dense, Flatten
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("MNIST was fetched for a model it cannot test")
+    monkeypatch.setattr(datasets, "load_mnist", no_download)
+    colour = netdream.Network([Conv2D(np.ones((2, 3, 3, 3)), np.zeros(2)), Flatten(),
+                               Dense(np.zeros((10, 2 * 6 * 6)), np.zeros(10))], image_shape=(3, 8, 8))
+    colour.save(tmp_path / "colour.npz")
+    rng = np.random.default_rng(0)
+    fashion = random_mlp(rng, [784, 4, 3], ["relu"]).with_class_names("shirt,shoe,bag")
+    fashion.save(tmp_path / "fashion.npz")
+    for model, said in [("colour.npz", "the model takes 3x8x8 images, and MNIST's (the default "
+                                       "test set) are 28x28 grey: give --data DIR"),
+                        ("fashion.npz", "the model's classes are shirt, shoe, bag, not MNIST's "
+                                        "digits (the default test set): give --data DIR")]:
+        for cmd in (["eval"], ["report", "-o", str(tmp_path / "r.html"), "--no-progress"]):
+            assert main(cmd + ["--model", str(tmp_path / model)]) == 1
+            err = capsys.readouterr().err
+            assert said in err and "t10k-images-idx3-ubyte.gz" in err and err.count("\n") == 1
+
+
+def test_eval_and_report_on_a_colour_dataset_in_mnists_layout(tmp_path, capsys):
+    """A colour test set in IDX files (N, 3, H, W), as MNIST's are laid out:
+    eval's confusion matrix under the full class names, and the report."""
+    from netdream.layers import Conv2D, Dense, Flatten, MaxPool2D
+    rng = np.random.default_rng(3)
+    names = ["crimson", "green", "blue"]
+    net = netdream.Network([Conv2D(rng.normal(0, 0.5, (4, 3, 3, 3)), np.zeros(4), padding="same"),
+                            MaxPool2D(2), Flatten(), Dense(rng.normal(0, 0.3, (3, 4 * 4 * 4)),
+                                                           np.zeros(3))],
+                           image_shape=(3, 8, 8), class_names=names)
+    net.save(tmp_path / "colour.npz")
+    y = (np.arange(12) % 3).astype(np.uint8)
+    x = (rng.random((12, 3, 8, 8)) * 80).astype(np.uint8)
+    x[np.arange(12), y] += 150
+    data = tmp_path / "data"
+    data.mkdir()
+    write_idx(data / "t10k-images-idx3-ubyte", x)
+    write_idx(data / "t10k-labels-idx1-ubyte", y)
+    model = ["--model", str(tmp_path / "colour.npz"), "--data", str(data)]
+    assert main(["eval", "--confusion"] + model) == 0
+    out = capsys.readouterr().out.splitlines()
+    result = netdream.evaluate(net, x, y)
+    assert out[0] == str(result)
+    assert out[1].split() == ["true\\pred"] + names  # whole names, not cut to five letters
+    assert [int(v) for v in out[2].split()[1:]] == result.confusion[0].tolist()
+    assert main(["report", "-o", str(tmp_path / "r.html"), "--dreams", "1", "--no-progress"]
+                + model) == 0
+    text = (tmp_path / "r.html").read_text()
+    assert "crimson" in text and "12 test images" in text
 
 
 def test_commands_on_a_colour_model(tmp_path, capsys):
@@ -286,6 +343,18 @@ def _write_train_and_test(folder, x, y):
     for name, arr in [("train10k-images-idx3-ubyte.gz", x), ("train10k-labels-idx1-ubyte.gz", y),
                       ("t10k-images-idx3-ubyte.gz", x[:50]), ("t10k-labels-idx1-ubyte.gz", y[:50])]:
         write_idx(folder / name, arr)
+
+
+def test_cli_mlp_training_on_other_images_points_to_the_cnn(tmp_path, capsys):
+    """The MLP trains on 28x28 grey images: a set of 32x32 ones (or colour)
+    gets one line saying so, and that --arch cnn takes them."""
+    x = np.zeros((20, 32, 32), np.uint8)
+    _write_train_and_test(tmp_path, x, np.arange(20, dtype=np.uint8) % 2)
+    args = _parse(["--data", str(tmp_path), "-o", str(tmp_path / "m.npz"), "--no-progress"])
+    assert cmd_train(args) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == (f"netdream train: the training images in {tmp_path} are 32x32; the MLP trains "
+                   "on 28x28 grey ones: use --arch cnn for images of another size or in colour")
 
 
 def test_cli_float16_storage_scores_what_is_stored(tmp_path, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import re
 import http.server
 import shutil
 import threading
@@ -287,6 +288,28 @@ def test_load_mnist_reads_ungzipped_files(tmp_path):
     assert np.bincount(labels).tolist() == TEST_LABEL_COUNTS
 
 
+def test_load_mnist_reads_other_datasets_in_its_layout(tmp_path):
+    """Grey images of another size, and colour ones channels first (one
+    channel read as grey); other channel counts are refused, naming the
+    file and the shape."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(5, dtype=np.uint8)
+    write(tmp_path / "t10k-labels-idx1-ubyte", idx_bytes(labels))
+    for shape, want in [((5, 32, 32), (5, 32, 32)), ((5, 3, 32, 20), (5, 3, 32, 20)),
+                        ((5, 1, 9, 7), (5, 9, 7))]:
+        x = rng.integers(0, 256, shape).astype(np.uint8)
+        write(tmp_path / "t10k-images-idx3-ubyte", idx_bytes(x))
+        images, got = load_mnist("test", root=tmp_path)
+        assert images.shape == want and np.array_equal(images.reshape(shape), x)
+        assert np.array_equal(got, labels)
+    for shape in [(5, 2, 8, 8), (5, 8), (5, 3, 4, 4, 4)]:
+        write(tmp_path / "t10k-images-idx3-ubyte", idx_bytes(np.zeros(shape, np.uint8)))
+        with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte: expected uint8 images of "
+                                             r"shape \(N, H, W\).* got uint8 of shape " +
+                                             re.escape(str(shape))):
+            load_mnist("test", root=tmp_path)
+
+
 def test_load_mnist_rejects_unknown_split():
     with pytest.raises(ValueError, match=r"split must be one of .*'validation'"):
         load_mnist("validation")
@@ -318,7 +341,7 @@ def test_default_root_without_env(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("images, labels, match", [
     (np.zeros((3, 28, 28)), np.arange(4), "holds 3 images but .* holds 4 labels"),
-    (np.zeros((3, 28, 27)), np.arange(3), r"shape \(N, 28, 28\), got uint8 of shape \(3, 28, 27\)"),
+    (np.zeros((3, 28)), np.arange(3), r"shape \(N, H, W\).* got uint8 of shape \(3, 28\)"),
     (np.zeros((3, 28, 28)), np.zeros((3, 1)), r"labels of shape \(N,\)"),
 ])
 def test_load_mnist_checks_the_pair(tmp_path, images, labels, match):

@@ -295,9 +295,14 @@ def load_mnist(split, root=None, download=False, *, mirrors=None, progress=True,
     -------
     images : numpy.ndarray
         ``uint8`` array of shape ``(N, 28, 28)``, 0 = background, 255 = ink
-        (read-only; copy it to modify it).
+        (read-only; copy it to modify it). Another dataset in MNIST's
+        layout (files under the same names in ``root``) may hold grey images
+        of any size, ``(N, H, W)``, or colour ones, channels first: an IDX
+        file of shape ``(N, 3, H, W)`` (``(N, 1, H, W)`` is read as
+        ``(N, H, W)``).
     labels : numpy.ndarray
-        ``uint8`` array of shape ``(N,)``, the digits 0..9.
+        ``uint8`` array of shape ``(N,)``: the digits 0..9 for MNIST, class
+        indices for another dataset.
 
     Raises
     ------
@@ -370,8 +375,14 @@ def _missing_message(split, root: Path, missing, download) -> str:
 def _load_pair(image_path: Path, label_path: Path):
     images = read_idx(image_path)
     labels = read_idx(label_path)
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"{image_path}: expected uint8 images of shape (N, 28, 28), got "
+    # MNIST's (N, 28, 28), or another dataset in its layout: grey (N, H, W),
+    # or colour channels first (N, C, H, W), as the models take them
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if (images.dtype != np.uint8 or images.ndim not in (3, 4) or min(images.shape[1:], default=0) < 1
+            or (images.ndim == 4 and images.shape[1] != 3)):
+        raise ValueError(f"{image_path}: expected uint8 images of shape (N, H, W) (grey, as "
+                         f"MNIST's (N, 28, 28)) or (N, 3, H, W) (colour), got "
                          f"{images.dtype} of shape {images.shape}")
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise ValueError(f"{label_path}: expected uint8 labels of shape (N,), got "

@@ -38,6 +38,20 @@ def load_test_set(data, split: str = "test", net=None):
     checked to be images of the model's shape."""
     from ..datasets import DownloadError, default_root, expected_files, load_mnist
     names = " and ".join(expected_files(split))
+    if data is None and net is not None:
+        # MNIST's set is the default only for what it can test: a model of
+        # its 28x28 grey digits (not, silently, one of other images or classes)
+        from ..model import DIGITS
+        shape = "x".join(map(str, net.image_shape))
+        if tuple(net.image_shape) != (28, 28):
+            raise CommandError(f"the model takes {shape} images, and MNIST's (the default "
+                               f"{split} set) are 28x28 grey: give --data DIR, a folder holding "
+                               f"{names} with the model's {split} images (IDX, {shape} uint8)")
+        if tuple(net.class_names) != DIGITS:
+            shown = ", ".join(net.class_names[:4]) + (", ..." if len(net.class_names) > 4 else "")
+            raise CommandError(f"the model's classes are {shown}, not MNIST's digits (the "
+                               f"default {split} set): give --data DIR, a folder holding {names} "
+                               f"with the model's {split} images and labels")
     if data is not None:
         try:
             images, labels = load_mnist(split, root=data, progress=False)

@@ -18,10 +18,13 @@ def cmd_eval(args) -> int:
     print(result)
     if args.confusion:
         k = result.confusion.shape[0]
-        names = [n[:5] for n in net.class_names]
-        print("true\\pred " + " ".join(f"{n:>5}" for n in names))
+        w = max(5, len(str(result.confusion.max())), min(12, max(map(len, net.class_names))))
+        names = [n[:w] for n in net.class_names]
+        first = max(9, max(map(len, names)))
+        corner = "true\\pred"
+        print(f"{corner:>{first}} " + " ".join(f"{n:>{w}}" for n in names))
         for t in range(k):
-            print(f"{names[t]:>9} " + " ".join(f"{v:>5}" for v in result.confusion[t]))
+            print(f"{names[t]:>{first}} " + " ".join(f"{v:>{w}}" for v in result.confusion[t]))
     return 0
 
 
@@ -95,8 +98,10 @@ def add_commands(sub) -> None:
                                    "layout), its classes named as the model names them.")
     add_model(p)
     p.add_argument("--data", metavar="DIR",
-                   help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) "
-                        "(default: download them to the cache)")
+                   help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz): "
+                        "MNIST's, or another test set in its layout (grey (N, H, W) or colour "
+                        "(N, 3, H, W) uint8) (default: download MNIST's to the cache, for a "
+                        "model of its digits)")
     p.add_argument("--confusion", action="store_true", help="also print the confusion matrix")
     add_threads(p)
     p.set_defaults(func=cmd_eval)

@@ -56,9 +56,11 @@ def add_commands(sub) -> None:
                                    "with the PCA baseline, and the most confident mistakes.")
     add_model(p)
     p.add_argument("--data", metavar="DIR",
-                   help="folder with the MNIST test files (default: download them to the "
-                        "cache); train-* (or train10k-*) files there, if present, are used for "
-                        "the eigen-images and the PCA baseline")
+                   help="folder with the t10k-* test files: MNIST's, or another test set in "
+                        "its layout (grey (N, H, W) or colour (N, 3, H, W) uint8) (default: "
+                        "download MNIST's to the cache, for a model of its digits); train-* (or "
+                        "train10k-*) files there, if present, are used for the eigen-images and "
+                        "the PCA baseline")
     p.add_argument("-o", "--output", required=True, metavar="HTML", help="the page to write")
     p.add_argument("--dreams", type=positive_int, default=200,
                    help="dreams averaged per class (default: 200)")

@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``netdream train`` to ``parser``."""
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="folder with IDX files in MNIST's layout: train-* (or train10k-*) "
-                             "to train on, t10k-* (optional) to report test accuracy")
+                             "to train on, t10k-* (optional) to report test accuracy; grey "
+                             "(N, H, W) images, or colour (N, 3, H, W) ones for --arch cnn")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL.npz",
                         help="where to save the trained model")
     parser.add_argument("--arch", default="mlp", choices=["mlp", "cnn"],
@@ -121,6 +122,11 @@ def cmd_train(args) -> int:
     except ValueError as exc:
         print(f"netdream train: cannot read the test set in {args.data}: {exc}", file=sys.stderr)
         return 1
+    if not use_torch and images.shape[1:] != (28, 28):
+        print(f"netdream train: the training images in {args.data} are "
+              f"{'x'.join(map(str, images.shape[1:]))}; the MLP trains on 28x28 grey ones: "
+              "use --arch cnn for images of another size or in colour", file=sys.stderr)
+        return 2
     n_classes = int(labels.max()) + 1
     try:
         names = _check_class_names(args.classes, n_classes, None) if args.classes else None
