@@ -206,6 +206,26 @@ def test_eval_and_report_on_a_colour_dataset_in_mnists_layout(tmp_path, capsys):
     assert "crimson" in text and "12 test images" in text
 
 
+def test_a_dream_that_gets_nowhere_from_blank_says_where_to_start(tmp_path, capsys):
+    """Class "on" fires only past 50 pixels' worth of ink, so no one-pixel
+    change of a blank image raises it: the dream says so and names the
+    starts that do; from grey it gets there, and says nothing."""
+    net = netdream.MLP([np.ones((1, 784)), np.array([[10.0], [0.0]])],
+                       [np.array([-50.0]), np.array([-3.0, 0.0])], hidden=["relu"],
+                       class_names=["on", "off"])
+    net.save(tmp_path / "m.npz")
+    args = ["dream", "on", "--model", str(tmp_path / "m.npz"), "--runs", "2", "--steps", "500",
+            "-o", str(tmp_path / "d.png"), "--no-progress"]
+    assert main(args) == 0
+    p0 = net.predict_proba(np.zeros((28, 28)))[0]
+    assert capsys.readouterr().err == (
+        f"note: the dreams got nowhere from a blank image: on is {100 * p0:.2f}% there and at "
+        f"most {100 * p0:.2f}% after 500 steps. Try --start grey or --start noise.\n")
+    assert main(args + ["--start", "grey"]) == 0
+    out, err = capsys.readouterr()
+    assert "note" not in err and "max >99.99%" in out
+
+
 def test_commands_on_a_colour_model(tmp_path, capsys):
     """classify, morph, features and ascend on a colour model of another
     size: the picture is read in colour at the model's size (classify and

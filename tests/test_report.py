@@ -257,6 +257,29 @@ def test_report_when_nothing_is_misclassified(tmp_path):
     assert "100.00%" in text  # the accuracy
 
 
+def test_dreams_that_get_nowhere_from_blank_start_from_grey(tmp_path):
+    """Class "on" fires only past 50 pixels' worth of ink: from a blank image
+    no one-pixel change raises it (a colour network trained on backgrounds
+    that are never black does this). Its dreams start from grey instead, and
+    the caption says so; "off", dreamt from blank as usual, stays there."""
+    net = netdream.MLP([np.ones((1, 784)), np.array([[10.0], [0.0]])],
+                       [np.array([-50.0]), np.array([-3.0, 0.0])], hidden=["relu"],
+                       class_names=["on", "off"])
+    x = np.zeros((4, 28, 28), np.uint8)
+    x[:2] = 200
+    blank = netdream.hill_climb(net, "on", steps=2000, progress=False)
+    assert blank.confidence[0] < 0.05  # stuck
+    text, page = parse(make_report(net, x, np.array([0, 0, 1, 1]), path=tmp_path / "g.html",
+                                   dreams=2, progress=False))
+    check_images(page)
+    assert ("From a blank image the dreams of on stayed below 50%, so they start from grey"
+            in text)
+    dream = {img["alt"]: img for img in page.imgs}["a dream of on"]
+    assert "&gt;99.99%" in text.partition('alt="a dream of on"')[2][:400]
+    raw = base64.b64decode(dream["src"].partition(",")[2])
+    assert np.asarray(Image.open(io.BytesIO(raw)).convert("L")).mean() > 20  # not black
+
+
 def test_percentages_never_round_up_to_certainty():
     assert _pct(0.99999988) == "99.99%"
     assert _pct(1.0) == "&gt;99.99%"  # float32 rounding, never a certainty

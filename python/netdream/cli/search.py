@@ -139,6 +139,12 @@ def cmd_dream(args) -> int:
         print(f"note: channel {_name(net, args.digit)} stayed off everywhere: from this start "
               "no one-pixel change switches it on. Try --start grey (the default for a channel) "
               "or --start noise.", file=sys.stderr)
+    if isinstance(args.digit, int) and args.start in (None, "blank") and hi < 0.5:
+        p0 = float(net.predict_proba(np.zeros(net.image_shape, np.float32))[args.digit])
+        if hi < p0 + 0.01:  # got nowhere (a network that never saw a black image, say)
+            print(f"note: the dreams got nowhere from a blank image: {_name(net, args.digit)} "
+                  f"is {percent(p0)} there and at most {percent(hi)} after {args.steps} steps. "
+                  "Try --start grey or --start noise.", file=sys.stderr)
     if args.recipe == "seed" and hi < 0.01:
         print(f"note: the seed's objective 1 - p saturates where p is about 0: "
               f"p({_name(net, args.digit)}) "

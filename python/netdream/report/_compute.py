@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from ..results import SearchResult
 __all__ = ["ReportData", "compute"]
 
 _STEPS = 20000         # hill-climbing steps per dream (the CLI's default)
+_GREY_BELOW = 0.5      # ... from grey for a class whose dreams from blank stay below this
 
 _GENERATIONS = 300     # fooling images: generations at most
 _STOP_AT = 0.9999      # ... stopping once every class reaches this confidence
@@ -44,6 +45,7 @@ class ReportData:
     dream_images: np.ndarray | None = None      # (K, H, W): the first dream of each class
     dream_conf: np.ndarray | None = None        # (K,)
     dream_median: np.ndarray | None = None      # (K,): median confidence of each class's dreams
+    dream_grey: list = field(default_factory=list)  # the classes dreamt from grey (see _dreams)
     average_images: np.ndarray | None = None    # (K, H, W)
     average_conf: np.ndarray | None = None      # (K,): confidence in the average image
     fool: SearchResult | None = None            # MAP-Elites archive
@@ -96,6 +98,16 @@ def _dreams(r, threads, bar) -> None:
         res = hill_climb(r.net, c, steps=_STEPS, runs=r.dreams,
                          regularizer=default_regularizer(), seed=r.seed, threads=threads,
                          progress=False)
+        if np.median(res.confidence) < _GREY_BELOW:
+            # stuck near a blank image (a colour network trained on
+            # backgrounds that are never black: no one-pixel change raises
+            # the class); from grey, if that gets further
+            grey = hill_climb(r.net, c, steps=_STEPS, runs=r.dreams, start="grey",
+                              regularizer=default_regularizer(), seed=r.seed, threads=threads,
+                              progress=False)
+            if np.median(grey.confidence) > np.median(res.confidence):
+                res = grey
+                r.dream_grey.append(c)
         first.append(res.images[0])
         conf_first.append(res.confidence[0])
         conf_median.append(float(np.median(res.confidence)))

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from ..images import _DIVERGING, _colourise, signed_colour
-from ._compute import (_BIG, _GENERATIONS, _N_EXAMPLES, _N_FIELDS, _N_MISTAKES, _N_PAIRS,
-                       _SMALL, _STEPS, _STOP_AT, ReportData)
+from ._compute import (_BIG, _GENERATIONS, _GREY_BELOW, _N_EXAMPLES, _N_FIELDS, _N_MISTAKES,
+                       _N_PAIRS, _SMALL, _STEPS, _STOP_AT, ReportData)
 
 __all__ = ["SECTIONS", "render"]
 
@@ -367,6 +367,11 @@ def _dream_section(r, percent) -> str:
                f"one pixel at a time is nudged, keeping only changes that make the {noun} more "
                f"likely ({_STEPS:,} tries, less a small cost on ink and on its edges). Under "
                "each: the network's confidence.")
+    if r.dream_grey:
+        grey = [_n(r, c) for c in r.dream_grey]
+        listed = grey[0] if len(grey) == 1 else ", ".join(grey[:-1]) + " and " + grey[-1]
+        caption += (f" From a blank image the dreams of {listed} stayed below "
+                    f"{100 * _GREY_BELOW:g}%, so they start from grey: every pixel at 0.2.")
     return _section("dreams", "Dreams", caption,
                     _tiles(np.clip(r.dream_images, 0, 1), "gray", caps, alts))
 
@@ -380,6 +385,8 @@ def _average_section(r, percent) -> str:
     caption = (f"The average of {r.dreams} independent dreams of each {_noun(r)}: the strokes the "
                "dreams agree on stand out, the random specks cancel. Under each: the network's "
                "confidence in the average image itself.")
+    if r.dream_grey:
+        caption += " The dreams start as above: from grey where a blank start got nowhere."
     return _section("averages", "Average dreams", caption,
                     _tiles(np.clip(r.average_images, 0, 1), "gray", caps, alts,
                            titles=titles))
