@@ -1073,8 +1073,11 @@ def test_importers_take_class_names(torch):
     net = mlp_from_torch(seq, image_shape=(3, 16, 16), class_names=names)
     assert net.class_names == tuple(names)
     same = netdream.Network.from_torch(seq, image_shape=(3, 16, 16), class_names=names)
+    top = netdream.from_torch(seq, image_shape=(3, 16, 16), class_names=names)  # the package's own
     x = np.random.default_rng(0).random((5, 3, 16, 16))
     np.testing.assert_array_equal(same.predict_proba(x), net.predict_proba(x))
+    np.testing.assert_array_equal(top.predict_proba(x), net.predict_proba(x))
+    assert top.class_names == tuple(names)
     mlp = mlp_from_torch(nn.Sequential(nn.Flatten(), nn.Linear(784, 3)).eval(),
                          class_names="bar, post, box")
     assert isinstance(mlp, netdream.MLP) and mlp.class_names == ("bar", "post", "box")

@@ -37,6 +37,7 @@ from .gradient import gradient_ascent, input_gradient, morph, transfer
 from .inside import (activations, compare_activations, distinctive_neurons, feature_maps, forward64,
                      misclassified, receptive_fields, save_misclassified, weight_images)
 from .report import make_report
+from .importers import from_keras, from_onnx, from_sklearn, from_torch
 from . import (datasets, formats, goals, images, importers, inside, layers, pca, photo, priors,
                regularizers, report)
 
@@ -48,7 +49,7 @@ __all__ = ["MLP", "Network", "Encoding", "load", "pretrained", "layers", "featur
            "evolve", "priors", "inside", "pca", "receptive_fields", "compare_activations",
            "distinctive_neurons", "misclassified", "save_misclassified", "weight_images",
            "input_gradient", "gradient_ascent", "morph", "transfer", "make_report", "report",
-           "__version__"]
+           "from_torch", "from_keras", "from_onnx", "from_sklearn", "__version__"]
 
 
 def __getattr__(name):
