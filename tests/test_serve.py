@@ -601,6 +601,26 @@ def _colour_cnn():
         encoding=netdream.Encoding(mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3)))
 
 
+def test_misclassified_gallery_of_a_colour_model():
+    """A colour model with a colour test set of its own size: its mistakes
+    in colour, and for a set it gets all right an empty gallery (that used
+    to be a server error)."""
+    net = _colour_cnn()
+    x = np.random.default_rng(2).integers(0, 256, (12, 3, 20, 24)).astype(np.uint8)
+    said = net.predict_proba(x).argmax(1)
+    for labels, wrong in [((said + 1) % 4, 12), (said, 0)]:
+        app = create_app([("colour", net)], data=(x, labels), hosts=("testserver",), threads=1)
+        with TestClient(app) as c:
+            r = c.get("/api/models/0/misclassified")
+        assert r.status_code == 200
+        d = r.json()
+        assert d["total"] == 12 and d["wrong"] == wrong == len(d["images"])
+        if wrong:
+            im = Image.open(io.BytesIO(base64.b64decode(d["images"][0].split(",", 1)[1])))
+            assert im.mode == "RGB" and im.size == (24, 20)
+            assert any(np.array_equal(np.asarray(im).transpose(2, 0, 1), xi) for xi in x)
+
+
 def test_a_colour_model_of_another_size_is_shown_in_colour_at_its_size():
     """A 3x20x24 colour CNN: the page learns the painted shape, a dream's and
     a genetic search's frames carry RGB triples of that size (the page used

@@ -306,6 +306,8 @@ def _colourise(arr: np.ndarray, cmap: str, vmax, symmetric: bool) -> np.ndarray:
     """Map ``arr`` (N, H, W) to RGB ``uint8`` (N, H, W, 3); colour images
     (N, 3, H, W) are drawn as they are."""
     if arr.ndim == 4:
+        if not len(arr):  # none (a gallery of no mistakes)
+            return np.zeros((0, *arr.shape[2:], 3), np.uint8)
         return np.stack([_as_uint8(c, "images", colour=True) for c in arr]).transpose(0, 2, 3, 1)
     if not (vmax is None or (isinstance(vmax, str) and vmax == "shared")):
         if isinstance(vmax, bool) or not isinstance(vmax, numbers.Real) or \
