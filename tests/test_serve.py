@@ -240,6 +240,27 @@ def test_dream_from_a_drawing_side_by_side_and_averaged(client):
         assert last["candidates"] == 20 * 20_000
 
 
+def test_a_dream_stuck_at_the_blank_image_says_what_to_try():
+    """Class "on" fires only past 50 pixels' worth of ink, so no one-pixel
+    change of a blank image raises it: after a while the page hears so
+    (once), with the starts to try; from grey it gets there, and no note."""
+    net = netdream.MLP([np.ones((1, 784)), np.array([[10.0], [0.0]])],
+                       [np.array([-50.0]), np.array([-3.0, 0.0])], hidden=["relu"],
+                       class_names=["on", "off"])
+    app = create_app([("on-off", net)], hosts=("testserver",), threads=1)
+    with TestClient(app) as c, c.websocket_connect("/ws", headers=ORIGIN) as ws:
+        for start, noted in (("blank", 1), ("grey", 0)):
+            ws.send_text(json.dumps({"type": "dream", "target": 0, "steps": 60_000,
+                                     "start": start}))
+            _, seen = receive_until(ws, is_state("done", "failed"))
+            notes = [m["message"] for m in seen if m["type"] == "note"]
+            assert len(notes) == noted
+            assert notes == ["stuck near the blank image: no one-pixel change gets further. "
+                             "Try Start: grey or noise."][:noted]
+            last = [m for m in seen if m["type"] == "frame"][-1]
+            assert (last["confidence"][0] < 0.05) == (start == "blank")
+
+
 def test_dream_in_slow_motion(client):
     """pace: candidates a second per run, for watching a dream take shape."""
     with client.websocket_connect("/ws", headers=ORIGIN) as ws:

@@ -55,6 +55,7 @@ class RequestError(ValueError):
 OBJECTIVES = ("logprob", "prob", "margin", "logit")
 DREAM_STARTS = ("blank", "noise", "grey", "drawing")
 _GIF_FRAMES = 120
+_STUCK_AFTER = 20_000  # steps of a dream from blank before the page hears it is stuck there
 
 
 def encode_pixels(images) -> list[str]:
@@ -283,6 +284,12 @@ class Job:
         done, segment = 0, 0
         # slow motion: `pace` candidates a second, in bursts of one frame
         burst = max(1, round(r.pace * self.frame_interval)) if r.pace else 4096
+        # a class whose dreams get nowhere from a blank image (a network that
+        # never saw a black one): the page says so, and which start to try
+        blank = None
+        if isinstance(r.start, str) and r.start == "blank" and isinstance(r.target, int):
+            zero = np.zeros(self.net.image_shape, np.float32)
+            blank = float(self.net.predict_proba(zero, threads=1)[r.target])
         self._state("running", candidates=0)
         while done < r.steps:
             if self._halt.is_set():
@@ -305,6 +312,12 @@ class Job:
                 burst = int(min(max(n * self.frame_interval / took, 256), r.steps))
             self._elapsed += took
             self._dream_frame(images, done, result.confidence, final=done >= r.steps)
+            if (blank is not None and done >= _STUCK_AFTER
+                    and float(np.max(result.confidence)) < min(0.5, blank + 0.01)):
+                self._send({"type": "note", "job": self.id,
+                            "message": "stuck near the blank image: no one-pixel change gets "
+                                       "further. Try Start: grey or noise."})
+                blank = None  # once
             if r.pace and done < r.steps:  # a pause or stop ends the wait
                 self._halt.wait(max(0.0, self.frame_interval - (time.perf_counter() - began)))
                 self._elapsed = self._elapsed - took + time.perf_counter() - began

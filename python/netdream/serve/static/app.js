@@ -101,6 +101,7 @@ function onMessage(m) {
     case "started": state.job = m.job; state.jobKind = m.kind; state.paused = false; syncButtons(); return;
     case "frame": return m.kind === "dream" ? onDreamFrame(m) : onFoolFrame(m);
     case "state": return onState(m);
+    case "note": return onNote(m);
     case "gif": return download(new Blob([Uint8Array.from(atob(m.data), (c) => c.charCodeAt(0))],
       { type: "image/gif" }), `dream-${state.target}.gif`);
     case "error":
@@ -299,6 +300,12 @@ function resetReadout(text) {
   $("dream-conf").textContent = "–"; $("dream-conf").dataset.value = "0";
   $("candidates").textContent = "0"; $("rate").textContent = "–";
   $("progress-bar").style.width = "0"; $("dream-state").textContent = text;
+  $("dream-note").hidden = true;
+}
+function onNote(m) {  // a dream stuck near its start: what to try
+  if (m.job !== state.job) return;
+  const el = $("dream-note");
+  el.textContent = m.message; el.hidden = false;
 }
 function onDreamFrame(m) {
   if (m.job !== state.job && m !== state.last) return;
