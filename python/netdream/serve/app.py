@@ -7,8 +7,8 @@ index and name, limits), ``POST /api/predict``, ``GET
 
 WebSocket ``/ws``: JSON messages with a ``type`` — ``predict``, ``dream``,
 ``evolve``, ``pause``, ``resume``, ``stop``, ``gif`` — answered by
-``prediction``, ``frame``, ``state``, ``gif`` and ``error`` (whose
-``message`` the page shows). A page runs one search at a time; a new one
+``prediction``, ``frame``, ``state``, ``gif``, ``note`` (advice on a dream
+stuck at its start) and ``error`` (whose ``message`` the page shows). A page runs one search at a time; a new one
 stops the old one, and closing the page stops it.
 """
 
