@@ -200,6 +200,20 @@ def _confidence(net, images, target, threads):
     return net.predict_proba(x, threads=threads)[:, target].astype(np.float64)
 
 
+def _blank_confidence(net, target: int) -> float:
+    """The confidence in class ``target`` of the blank image a blank start
+    begins from."""
+    return float(net.predict_proba(np.zeros(net.image_shape, np.float32), threads=1)[target])
+
+
+def _got_nowhere(best: float, blank: float) -> bool:
+    """Whether dreams from a blank image (whose confidence is ``blank``) that
+    reach at most ``best`` got nowhere: below 50% and within a point of the
+    start (a network that never saw a black image: no one-pixel change
+    raises the class). The CLI and the live page then suggest another start."""
+    return best < min(0.5, blank + 0.01)
+
+
 def _deprecated_arguments(deprecated, regularizer, step_size):
     """The names hill_climb took before 0.2: smoothness=w (now
     regularizer=regularizers.smoothness(w)) and step= (now step_size=)."""

@@ -140,8 +140,9 @@ def cmd_dream(args) -> int:
               "no one-pixel change switches it on. Try --start grey (the default for a channel) "
               "or --start noise.", file=sys.stderr)
     if isinstance(args.digit, int) and args.start in (None, "blank") and hi < 0.5:
-        p0 = float(net.predict_proba(np.zeros(net.image_shape, np.float32))[args.digit])
-        if hi < p0 + 0.01:  # got nowhere (a network that never saw a black image, say)
+        from ..dream import _blank_confidence, _got_nowhere
+        p0 = _blank_confidence(net, args.digit)
+        if _got_nowhere(hi, p0):
             print(f"note: the dreams got nowhere from a blank image: {_name(net, args.digit)} "
                   f"is {percent(p0)} there and at most {percent(hi)} after {args.steps} steps. "
                   "Try --start grey or --start noise.", file=sys.stderr)

@@ -275,7 +275,7 @@ class Job:
             return True
 
     def _dream(self) -> str:
-        from ..dream import hill_climb
+        from ..dream import _blank_confidence, _got_nowhere, hill_climb
         from ..regularizers import smoothness
         r = self.request
         reg = smoothness(r.smoothness) if r.smoothness > 0 else None
@@ -284,12 +284,11 @@ class Job:
         done, segment = 0, 0
         # slow motion: `pace` candidates a second, in bursts of one frame
         burst = max(1, round(r.pace * self.frame_interval)) if r.pace else 4096
-        # a class whose dreams get nowhere from a blank image (a network that
-        # never saw a black one): the page says so, and which start to try
+        # a class whose dreams get nowhere from a blank image: the page says
+        # so, and which start to try
         blank = None
         if isinstance(r.start, str) and r.start == "blank" and isinstance(r.target, int):
-            zero = np.zeros(self.net.image_shape, np.float32)
-            blank = float(self.net.predict_proba(zero, threads=1)[r.target])
+            blank = _blank_confidence(self.net, r.target)
         self._state("running", candidates=0)
         while done < r.steps:
             if self._halt.is_set():
@@ -313,7 +312,7 @@ class Job:
             self._elapsed += took
             self._dream_frame(images, done, result.confidence, final=done >= r.steps)
             if (blank is not None and done >= _STUCK_AFTER
-                    and float(np.max(result.confidence)) < min(0.5, blank + 0.01)):
+                    and _got_nowhere(float(np.max(result.confidence)), blank)):
                 self._send({"type": "note", "job": self.id,
                             "message": "stuck near the blank image: no one-pixel change gets "
                                        "further. Try Start: grey or noise."})
