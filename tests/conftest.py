@@ -195,6 +195,17 @@ def random_mlp(rng, sizes, hidden, output="softmax", encoding=None, scale=1.0):
     return netdream.MLP(ws, bs, hidden=hidden, output=output, encoding=encoding)
 
 
+def stuck_at_blank_mlp():
+    """An MLP whose class "on" fires only past 50 pixels' worth of ink, so
+    that no one-pixel change of a blank image raises it (as a colour network
+    that never saw a black image); from grey it is sure of it. "off" is the
+    other class."""
+    import netdream
+    return netdream.MLP([np.ones((1, 784)), np.array([[10.0], [0.0]])],
+                        [np.array([-50.0]), np.array([-3.0, 0.0])], hidden=["relu"],
+                        class_names=["on", "off"])
+
+
 def bars(n, seed=0):
     """A synthetic 3-class set: a horizontal bar, a vertical bar, a square."""
     rng = np.random.default_rng(seed)

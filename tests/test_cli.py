@@ -15,7 +15,8 @@ from netdream.cli import build_parser, main
 from netdream.cli.train import cmd_train
 from netdream.images import save_image
 
-from conftest import MNIST, NETJS, bars, needs_mnist, needs_netjs, random_mlp, write_idx
+from conftest import (MNIST, NETJS, bars, needs_mnist, needs_netjs, random_mlp, stuck_at_blank_mlp,
+                      write_idx)
 
 
 @needs_mnist
@@ -210,9 +211,7 @@ def test_a_dream_that_gets_nowhere_from_blank_says_where_to_start(tmp_path, caps
     """Class "on" fires only past 50 pixels' worth of ink, so no one-pixel
     change of a blank image raises it: the dream says so and names the
     starts that do; from grey it gets there, and says nothing."""
-    net = netdream.MLP([np.ones((1, 784)), np.array([[10.0], [0.0]])],
-                       [np.array([-50.0]), np.array([-3.0, 0.0])], hidden=["relu"],
-                       class_names=["on", "off"])
+    net = stuck_at_blank_mlp()
     net.save(tmp_path / "m.npz")
     args = ["dream", "on", "--model", str(tmp_path / "m.npz"), "--runs", "2", "--steps", "500",
             "-o", str(tmp_path / "d.png"), "--no-progress"]

@@ -19,7 +19,7 @@ from netdream.cli import main
 from netdream.report import SECTIONS, make_report
 from netdream.report._render import _pct
 
-from conftest import MNIST, NETJS, needs_mnist, needs_netjs, random_mlp
+from conftest import MNIST, NETJS, needs_mnist, needs_netjs, random_mlp, stuck_at_blank_mlp
 
 CHROMIUM = Path("/usr/bin/chromium")
 N_SMALL = 500
@@ -262,9 +262,7 @@ def test_dreams_that_get_nowhere_from_blank_start_from_grey(tmp_path):
     no one-pixel change raises it (a colour network trained on backgrounds
     that are never black does this). Its dreams start from grey instead, and
     the caption says so; "off", dreamt from blank as usual, stays there."""
-    net = netdream.MLP([np.ones((1, 784)), np.array([[10.0], [0.0]])],
-                       [np.array([-50.0]), np.array([-3.0, 0.0])], hidden=["relu"],
-                       class_names=["on", "off"])
+    net = stuck_at_blank_mlp()
     x = np.zeros((4, 28, 28), np.uint8)
     x[:2] = 200
     blank = netdream.hill_climb(net, "on", steps=2000, progress=False)

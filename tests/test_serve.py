@@ -32,6 +32,8 @@ import netdream  # noqa: E402
 from netdream.serve import Limits, create_app  # noqa: E402
 from netdream.serve.app import LOOPBACK_HOSTS  # noqa: E402
 
+from conftest import stuck_at_blank_mlp  # noqa: E402
+
 ORIGIN = {"origin": "http://testserver"}
 
 
@@ -244,9 +246,7 @@ def test_a_dream_stuck_at_the_blank_image_says_what_to_try():
     """Class "on" fires only past 50 pixels' worth of ink, so no one-pixel
     change of a blank image raises it: after a while the page hears so
     (once), with the starts to try; from grey it gets there, and no note."""
-    net = netdream.MLP([np.ones((1, 784)), np.array([[10.0], [0.0]])],
-                       [np.array([-50.0]), np.array([-3.0, 0.0])], hidden=["relu"],
-                       class_names=["on", "off"])
+    net = stuck_at_blank_mlp()
     app = create_app([("on-off", net)], hosts=("testserver",), threads=1)
     with TestClient(app) as c, c.websocket_connect("/ws", headers=ORIGIN) as ws:
         for start, noted in (("blank", 1), ("grey", 0)):
