@@ -66,6 +66,41 @@ def test_dream_with_average_and_gif(tmp_path, capsys):
         assert gif.n_frames == 6
 
 
+def test_dream_all_draws_a_row_per_class(tmp_path, capsys):
+    """``dream all``: every class's dreams, a row each in class order, the
+    same dreams as the Python API's for each class (and as ``dream K``
+    alone), labelled with the class; and a row of averages."""
+    from netdream.cli._common import percent
+    from netdream.images import grid_image
+    net = netdream.pretrained("mlp")
+    assert main(["dream", "all", "--runs", "3", "--steps", "3000", "--no-progress", "--show", "20",
+                 "-o", str(tmp_path / "all.png"), "--average", str(tmp_path / "avg.png")]) == 0
+    out = capsys.readouterr().out
+    assert [line.split(" (")[0] for line in out.splitlines()[:10]] == [
+        f"dreamt 3 x {k}" for k in range(10)]
+    assert "a row of 2 dreams per class" in out  # --show 20, shared by the 10 classes
+    runs = [netdream.hill_climb(net, k, runs=3, steps=3000, seed=0, progress=False,
+                                regularizer=netdream.regularizers.default()) for k in range(10)]
+    assert all((r.images.reshape(3, -1) > 0).any(axis=1).all() for r in runs)
+    expected = grid_image(np.concatenate([r.images[:2] for r in runs]), ncols=2, cmap="gray",
+                          labels=[f"{k}: {percent(c)}" for k, r in enumerate(runs)
+                                  for c in r.confidence[:2]])
+    with Image.open(tmp_path / "all.png") as im:
+        assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(expected.convert("RGB")))
+    averages = grid_image(np.stack([r.average() for r in runs]), cmap="gray", scale=8,
+                          labels=[f"{k}: average of 3" for k in range(10)])
+    with Image.open(tmp_path / "avg.png") as im:
+        assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(averages.convert("RGB")))
+    # several classes by name or number; --gif wants one; 'all' goes alone
+    assert main(["dream", "3", "8", "--runs", "1", "--steps", "100", "--no-progress",
+                 "-o", str(tmp_path / "38.png")]) == 0
+    assert "dreamt 1 x 3" in capsys.readouterr().out
+    for args, message in [(["3", "8", "--gif", str(tmp_path / "g.gif")], "--gif needs a single class"),
+                          (["3", "all"], "give 'all' alone")]:
+        assert main(["dream", *args, "-o", str(tmp_path / "x.png")]) == 1
+        assert message in capsys.readouterr().err
+
+
 def test_evolve_and_ascend(tmp_path, capsys):
     assert main(["evolve", "all", "--steps", "20", "--no-progress",
                  "-o", str(tmp_path / "e.png")]) == 0

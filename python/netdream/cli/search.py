@@ -4,6 +4,7 @@ ascend (gradient ascent), morph."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 import numpy as np
@@ -34,16 +35,16 @@ def _dream_regularizer(args):
     return sum(terms[1:], terms[0]) if terms else None
 
 
-def _start(args, digit_name="CLASS", inner=False):
+def _start(args, digit_name="CLASS"):
     """Check the output files, then load the model and turn the target
-    argument into a class index (or, with ``inner``, a unit or channel)."""
+    argument into a class index."""
     check_output(args.output, "-o/--output", (".png",))
     check_output(getattr(args, "average", None), "--average", (".png",))
     check_output(getattr(args, "gif", None), "--gif", (".gif",))
     net = load_model(args.model)
     if digit_name == "CLASS":
         if args.digit != "all":
-            args.digit = _target(net, args.digit, digit_name, inner)
+            args.digit = _target(net, args.digit, digit_name, False)
     else:
         args.to = _target(net, args.to, digit_name, False)
     return net
@@ -101,71 +102,103 @@ def _name(net, target) -> str:
 
 
 def cmd_dream(args) -> int:
-    from ..dream import hill_climb
     from ..images import save_grid
-    net = _start(args, inner=True)
-    every = max(1, args.steps // args.frames) if args.gif else 0
-    kwargs = dict(steps=args.steps, objective=args.objective,
-                  regularizer=_dream_regularizer(args), recipe=args.recipe, seed=args.seed,
-                  step_size=args.step_size, start=args.start)
-    shown = min(args.runs, args.show)
-    if wants_cluster(args):
-        # the runs' summary (their sum, confidences and the first dreams)
-        # comes back, never every image
-        from .. import distributed as nd
-        with connect(args) as client:
-            result = nd.hill_climb(net, args.digit, runs=args.runs, client=client,
-                                   chunk=args.chunk, summary=True, keep=shown,
-                                   progress=not args.no_progress,
-                                   **({"threads": args.threads} if args.threads else {}),
-                                   **kwargs)
-        images, conf = result.examples, result.example_confidence
-        lo, mid, hi = (result.confidence_min, result.confidence_quantile(0.5),
-                       result.confidence_max)
-    else:
-        result = hill_climb(net, args.digit, runs=args.runs, threads=args.threads,
-                            progress=not args.no_progress, **kwargs)
-        images, conf = result.images[:shown], result.confidence[:shown]
-        c = result.confidence
-        lo, mid, hi = c.min(), np.median(c), c.max()
-    inner = isinstance(args.digit, tuple)
-    fmt = (lambda v: f"{v:.3g}") if inner else percent
-    labels = [fmt(c) for c in conf]
-    save_grid(images, args.output, labels=labels, cmap="gray", scale=args.scale)
-    print(f"dreamt {args.runs} x {_name(net, args.digit)} ({args.steps} steps each): "
-          f"{'activation' if inner else 'confidence'} min {fmt(lo)}, median {fmt(mid)}, max "
-          f"{fmt(hi)}; wrote {args.output}")
-    if inner and args.digit[0] == "channel" and hi == 0:
-        print(f"note: channel {_name(net, args.digit)} stayed off everywhere: from this start "
-              "no one-pixel change switches it on. Try --start grey (the default for a channel) "
-              "or --start noise.", file=sys.stderr)
-    if isinstance(args.digit, int) and args.start in (None, "blank") and hi < 0.5:
-        from ..dream import _blank_confidence, _got_nowhere
-        p0 = _blank_confidence(net, args.digit)
-        if _got_nowhere(hi, p0):
-            print(f"note: the dreams got nowhere from a blank image: {_name(net, args.digit)} "
-                  f"is {percent(p0)} there and at most {percent(hi)} after {args.steps} steps. "
-                  "Try --start grey or --start noise.", file=sys.stderr)
-    if args.recipe == "seed" and hi < 0.01:
-        print(f"note: the seed's objective 1 - p saturates where p is about 0: "
-              f"p({_name(net, args.digit)}) "
-              f"started near 0 and stayed at {hi:.2g}, so no candidate could change it. "
-              "Drop --recipe seed (the default objective is log p) to dream this digit.",
-              file=sys.stderr)
+    texts = args.digit
+    if len(texts) > 1 or texts == ["all"]:
+        if args.gif:
+            raise CommandError("--gif needs a single class")
+        if "all" in texts and texts != ["all"]:
+            raise CommandError("CLASS: give 'all' alone, or the classes one by one")
+    check_output(args.output, "-o/--output", (".png",))
+    check_output(args.average, "--average", (".png",))
+    check_output(args.gif, "--gif", (".gif",))
+    net = load_model(args.model)
+    targets = (list(range(net.n_classes)) if texts == ["all"]
+               else [_target(net, t, "CLASS", True) for t in texts])
+    # --show is shared by the classes: a row of dreams each
+    shown = min(args.runs, max(1, args.show // len(targets)))
+    with contextlib.ExitStack() as stack:  # one cluster for every class
+        client = stack.enter_context(connect(args)) if wants_cluster(args) else None
+        rows = [_dream_one(net, args, target, shown, len(targets) == 1, client)
+                for target in targets]
+    if len(rows) > 1:  # (one class: written by _dream_one)
+        save_grid(np.concatenate([r[0] for r in rows]), args.output, ncols=shown,
+                  labels=[f"{_name(net, t)}: {label}" for t, r in zip(targets, rows)
+                          for label in r[1]],
+                  cmap="gray", scale=args.scale)
+        each = "class" if all(isinstance(t, int) for t in targets) else "target"
+        print(f"wrote {args.output}: a row of {shown} dream{'s' if shown > 1 else ''} per {each}")
     if args.average:
-        save_grid(result.average()[None], args.average, labels=[f"average of {args.runs}"],
-                  cmap="gray", scale=args.scale * 2)
+        labels = ([f"average of {args.runs}"] if len(rows) == 1 else
+                  [f"{_name(net, t)}: average of {args.runs}" for t in targets])
+        save_grid(np.stack([r[2] for r in rows]), args.average, labels=labels, cmap="gray",
+                  scale=args.scale * 2)
         print(f"wrote {args.average}")
     if args.gif:
         # Run 0 again, recording: its random stream does not depend on the
         # number of runs, so this is exactly the first dream of the grid.
-        rec = hill_climb(net, args.digit, runs=1, steps=args.steps, objective=args.objective,
+        from ..dream import hill_climb
+        every = max(1, args.steps // args.frames)
+        rec = hill_climb(net, targets[0], runs=1, steps=args.steps, objective=args.objective,
                          regularizer=_dream_regularizer(args), recipe=args.recipe,
                          seed=args.seed, threads=args.threads, step_size=args.step_size,
                          start=args.start, record_every=every, progress=False)
-        _save_trajectory_gif(net, rec, args.digit, args.gif, args.scale * 2, "step")
+        _save_trajectory_gif(net, rec, targets[0], args.gif, args.scale * 2, "step")
         print(f"wrote {args.gif}")
     return 0
+
+
+def _dream_one(net, args, target, shown, single, client):
+    """The dreams of one target (on ``client``'s cluster, if not None): says
+    how they went (``single``: writes their grid first, and says where),
+    returns the first ``shown`` images, their labels and the average image."""
+    from ..dream import hill_climb
+    from ..images import save_grid
+    kwargs = dict(steps=args.steps, objective=args.objective,
+                  regularizer=_dream_regularizer(args), recipe=args.recipe, seed=args.seed,
+                  step_size=args.step_size, start=args.start)
+    if client is not None:
+        # the runs' summary (their sum, confidences and the first dreams)
+        # comes back, never every image
+        from .. import distributed as nd
+        result = nd.hill_climb(net, target, runs=args.runs, client=client, chunk=args.chunk,
+                               summary=True, keep=shown, progress=not args.no_progress,
+                               **({"threads": args.threads} if args.threads else {}), **kwargs)
+        images, conf = result.examples, result.example_confidence
+        lo, mid, hi = (result.confidence_min, result.confidence_quantile(0.5),
+                       result.confidence_max)
+    else:
+        result = hill_climb(net, target, runs=args.runs, threads=args.threads,
+                            progress=not args.no_progress, **kwargs)
+        images, conf = result.images[:shown], result.confidence[:shown]
+        c = result.confidence
+        lo, mid, hi = c.min(), np.median(c), c.max()
+    inner = isinstance(target, tuple)
+    fmt = (lambda v: f"{v:.3g}") if inner else percent
+    labels = [fmt(c) for c in conf]
+    if single:
+        save_grid(images, args.output, labels=labels, cmap="gray", scale=args.scale)
+    print(f"dreamt {args.runs} x {_name(net, target)} ({args.steps} steps each): "
+          f"{'activation' if inner else 'confidence'} min {fmt(lo)}, median {fmt(mid)}, max "
+          f"{fmt(hi)}" + (f"; wrote {args.output}" if single else ""))
+    if inner and target[0] == "channel" and hi == 0:
+        print(f"note: channel {_name(net, target)} stayed off everywhere: from this start "
+              "no one-pixel change switches it on. Try --start grey (the default for a channel) "
+              "or --start noise.", file=sys.stderr)
+    if isinstance(target, int) and args.start in (None, "blank") and hi < 0.5:
+        from ..dream import _blank_confidence, _got_nowhere
+        p0 = _blank_confidence(net, target)
+        if _got_nowhere(hi, p0):
+            print(f"note: the dreams got nowhere from a blank image: {_name(net, target)} "
+                  f"is {percent(p0)} there and at most {percent(hi)} after {args.steps} steps. "
+                  "Try --start grey or --start noise.", file=sys.stderr)
+    if args.recipe == "seed" and hi < 0.01:
+        print(f"note: the seed's objective 1 - p saturates where p is about 0: "
+              f"p({_name(net, target)}) "
+              f"started near 0 and stayed at {hi:.2g}, so no candidate could change it. "
+              "Drop --recipe seed (the default objective is log p) to dream this digit.",
+              file=sys.stderr)
+    return images, labels, result.average()
 
 
 def _save_trajectory_gif(net, result, target, path, scale, unit):
@@ -334,8 +367,10 @@ def add_commands(sub) -> None:
                        description="Hill climbing from a blank image: one pixel at a time, "
                                    "keeping changes that raise the class's probability, less a "
                                    "cost on ink and on its edges (--raw: no cost).")
-    p.add_argument("digit", metavar="CLASS", help="the class to dream of (number or name), or "
-                   "hidden:LAYER:UNIT / channel:LAYER:C for a hidden unit or a CNN's channel")
+    p.add_argument("digit", metavar="CLASS", nargs="+",
+                   help="the class to dream of (number or name), or hidden:LAYER:UNIT / "
+                        "channel:LAYER:C for a hidden unit or a CNN's channel; several, or "
+                        "all, for a row of dreams each")
     add_model(p)
     p.add_argument("--runs", type=positive_int, default=16, help="independent dreams (default: 16)")
     p.add_argument("--steps", type=nonneg_int, default=20000,
@@ -368,7 +403,7 @@ def add_commands(sub) -> None:
     p.add_argument("--gif", metavar="GIF", help="also write the first dream taking shape")
     p.add_argument("--frames", type=positive_int, default=50, help="GIF frames (default: 50)")
     p.add_argument("--show", type=positive_int, default=100,
-                   help="dreams in the grid at most (default: 100)")
+                   help="dreams in the grid at most, shared by the classes (default: 100)")
     p.add_argument("--scale", type=positive_int, default=4,
                    help="pixels per image pixel (default: 4)")
     add_progress(p)
