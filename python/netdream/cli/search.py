@@ -35,13 +35,17 @@ def _dream_regularizer(args):
     return sum(terms[1:], terms[0]) if terms else None
 
 
-def _start(args, digit_name="CLASS"):
-    """Check the output files, then load the model and turn the target
-    argument into a class index."""
+def _model(args):
+    """Check the output files, then load the model."""
     check_output(args.output, "-o/--output", (".png",))
     check_output(getattr(args, "average", None), "--average", (".png",))
     check_output(getattr(args, "gif", None), "--gif", (".gif",))
-    net = load_model(args.model)
+    return load_model(args.model)
+
+
+def _start(args, digit_name="CLASS"):
+    """:func:`_model`, then the target argument turned into a class index."""
+    net = _model(args)
     if digit_name == "CLASS":
         if args.digit != "all":
             args.digit = _target(net, args.digit, digit_name, False)
@@ -104,24 +108,20 @@ def _name(net, target) -> str:
 def cmd_dream(args) -> int:
     from ..images import save_grid
     texts = args.digit
-    if len(texts) > 1 or texts == ["all"]:
-        if args.gif:
-            raise CommandError("--gif needs a single class")
-        if "all" in texts and texts != ["all"]:
-            raise CommandError("CLASS: give 'all' alone, or the classes one by one")
-    check_output(args.output, "-o/--output", (".png",))
-    check_output(args.average, "--average", (".png",))
-    check_output(args.gif, "--gif", (".gif",))
-    net = load_model(args.model)
+    single = len(texts) == 1 and texts != ["all"]
+    if args.gif and not single:
+        raise CommandError("--gif needs a single class")
+    if "all" in texts and len(texts) > 1:
+        raise CommandError("CLASS: give 'all' alone, or the classes one by one")
+    net = _model(args)
     targets = (list(range(net.n_classes)) if texts == ["all"]
                else [_target(net, t, "CLASS", True) for t in texts])
     # --show is shared by the classes: a row of dreams each
     shown = min(args.runs, max(1, args.show // len(targets)))
     with contextlib.ExitStack() as stack:  # one cluster for every class
         client = stack.enter_context(connect(args)) if wants_cluster(args) else None
-        rows = [_dream_one(net, args, target, shown, len(targets) == 1, client)
-                for target in targets]
-    if len(rows) > 1:  # (one class: written by _dream_one)
+        rows = [_dream_one(net, args, target, shown, single, client) for target in targets]
+    if not single:  # (one class: written by _dream_one)
         save_grid(np.concatenate([r[0] for r in rows]), args.output, ncols=shown,
                   labels=[f"{_name(net, t)}: {label}" for t, r in zip(targets, rows)
                           for label in r[1]],
@@ -129,7 +129,7 @@ def cmd_dream(args) -> int:
         each = "class" if all(isinstance(t, int) for t in targets) else "target"
         print(f"wrote {args.output}: a row of {shown} dream{'s' if shown > 1 else ''} per {each}")
     if args.average:
-        labels = ([f"average of {args.runs}"] if len(rows) == 1 else
+        labels = ([f"average of {args.runs}"] if single else
                   [f"{_name(net, t)}: average of {args.runs}" for t in targets])
         save_grid(np.stack([r[2] for r in rows]), args.average, labels=labels, cmap="gray",
                   scale=args.scale * 2)
@@ -139,13 +139,17 @@ def cmd_dream(args) -> int:
         # number of runs, so this is exactly the first dream of the grid.
         from ..dream import hill_climb
         every = max(1, args.steps // args.frames)
-        rec = hill_climb(net, targets[0], runs=1, steps=args.steps, objective=args.objective,
-                         regularizer=_dream_regularizer(args), recipe=args.recipe,
-                         seed=args.seed, threads=args.threads, step_size=args.step_size,
-                         start=args.start, record_every=every, progress=False)
+        rec = hill_climb(net, targets[0], runs=1, threads=args.threads, record_every=every,
+                         progress=False, **_dream_kwargs(args))
         _save_trajectory_gif(net, rec, targets[0], args.gif, args.scale * 2, "step")
         print(f"wrote {args.gif}")
     return 0
+
+
+def _dream_kwargs(args):
+    """hill_climb's arguments from the command's, but for runs and threads."""
+    return dict(steps=args.steps, objective=args.objective, regularizer=_dream_regularizer(args),
+                recipe=args.recipe, seed=args.seed, step_size=args.step_size, start=args.start)
 
 
 def _dream_one(net, args, target, shown, single, client):
@@ -154,9 +158,7 @@ def _dream_one(net, args, target, shown, single, client):
     returns the first ``shown`` images, their labels and the average image."""
     from ..dream import hill_climb
     from ..images import save_grid
-    kwargs = dict(steps=args.steps, objective=args.objective,
-                  regularizer=_dream_regularizer(args), recipe=args.recipe, seed=args.seed,
-                  step_size=args.step_size, start=args.start)
+    kwargs = _dream_kwargs(args)
     if client is not None:
         # the runs' summary (their sum, confidences and the first dreams)
         # comes back, never every image
