@@ -260,6 +260,34 @@ def test_a_dream_that_gets_nowhere_from_blank_says_where_to_start(tmp_path, caps
     assert "note" not in err and "max >99.99%" in out
 
 
+def test_a_dream_of_what_the_model_reads_a_blank_image_as_says_why_it_stays_blank(tmp_path, capsys):
+    """The shipped cnn reads a blank image as a 1 at 99.97%: its dreams of a
+    1 have nothing to gain from ink, stay black, and say so (the same for
+    "off" of the MLP stuck at blank, 95% off on a blank image); from grey
+    they hold ink, and say nothing."""
+    args = ["dream", "1", "--model", "cnn", "--runs", "2", "--steps", "3000", "--no-progress"]
+    assert main(args + ["-o", str(tmp_path / "one.png")]) == 0
+    err = capsys.readouterr().err
+    assert err == ("note: the model reads a blank image as 1 already (99.97%), so the dreams of 1 "
+                   "have little to gain from ink and stay (nearly) blank. Try --start grey or "
+                   "--start noise to see what else it calls 1.\n")
+    def first_tile(name):  # the middle of the first dream (112 x 112 pixels at the corner)
+        return np.asarray(Image.open(tmp_path / name).convert("L"))[12:100, 12:100]
+    assert first_tile("one.png").max() == 0  # black
+    assert main(args + ["-o", str(tmp_path / "grey.png"), "--start", "grey"]) == 0
+    assert capsys.readouterr().err == ""
+    assert first_tile("grey.png").mean() > 20
+    net = stuck_at_blank_mlp()
+    net.save(tmp_path / "m.npz")
+    p0 = net.predict_proba(np.zeros((28, 28)))[1]
+    assert main(["dream", "off", "--model", str(tmp_path / "m.npz"), "--runs", "2", "--steps", "500",
+                 "-o", str(tmp_path / "off.png"), "--no-progress"]) == 0
+    assert capsys.readouterr().err == (
+        f"note: the model reads a blank image as off already ({np.floor(p0 * 1e4) / 100:.2f}%), "
+        "so the dreams of off have little to gain from ink and stay (nearly) blank. Try --start "
+        "grey or --start noise to see what else it calls off.\n")
+
+
 def test_commands_on_a_colour_model(tmp_path, capsys):
     """classify, morph, features and ascend on a colour model of another
     size: the picture is read in colour at the model's size (classify and

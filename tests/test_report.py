@@ -261,7 +261,9 @@ def test_dreams_that_get_nowhere_from_blank_start_from_grey(tmp_path):
     """Class "on" fires only past 50 pixels' worth of ink: from a blank image
     no one-pixel change raises it (a colour network trained on backgrounds
     that are never black does this). Its dreams start from grey instead, and
-    the caption says so; "off", dreamt from blank as usual, stays there."""
+    the caption says so. The network reads a blank image as "off" (95%): its
+    dreams stay blank, from grey too (they lose the ink), and the caption
+    says why."""
     net = stuck_at_blank_mlp()
     x = np.zeros((4, 28, 28), np.uint8)
     x[:2] = 200
@@ -274,8 +276,36 @@ def test_dreams_that_get_nowhere_from_blank_start_from_grey(tmp_path):
             in text)
     dream = {img["alt"]: img for img in page.imgs}["a dream of on"]
     assert "&gt;99.99%" in text.partition('alt="a dream of on"')[2][:400]
-    raw = base64.b64decode(dream["src"].partition(",")[2])
-    assert np.asarray(Image.open(io.BytesIO(raw)).convert("L")).mean() > 20  # not black
+    assert _tile(dream).mean() > 20  # not black
+    p0 = net.predict_proba(np.zeros((28, 28)))[1]
+    assert (f"The network reads a blank image as off ({_pct(p0)}) already, so the dreams of off "
+            "stay (nearly) blank." in text)
+    assert _tile({img["alt"]: img for img in page.imgs}["a dream of off"]).max() == 0
+
+
+def _tile(img):
+    """An image of the page, grey, as an array."""
+    raw = base64.b64decode(img["src"].partition(",")[2])
+    return np.asarray(Image.open(io.BytesIO(raw)).convert("L"))
+
+
+def test_a_class_the_network_reads_a_blank_image_as_is_dreamt_from_grey(tmp_path):
+    """The shipped cnn reads a blank image as a 1 at 99.97%: from a blank
+    image its dreams of a 1 stay black (nothing to gain from ink), so the
+    report dreams the 1 from grey, where the dreams hold a stroke, and says
+    why; the other digits still start blank."""
+    net = netdream.pretrained("cnn")
+    x = np.zeros((4, 28, 28), np.uint8)
+    x[:2, 4:24, 13:15] = 255
+    text, page = parse(make_report(net, x, np.array([1, 1, 0, 0]), path=tmp_path / "c.html",
+                                   dreams=1, progress=False))
+    check_images(page)
+    assert ("The network reads a blank image as 1 (99.97%) already, so the dreams of 1 would stay "
+            "blank there; they start from grey (every pixel at 0.2)." in text)
+    assert "from grey where a blank start got nowhere or stayed blank" in text
+    tiles = {img["alt"]: _tile(img) for img in page.imgs}
+    assert tiles["a dream of 1"].mean() > 20
+    assert np.median(tiles["a dream of 3"]) == 0  # from blank: a black background
 
 
 def test_percentages_never_round_up_to_certainty():

@@ -245,7 +245,9 @@ def test_dream_from_a_drawing_side_by_side_and_averaged(client):
 def test_a_dream_stuck_at_the_blank_image_says_what_to_try():
     """Class "on" fires only past 50 pixels' worth of ink, so no one-pixel
     change of a blank image raises it: after a while the page hears so
-    (once), with the starts to try; from grey it gets there, and no note."""
+    (once), with the starts to try; from grey it gets there, and no note.
+    "off" is what the network reads a blank image as already: that dream
+    stays blank, and the page hears why."""
     net = stuck_at_blank_mlp()
     app = create_app([("on-off", net)], hosts=("testserver",), threads=1)
     with TestClient(app) as c, c.websocket_connect("/ws", headers=ORIGIN) as ws:
@@ -259,6 +261,17 @@ def test_a_dream_stuck_at_the_blank_image_says_what_to_try():
                              "Try Start: grey or noise."][:noted]
             last = [m for m in seen if m["type"] == "frame"][-1]
             assert (last["confidence"][0] < 0.05) == (start == "blank")
+        # "off": the network reads a blank image as off (95%), and its dream
+        # stays blank; the page says why, and what to try
+        p0 = net.predict_proba(np.zeros((28, 28)))[1]
+        ws.send_text(json.dumps({"type": "dream", "target": 1, "steps": 30_000}))
+        _, seen = receive_until(ws, is_state("done", "failed"))
+        assert [m["message"] for m in seen if m["type"] == "note"] == [
+            f"the model reads a blank image as off already ({np.floor(p0 * 1e4) / 100:.2f}%), so "
+            "the dream has little to gain from ink and stays (nearly) blank. Try Start: grey or "
+            "noise."]
+        last = [m for m in seen if m["type"] == "frame"][-1]
+        assert last["confidence"][0] == pytest.approx(p0, abs=1e-4)
 
 
 def test_dream_in_slow_motion(client):

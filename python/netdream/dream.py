@@ -214,6 +214,21 @@ def _got_nowhere(best: float, blank: float) -> bool:
     return best < min(0.5, blank + 0.01)
 
 
+def _stays_blank(average, best: float, blank: float) -> bool:
+    """Whether dreams from a blank image of a class the network reads there
+    already (with confidence ``blank``, at least 50%: the shipped ``cnn``'s
+    1) stayed (nearly) blank: they reach at most ``best``, within a point of
+    the start, and their average image ``average`` holds under 1% ink. Such
+    a dream has little to gain from ink: the CLI and the live page suggest
+    another start, and the report starts from grey."""
+    return blank >= 0.5 and best < blank + 0.01 and _nearly_blank(average)
+
+
+def _nearly_blank(image) -> bool:
+    """Whether an image (or the average of dreams) holds under 1% ink."""
+    return float(np.mean(image)) < 0.01
+
+
 def _deprecated_arguments(deprecated, regularizer, step_size):
     """The names hill_climb took before 0.2: smoothness=w (now
     regularizer=regularizers.smoothness(w)) and step= (now step_size=)."""

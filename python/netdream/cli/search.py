@@ -187,20 +187,27 @@ def _dream_one(net, args, target, shown, single, client):
         print(f"note: channel {_name(net, target)} stayed off everywhere: from this start "
               "no one-pixel change switches it on. Try --start grey (the default for a channel) "
               "or --start noise.", file=sys.stderr)
-    if isinstance(target, int) and args.start in (None, "blank") and hi < 0.5:
-        from ..dream import _blank_confidence, _got_nowhere
+    average = result.average()
+    if isinstance(target, int) and args.start in (None, "blank"):
+        from ..dream import _blank_confidence, _got_nowhere, _stays_blank
         p0 = _blank_confidence(net, target)
+        name = _name(net, target)
         if _got_nowhere(hi, p0):
-            print(f"note: the dreams got nowhere from a blank image: {_name(net, target)} "
+            print(f"note: the dreams got nowhere from a blank image: {name} "
                   f"is {percent(p0)} there and at most {percent(hi)} after {args.steps} steps. "
                   "Try --start grey or --start noise.", file=sys.stderr)
+        elif _stays_blank(average, hi, p0):
+            print(f"note: the model reads a blank image as {name} already ({percent(p0)}), so "
+                  f"the dreams of {name} have little to gain from ink and stay (nearly) blank. "
+                  f"Try --start grey or --start noise to see what else it calls {name}.",
+                  file=sys.stderr)
     if args.recipe == "seed" and hi < 0.01:
         print(f"note: the seed's objective 1 - p saturates where p is about 0: "
               f"p({_name(net, target)}) "
               f"started near 0 and stayed at {hi:.2g}, so no candidate could change it. "
               "Drop --recipe seed (the default objective is log p) to dream this digit.",
               file=sys.stderr)
-    return images, labels, result.average()
+    return images, labels, average
 
 
 def _save_trajectory_gif(net, result, target, path, scale, unit):

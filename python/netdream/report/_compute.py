@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..causal import causal_index
-from ..dream import hill_climb
+from ..dream import _blank_confidence, _nearly_blank, _stays_blank, hill_climb
 from ..evaluation import EvaluationResult, evaluate
 from ..evolve import evolve
 from ..inside import Misclassified, ReceptiveFields, misclassified, receptive_fields
@@ -46,6 +46,11 @@ class ReportData:
     dream_conf: np.ndarray | None = None        # (K,)
     dream_median: np.ndarray | None = None      # (K,): median confidence of each class's dreams
     dream_grey: list = field(default_factory=list)  # the classes dreamt from grey (see _dreams)
+    # (class, confidence) when the network reads a blank image as a class
+    # (50% or more: one class at most) and its dreams stayed blank; and
+    # whether they were then dreamt from grey
+    blank_read: tuple | None = None
+    blank_read_grey: bool = False
     average_images: np.ndarray | None = None    # (K, H, W)
     average_conf: np.ndarray | None = None      # (K,): confidence in the average image
     fool: SearchResult | None = None            # MAP-Elites archive
@@ -108,6 +113,18 @@ def _dreams(r, threads, bar) -> None:
             if np.median(grey.confidence) > np.median(res.confidence):
                 res = grey
                 r.dream_grey.append(c)
+        elif _stays_blank(res.average(), float(np.max(res.confidence)),
+                          p0 := _blank_confidence(r.net, c)):
+            # the network reads a blank image as the class already: its
+            # dreams stay blank (the shipped cnn's 1); from grey, if they
+            # reach the class there with some ink
+            grey = hill_climb(r.net, c, steps=_STEPS, runs=r.dreams, start="grey",
+                              regularizer=default_regularizer(), seed=r.seed, threads=threads,
+                              progress=False)
+            r.blank_read = (c, p0)
+            if np.median(grey.confidence) >= _GREY_BELOW and not _nearly_blank(grey.average()):
+                res = grey
+                r.blank_read_grey = True
         first.append(res.images[0])
         conf_first.append(res.confidence[0])
         conf_median.append(float(np.median(res.confidence)))

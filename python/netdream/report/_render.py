@@ -372,6 +372,15 @@ def _dream_section(r, percent) -> str:
         listed = grey[0] if len(grey) == 1 else ", ".join(grey[:-1]) + " and " + grey[-1]
         caption += (f" From a blank image the dreams of {listed} stayed below "
                     f"{100 * _GREY_BELOW:g}%, so they start from grey: every pixel at 0.2.")
+    if r.blank_read is not None:
+        name, p0 = _n(r, r.blank_read[0]), _pct(r.blank_read[1])
+        caption += (f" The network reads a blank image as {name} ({p0}) already, so the dreams "
+                    f"of {name} ")
+        if r.blank_read_grey:
+            also = " as well" if r.dream_grey else " (every pixel at 0.2)"
+            caption += f"would stay blank there; they start from grey{also}."
+        else:
+            caption += "stay (nearly) blank."
     return _section("dreams", "Dreams", caption,
                     _tiles(np.clip(r.dream_images, 0, 1), "gray", caps, alts))
 
@@ -385,8 +394,10 @@ def _average_section(r, percent) -> str:
     caption = (f"The average of {r.dreams} independent dreams of each {_noun(r)}: the strokes the "
                "dreams agree on stand out, the random specks cancel. Under each: the network's "
                "confidence in the average image itself.")
-    if r.dream_grey:
-        caption += " The dreams start as above: from grey where a blank start got nowhere."
+    if r.dream_grey or r.blank_read_grey:
+        where = " or stayed blank" if r.blank_read_grey else ""
+        caption += (" The dreams start as above: from grey where a blank start got "
+                    f"nowhere{where}.")
     return _section("averages", "Average dreams", caption,
                     _tiles(np.clip(r.average_images, 0, 1), "gray", caps, alts,
                            titles=titles))

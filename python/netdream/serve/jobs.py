@@ -275,7 +275,8 @@ class Job:
             return True
 
     def _dream(self) -> str:
-        from ..dream import _blank_confidence, _got_nowhere, hill_climb
+        from ..cli._common import percent
+        from ..dream import _blank_confidence, _got_nowhere, _stays_blank, hill_climb
         from ..regularizers import smoothness
         r = self.request
         reg = smoothness(r.smoothness) if r.smoothness > 0 else None
@@ -311,11 +312,19 @@ class Job:
                 burst = int(min(max(n * self.frame_interval / took, 256), r.steps))
             self._elapsed += took
             self._dream_frame(images, done, result.confidence, final=done >= r.steps)
-            if (blank is not None and done >= _STUCK_AFTER
-                    and _got_nowhere(float(np.max(result.confidence)), blank)):
-                self._send({"type": "note", "job": self.id,
-                            "message": "stuck near the blank image: no one-pixel change gets "
-                                       "further. Try Start: grey or noise."})
+            if blank is not None and done >= _STUCK_AFTER:
+                best = float(np.max(result.confidence))
+                note = None
+                if _got_nowhere(best, blank):
+                    note = ("stuck near the blank image: no one-pixel change gets further. "
+                            "Try Start: grey or noise.")
+                elif _stays_blank(images.mean(axis=0), best, blank):
+                    name = self.net.class_names[r.target]
+                    note = (f"the model reads a blank image as {name} already "
+                            f"({percent(blank)}), so the dream has little to gain from ink "
+                            "and stays (nearly) blank. Try Start: grey or noise.")
+                if note:
+                    self._send({"type": "note", "job": self.id, "message": note})
                 blank = None  # once
             if r.pace and done < r.steps:  # a pause or stop ends the wait
                 self._halt.wait(max(0.0, self.frame_interval - (time.perf_counter() - began)))
