@@ -118,8 +118,8 @@ def cmd_dream(args) -> int:
                else [_target(net, t, "CLASS", True) for t in texts])
     # --show is shared by the classes: a row of dreams each
     shown = min(args.runs, max(1, args.show // len(targets)))
-    with contextlib.ExitStack() as stack:  # one cluster for every class
-        client = stack.enter_context(connect(args)) if wants_cluster(args) else None
+    # one cluster for every class
+    with connect(args) if wants_cluster(args) else contextlib.nullcontext() as client:
         rows = [_dream_one(net, args, target, shown, single, client) for target in targets]
     if not single:  # (one class: written by _dream_one)
         save_grid(np.concatenate([r[0] for r in rows]), args.output, ncols=shown,
