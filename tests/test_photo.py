@@ -94,6 +94,23 @@ def test_load_image_transparent_background(tmp_path, ink):
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
 
 
+@pytest.mark.parametrize("paper_alpha", [255, 254], ids=["opaque", "nearly-opaque"])
+def test_load_image_rgba_like_its_rgb(tmp_path, paper_alpha):
+    """A canvas from the live page is RGBA but opaque: it reads as its RGB
+    picture (light strokes on black: no compositing onto white), and paper
+    that is barely transparent still goes through the compositing to the
+    same digit."""
+    rgb = stroke_image(mode="RGB", ink=(250, 250, 250), paper=(0, 0, 0))
+    rgba = stroke_image(mode="RGBA", ink=(250, 250, 250, 255), paper=(0, 0, 0, paper_alpha))
+    expected = load_image(save(rgb, tmp_path / "rgb.png"))
+    got = load_image(save(rgba, tmp_path / "rgba.png"))
+    check_mnist_like(got)
+    if paper_alpha == 255:
+        np.testing.assert_array_equal(got, expected)
+    else:
+        assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
 def test_load_image_greyscale_with_alpha_and_16_bit(tmp_path):
     la = stroke_image(mode="LA", ink=(0, 255), paper=(255, 0))
     check_mnist_like(load_image(save(la, tmp_path / "la.png")))

@@ -246,9 +246,11 @@ def _to_grey(im: Image.Image) -> np.ndarray:
 
 def _flatten_alpha(im: Image.Image) -> np.ndarray:
     """Composite onto white, or onto black when the visible strokes are light."""
-    rgba = np.asarray(im, dtype=np.float64)
-    alpha = rgba[..., 3] / 255.0
     luma = np.asarray(im.convert("RGB").convert("L"), dtype=np.float64)
+    opacity = im.getchannel("A")
+    if opacity.getextrema() == (255, 255):  # opaque (a canvas from the live page): as it is
+        return luma
+    alpha = np.asarray(opacity, dtype=np.float64) / 255.0
     weight = alpha.sum()
     visible = (luma * alpha).sum() / weight if weight > 0 else 0.0
     background = 0.0 if visible > 127.5 else 255.0
@@ -263,14 +265,18 @@ def _to_ink(grey: np.ndarray, invert, name: str) -> np.ndarray:
     """Return ink strength in [0, 1]: ink high, background 0."""
     if isinstance(invert, str):  # "auto": a light border means dark ink on light paper
         invert = bool(np.median(_border(grey)) > 127.5)
-    x = 255.0 - grey if invert else grey
-    x = x - _illumination(x)
+    # one array, changed in place (a fresh one per step cost more in page
+    # faults than the arithmetic)
+    x = np.subtract(255.0, grey) if invert else np.array(grey, dtype=np.float64)
+    x -= _illumination(x)
     background = float(np.median(_border(x)))
     contrast = float(x.max()) - background
     if contrast < _MIN_CONTRAST:
         raise ValueError(f"{name}: no ink found (the darkest and lightest parts "
                          f"differ by {max(contrast, 0.0):.0f} of 255 grey levels)")
-    ink = np.clip((x - background) / contrast, 0.0, 1.0)
+    x -= background
+    x /= contrast
+    ink = np.clip(x, 0.0, 1.0, out=x)
     ink[ink < _INK_THRESHOLD] = 0.0
     return ink
 
@@ -304,16 +310,31 @@ def _illumination(x: np.ndarray) -> np.ndarray:
         coef = np.linalg.lstsq(design[paper], values[paper], rcond=None)[0]
         resid = values - design @ coef
         noise = 1.4826 * float(np.median(np.abs(resid[paper])))
-        paper = np.abs(resid) <= max(_FIT_BAND * noise, _FIT_FLOOR)
-    return _quadratic_terms(h, w) @ coef
+        band = np.abs(resid) <= max(_FIT_BAND * noise, _FIT_FLOOR)
+        if np.array_equal(band, paper):  # settled: the next fits would be this one
+            break
+        paper = band
+    # the surface at full size, term by term (as _quadratic_terms), in one
+    # array (a full-size temporary per term cost 5x the time in page faults)
+    u, v = _positions(h, w)
+    surface = u * (coef[1] + coef[4] * v)
+    surface += coef[0] + coef[2] * v + coef[5] * (v * v)
+    surface += coef[3] * (u * u)
+    return surface
+
+
+def _positions(h: int, w: int):
+    """u ``(1, w)`` and v ``(h, 1)``: each pixel's column and row centre
+    scaled to [-1, 1] (the same for an image and a reduced copy of it)."""
+    v = ((np.arange(h) + 0.5) / h * 2.0 - 1.0)[:, None]
+    u = ((np.arange(w) + 0.5) / w * 2.0 - 1.0)[None, :]
+    return u, v
 
 
 def _quadratic_terms(h: int, w: int) -> np.ndarray:
-    """``(h, w, 6)``: 1, u, v, u*u, u*v, v*v at each pixel's centre, with u, v
-    the column and row positions scaled to [-1, 1] (the same for an image and
-    a reduced copy of it)."""
-    v = ((np.arange(h) + 0.5) / h * 2.0 - 1.0)[:, None]
-    u = ((np.arange(w) + 0.5) / w * 2.0 - 1.0)[None, :]
+    """``(h, w, 6)``: 1, u, v, u*u, u*v, v*v at each pixel's centre
+    (:func:`_positions`)."""
+    u, v = _positions(h, w)
     u, v = np.broadcast_to(u, (h, w)), np.broadcast_to(v, (h, w))
     return np.stack([np.ones((h, w)), u, v, u * u, u * v, v * v], axis=-1)
 
